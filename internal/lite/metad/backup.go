@@ -1,0 +1,347 @@
+package metad
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+)
+
+// Admin is storaged's admin service as metad uses it.
+type Admin interface {
+	BlockingWrites(ctx context.Context, spaces []int32, on bool) error
+	CreateCheckpoint(ctx context.Context, spaces []int32, name string) ([]CheckpointInfo, error)
+	DropCheckpoint(ctx context.Context, spaces []int32, name string) error
+	Close() error
+}
+
+// AdminDialer connects to the admin service of a storaged (given by its
+// data address; the admin port is the data port + 1, as in NebulaGraph).
+type AdminDialer func(ctx context.Context, storaged Addr) (Admin, error)
+
+// LogInfo is a part's position in a checkpoint.
+type LogInfo struct {
+	LogID, TermID, CommitLogID int64
+	CheckpointPath             string
+}
+
+// CheckpointInfo is one space's checkpoint on one host.
+type CheckpointInfo struct {
+	SpaceID  int32
+	Parts    map[int32]LogInfo
+	DataPath string
+}
+
+// HostBackup is what one storage host contributed to one space.
+type HostBackup struct {
+	Host        Addr
+	Checkpoints []CheckpointInfo
+}
+
+// SpaceBackup is one space of a backup.
+type SpaceBackup struct {
+	Space *Space
+	Hosts []HostBackup
+}
+
+// BackupMeta is createBackup's answer (meta.BackupMeta on the wire).
+type BackupMeta struct {
+	Spaces       map[int32]*SpaceBackup
+	MetaFiles    []string
+	Name         string
+	Full         bool
+	AllSpaces    bool
+	CreateTime   int64 // ms
+	Base         string
+	StorageHosts []Addr
+	ClusterID    int64
+}
+
+// BackupName is NebulaGraph's naming: BACKUP_YYYY_MM_DD_HH_MM_SS.
+func BackupName(t time.Time) string { return t.Format("BACKUP_2006_01_02_15_04_05") }
+
+// CreateBackup cuts a consistent snapshot of the cluster: writes to the
+// spaces are blocked only while every storaged cuts its checkpoint; then
+// metad exports its own state and records the snapshot.
+func (m *Metad) CreateBackup(ctx context.Context, spaceNames []string, base string, clusterID int64) (*BackupMeta, error) {
+	if !m.backupMu.TryLock() {
+		return nil, coded(codeBackupRunningJobs, "another backup is running; wait for it to finish")
+	}
+	defer m.backupMu.Unlock()
+
+	m.mu.Lock()
+	bm := &BackupMeta{Full: base == "", Base: base, ClusterID: m.st.clusterID, AllSpaces: len(spaceNames) == 0, Spaces: map[int32]*SpaceBackup{}}
+	if base != "" {
+		rec := m.st.backups[base]
+		if rec == nil {
+			m.mu.Unlock()
+			return nil, coded(codeBackupFailed, "base backup %s is unknown to this cluster: take a full backup first", base)
+		}
+		if clusterID != 0 && clusterID != m.st.clusterID {
+			m.mu.Unlock()
+			return nil, coded(codeWrongCluster, "base backup %s belongs to cluster %d, this is cluster %d", base, clusterID, m.st.clusterID)
+		}
+	}
+	var spaces []*Space
+	if bm.AllSpaces {
+		for _, sp := range m.st.sortedSpaces() {
+			spaces = append(spaces, cloneSpace(sp))
+		}
+	} else {
+		for _, n := range spaceNames {
+			sp := m.st.spaceByName(n)
+			if sp == nil {
+				m.mu.Unlock()
+				return nil, coded(codeBackupSpaceNotFound, "space %s not found", n)
+			}
+			spaces = append(spaces, cloneSpace(sp))
+		}
+	}
+	// A name is unique: wait for the next second rather than reuse one.
+	now := time.Now()
+	for m.st.backups[BackupName(now)] != nil || m.st.snapshots[BackupName(now)] != nil {
+		m.mu.Unlock()
+		time.Sleep(time.Until(now.Truncate(time.Second).Add(time.Second)))
+		now = time.Now()
+		m.mu.Lock()
+	}
+	bm.Name, bm.CreateTime = BackupName(now), now.UnixMilli()
+	for _, h := range m.hostsLocked(RoleStorage) {
+		bm.StorageHosts = append(bm.StorageHosts, h.Addr)
+	}
+	m.mu.Unlock()
+
+	// Which hosts hold which spaces.
+	hostSpaces := map[Addr][]int32{}
+	var ids []int32
+	for _, sp := range spaces {
+		ids = append(ids, sp.ID)
+		bm.Spaces[sp.ID] = &SpaceBackup{Space: sp}
+		seen := map[Addr]bool{}
+		for _, hosts := range sp.Parts {
+			for _, h := range hosts {
+				if !seen[h] {
+					seen[h] = true
+					hostSpaces[h] = append(hostSpaces[h], sp.ID)
+				}
+			}
+		}
+	}
+	hosts := make([]Addr, 0, len(hostSpaces))
+	for h := range hostSpaces {
+		hosts = append(hosts, h)
+		sort.Slice(hostSpaces[h], func(i, j int) bool { return hostSpaces[h][i] < hostSpaces[h][j] })
+	}
+	sort.Slice(hosts, func(i, j int) bool { return hosts[i].String() < hosts[j].String() })
+
+	admins := map[Addr]Admin{}
+	defer func() {
+		for _, a := range admins {
+			a.Close()
+		}
+	}()
+	for _, h := range hosts {
+		a, err := m.cfg.Admin(ctx, h)
+		if err != nil {
+			return nil, coded(codeBackupFailed, "backup %s: storage host %s unreachable: %v", bm.Name, h, err)
+		}
+		admins[h] = a
+	}
+	cut, err := m.cutCheckpoints(ctx, bm, hosts, hostSpaces, admins)
+	if err != nil {
+		m.dropCheckpoints(ctx, cut, hostSpaces, admins, bm.Name)
+		return nil, err
+	}
+
+	exportDir := m.exportDir(bm.Name)
+	files, err := m.exportState(exportDir)
+	if err != nil {
+		m.dropCheckpoints(ctx, cut, hostSpaces, admins, bm.Name)
+		return nil, coded(codeBackupFailed, "backup %s: %v", bm.Name, err)
+	}
+	bm.MetaFiles = files
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	snap := &Snapshot{Name: bm.Name, Status: snapshotValid, Hosts: hosts, Spaces: ids}
+	rec := &BackupRecord{Name: bm.Name, ClusterID: bm.ClusterID, Full: bm.Full, Base: base, Spaces: ids, CreateTime: bm.CreateTime}
+	if err := m.st.put(pfxSnapshot+snap.Name, snap); err != nil {
+		return nil, err
+	}
+	if err := m.st.put(pfxBackup+rec.Name, rec); err != nil {
+		return nil, err
+	}
+	m.st.snapshots[snap.Name], m.st.backups[rec.Name] = snap, rec
+	m.log.Info("backup snapshot created", "name", bm.Name, "spaces", ids, "hosts", len(hosts), "full", bm.Full)
+	return bm, nil
+}
+
+// cutCheckpoints blocks writes everywhere, cuts a checkpoint on every host
+// and unblocks, whatever happens. It returns the hosts that cut one.
+func (m *Metad) cutCheckpoints(ctx context.Context, bm *BackupMeta, hosts []Addr, hostSpaces map[Addr][]int32, admins map[Addr]Admin) ([]Addr, error) {
+	var blocked, cut []Addr
+	defer func() {
+		for _, h := range blocked {
+			if err := admins[h].BlockingWrites(context.WithoutCancel(ctx), hostSpaces[h], false); err != nil {
+				m.log.Warn("unblock writes failed; they lift by themselves after the block timeout", "host", h, "err", err)
+			}
+		}
+	}()
+	start := time.Now()
+	for _, h := range hosts {
+		if err := admins[h].BlockingWrites(ctx, hostSpaces[h], true); err != nil {
+			return cut, coded(codeBackupFailed, "backup %s: block writes on %s: %v", bm.Name, h, err)
+		}
+		blocked = append(blocked, h)
+	}
+	for _, h := range hosts {
+		cps, err := admins[h].CreateCheckpoint(ctx, hostSpaces[h], bm.Name)
+		if err != nil {
+			return cut, coded(codeBackupFailed, "backup %s: checkpoint on %s: %v", bm.Name, h, err)
+		}
+		cut = append(cut, h)
+		for _, cp := range cps {
+			sb := bm.Spaces[cp.SpaceID]
+			if sb == nil {
+				continue
+			}
+			sb.Hosts = append(sb.Hosts, HostBackup{Host: h, Checkpoints: []CheckpointInfo{cp}})
+		}
+	}
+	m.log.Info("checkpoints cut", "name", bm.Name, "writes_blocked", time.Since(start))
+	return cut, nil
+}
+
+func (m *Metad) dropCheckpoints(ctx context.Context, hosts []Addr, hostSpaces map[Addr][]int32, admins map[Addr]Admin, name string) {
+	for _, h := range hosts {
+		if err := admins[h].DropCheckpoint(context.WithoutCancel(ctx), hostSpaces[h], name); err != nil {
+			m.log.Warn("drop checkpoint failed", "host", h, "name", name, "err", err)
+		}
+	}
+	os.RemoveAll(m.exportDir(name))
+}
+
+func (m *Metad) exportDir(name string) string {
+	return filepath.Join(m.cfg.DataPath, "nebula", "0", "checkpoints", name)
+}
+
+func (m *Metad) exportState(dir string) ([]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.st.export(dir)
+}
+
+// DropSnapshots removes snapshots' checkpoints from the storage hosts and
+// metad's export. The backup records stay: they are incremental bases.
+func (m *Metad) DropSnapshots(ctx context.Context, names []string) error {
+	var errs []error
+	for _, name := range names {
+		m.mu.Lock()
+		snap := m.st.snapshots[name]
+		m.mu.Unlock()
+		if snap == nil {
+			errs = append(errs, coded(codeSnapshotFailure, "snapshot %s not found", name))
+			continue
+		}
+		for _, h := range snap.Hosts {
+			a, err := m.cfg.Admin(ctx, h)
+			if err == nil {
+				err = a.DropCheckpoint(ctx, snap.Spaces, name)
+				a.Close()
+			}
+			if err != nil {
+				errs = append(errs, coded(codeSnapshotFailure, "drop snapshot %s on %s: %v", name, h, err))
+			}
+		}
+		os.RemoveAll(m.exportDir(name))
+		m.mu.Lock()
+		delete(m.st.snapshots, name)
+		err := m.st.del(pfxSnapshot + name)
+		m.mu.Unlock()
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Snapshots lists the snapshots in name (= time) order.
+func (m *Metad) Snapshots() []Snapshot {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Snapshot
+	for _, s := range m.st.snapshots {
+		out = append(out, *s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// HostPair maps a host of the backed-up cluster to one of this cluster.
+type HostPair struct{ From, To Addr }
+
+// RestoreMeta loads an exported meta state (the backup's meta files, all in
+// one directory), rewrites every host reference through pairs, and replaces
+// this cluster's spaces with the backup's. It returns the new placement.
+func (m *Metad) RestoreMeta(files []string, pairs []HostPair) (map[int32]map[int32][]Addr, error) {
+	if len(files) == 0 {
+		return nil, coded(codeRestoreFailure, "restoreMeta: no meta files given")
+	}
+	dir := filepath.Dir(files[0])
+	for _, f := range files {
+		if filepath.Dir(f) != dir {
+			return nil, coded(codeRestoreFailure, "restoreMeta: meta files must be in one directory, got %s and %s", dir, filepath.Dir(f))
+		}
+		if _, err := os.Stat(f); err != nil {
+			return nil, coded(codeRestoreFailure, "restoreMeta: %v", err)
+		}
+	}
+	src, err := readExport(dir)
+	if err != nil {
+		return nil, coded(codeRestoreFailure, "restoreMeta: %v", err)
+	}
+	mapping := map[Addr]Addr{}
+	for _, p := range pairs {
+		mapping[p.From] = p.To
+	}
+	placement := map[int32]map[int32][]Addr{}
+	for _, sp := range src.spaces {
+		placement[sp.ID] = map[int32][]Addr{}
+		for part, hosts := range sp.Parts {
+			for i, h := range hosts {
+				to, ok := mapping[h]
+				if !ok {
+					return nil, coded(codeRestoreFailure, "restoreMeta: space %s part %d is on %s, which no host pair maps to this cluster", sp.Name, part, h)
+				}
+				hosts[i] = to
+			}
+			placement[sp.ID][part] = hosts
+		}
+	}
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for id := range m.st.spaces {
+		if err := m.st.del(spaceKey(id)); err != nil {
+			return nil, err
+		}
+	}
+	m.st.spaces = map[int32]*Space{}
+	for _, sp := range src.spaces {
+		m.st.spaces[sp.ID] = sp
+		if err := m.st.saveSpace(sp); err != nil {
+			return nil, err
+		}
+	}
+	if src.nextID > m.st.nextID {
+		m.st.nextID = src.nextID
+		if err := m.st.put(keyNextID, m.st.nextID); err != nil {
+			return nil, err
+		}
+	}
+	m.log.Info("meta restored", "from", dir, "spaces", len(src.spaces), "host_pairs", len(pairs))
+	return placement, nil
+}
+

@@ -1,0 +1,82 @@
+// Package rpc serves thrift processors the way NebulaGraph does: binary
+// protocol over framed transport, one goroutine per connection.
+package rpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/apache/thrift/lib/go/thrift"
+)
+
+// Server is a listening thrift server.
+type Server struct {
+	Addr string // the address actually bound
+	srv  *thrift.TSimpleServer
+	done chan error
+}
+
+// conf bounds frames so a client speaking garbage (say, HTTP) gets its
+// connection closed instead of making the server allocate its "length".
+var conf = &thrift.TConfiguration{
+	MaxFrameSize:       64 << 20,
+	MaxMessageSize:     64 << 20,
+	TBinaryStrictWrite: thrift.BoolPtr(true),
+	TBinaryStrictRead:  thrift.BoolPtr(false),
+}
+
+// Listen binds addr and serves processor until Stop.
+func Listen(addr string, processor thrift.TProcessor, log *slog.Logger) (*Server, error) {
+	sock, err := thrift.NewTServerSocketTimeout(addr, 0)
+	if err != nil {
+		return nil, err
+	}
+	if err := sock.Listen(); err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	srv := thrift.NewTSimpleServer4(processor, sock,
+		thrift.NewTFramedTransportFactoryConf(thrift.NewTTransportFactory(), conf),
+		thrift.NewTBinaryProtocolFactoryConf(conf))
+	srv.SetLogger(func(msg string) { log.Debug("thrift", "msg", msg) })
+	s := &Server{Addr: sock.Addr().String(), srv: srv, done: make(chan error, 1)}
+	go func() { s.done <- srv.Serve() }()
+	return s, nil
+}
+
+// Stop closes the listener and open connections.
+func (s *Server) Stop() error {
+	thrift.ServerStopTimeout = 2 * time.Second
+	err := s.srv.Stop()
+	<-s.done
+	return err
+}
+
+// ListenAddr is where a service with identity host:port listens: the
+// host itself when it is an IP, every interface when it is a DNS name
+// (on Kubernetes --local_ip is the pod's FQDN).
+func ListenAddr(host string, port int) string {
+	if net.ParseIP(host) != nil {
+		return net.JoinHostPort(host, fmt.Sprint(port))
+	}
+	return net.JoinHostPort("0.0.0.0", fmt.Sprint(port))
+}
+
+// WaitCtx runs fn every interval until ctx ends.
+func Every(ctx context.Context, interval time.Duration, fn func()) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		fn()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+var ErrStopped = errors.New("server stopped")

@@ -1,0 +1,193 @@
+package storaged
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/nebula-open/nebula-br/internal/lite/kv"
+	"github.com/nebula-open/nebula-br/internal/nebula/gen/nebula"
+	"github.com/nebula-open/nebula-br/internal/nebula/gen/nebula/storage"
+)
+
+// adminHandler serves StorageAdminService: the backup side of storaged.
+type adminHandler struct{ s *Server }
+
+var _ storage.StorageAdminService = adminHandler{}
+
+func (h adminHandler) CreateCheckpoint(ctx context.Context, req *storage.CreateCPRequest) (*storage.CreateCPResp, error) {
+	resp := &storage.CreateCPResp{Code: nebula.ErrorCode_SUCCEEDED}
+	name := string(req.Name)
+	if !validName(name) {
+		resp.Code = nebula.ErrorCode_E_INVALID_PARM
+		return resp, nil
+	}
+	var done []int32
+	for _, id := range req.SpaceIds {
+		if h.s.store.Space(int32(id)) == nil {
+			// A space without data on this host yet still gets a
+			// checkpoint, empty, so that every host answers alike.
+			if err := h.s.refreshParts(ctx); err != nil {
+				h.s.log.Warn("refresh parts before checkpoint", "err", err)
+			}
+		}
+		start := time.Now()
+		cp, err := h.s.store.Checkpoint(int32(id), name)
+		if err != nil {
+			h.s.log.Error("checkpoint failed", "space", id, "name", name, "err", err)
+			for _, d := range done {
+				h.s.store.DropCheckpoint(d, name)
+			}
+			if errors.Is(err, kv.ErrSpaceNotFound) {
+				resp.Code = nebula.ErrorCode_E_SPACE_NOT_FOUND
+			} else {
+				resp.Code = nebula.ErrorCode_E_BACKUP_FAILED
+			}
+			resp.Info = nil
+			return resp, nil
+		}
+		done = append(done, int32(id))
+		h.s.log.Info("checkpoint cut", "space", id, "name", name, "parts", len(cp.Parts), "took", time.Since(start))
+		info := &nebula.CheckpointInfo{SpaceID: id, Parts: map[nebula.PartitionID]*nebula.LogInfo{}, DataPath: []byte(cp.Dir)}
+		for _, p := range cp.Parts {
+			info.Parts[nebula.PartitionID(p.Part)] = &nebula.LogInfo{
+				LogID: nebula.LogID(p.LogID), TermID: nebula.TermID(p.Term), CommitLogID: nebula.LogID(p.LogID),
+				CheckpointPath: []byte(cp.Dir),
+			}
+		}
+		resp.Info = append(resp.Info, info)
+	}
+	return resp, nil
+}
+
+func (h adminHandler) DropCheckpoint(ctx context.Context, req *storage.DropCPRequest) (*storage.DropCPResp, error) {
+	resp := &storage.DropCPResp{Code: nebula.ErrorCode_SUCCEEDED}
+	name := string(req.Name)
+	if !validName(name) {
+		resp.Code = nebula.ErrorCode_E_INVALID_PARM
+		return resp, nil
+	}
+	for _, id := range req.SpaceIds {
+		if err := h.s.store.DropCheckpoint(int32(id), name); err != nil {
+			h.s.log.Error("drop checkpoint failed", "space", id, "name", name, "err", err)
+			resp.Code = nebula.ErrorCode_E_FAILED_TO_CHECKPOINT
+		}
+	}
+	return resp, nil
+}
+
+func (h adminHandler) BlockingWrites(ctx context.Context, req *storage.BlockingSignRequest) (*storage.BlockingSignResp, error) {
+	resp := &storage.BlockingSignResp{Code: nebula.ErrorCode_SUCCEEDED}
+	for _, id := range req.SpaceIds {
+		sp := h.s.store.Space(int32(id))
+		if sp == nil {
+			continue // nothing on this host to hold
+		}
+		switch req.Sign {
+		case storage.EngineSignType_BLOCK_ON:
+			sp.Block()
+		case storage.EngineSignType_BLOCK_OFF:
+			sp.Unblock()
+		default:
+			resp.Code = nebula.ErrorCode_E_INVALID_PARM
+		}
+	}
+	h.s.log.Info("blocking writes", "spaces", req.SpaceIds, "sign", req.Sign)
+	return resp, nil
+}
+
+// validName keeps checkpoint names from escaping the checkpoints directory.
+func validName(name string) bool {
+	if name == "" || name == "." || name == ".." || len(name) > 128 {
+		return false
+	}
+	for _, c := range name {
+		if !(c == '_' || c == '-' || c == '.' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+// dataHandler serves LiteStorageService: graphd's reads and writes.
+type dataHandler struct{ s *Server }
+
+var _ storage.LiteStorageService = dataHandler{}
+
+func common(start time.Time, failed []*storage.PartitionResult_) *storage.ResponseCommon {
+	if failed == nil {
+		failed = []*storage.PartitionResult_{}
+	}
+	return &storage.ResponseCommon{FailedParts: failed, LatencyInUs: time.Since(start).Microseconds()}
+}
+
+func partFailure(part int32, err error) *storage.PartitionResult_ {
+	code := nebula.ErrorCode_E_STORE_FAILURE
+	switch {
+	case errors.Is(err, kv.ErrPartNotFound), errors.Is(err, kv.ErrSpaceNotFound):
+		code = nebula.ErrorCode_E_PART_NOT_FOUND
+	}
+	return &storage.PartitionResult_{Code: code, PartID: nebula.PartitionID(part)}
+}
+
+func (h dataHandler) Write(ctx context.Context, req *storage.LiteWriteRequest) (*storage.ExecResponse, error) {
+	start := time.Now()
+	var failed []*storage.PartitionResult_
+	for partID, b := range req.Parts {
+		p, err := h.s.part(ctx, int32(req.SpaceID), int32(partID))
+		if err == nil {
+			batch := kv.Batch{Removes: b.Removes}
+			for _, kvp := range b.Puts {
+				batch.Puts = append(batch.Puts, kv.KeyValue{Key: kvp.Key, Value: kvp.Value})
+			}
+			_, err = p.Write(batch)
+		}
+		if err != nil {
+			h.s.log.Warn("write failed", "space", req.SpaceID, "part", partID, "err", err)
+			failed = append(failed, partFailure(int32(partID), err))
+		}
+	}
+	return &storage.ExecResponse{Result_: common(start, failed)}, nil
+}
+
+func (h dataHandler) Get(ctx context.Context, req *storage.KVGetRequest) (*storage.KVGetResponse, error) {
+	start := time.Now()
+	var failed []*storage.PartitionResult_
+	out := map[string][]byte{}
+	for partID, keys := range req.Parts {
+		p, err := h.s.part(ctx, int32(req.SpaceID), int32(partID))
+		for _, k := range keys {
+			if err != nil {
+				break
+			}
+			var v []byte
+			var ok bool
+			if v, ok, err = p.Get(k); ok {
+				out[string(k)] = v
+			}
+		}
+		if err != nil {
+			failed = append(failed, partFailure(int32(partID), err))
+		}
+	}
+	return &storage.KVGetResponse{Result_: common(start, failed), KeyValues: out}, nil
+}
+
+func (h dataHandler) Scan(ctx context.Context, req *storage.LiteScanRequest) (*storage.LiteScanResponse, error) {
+	start := time.Now()
+	resp := &storage.LiteScanResponse{Kvs: []*nebula.KeyValue{}}
+	p, err := h.s.part(ctx, int32(req.SpaceID), int32(req.PartID))
+	if err == nil {
+		resp.HasNext, err = p.Scan(req.Prefix, req.StartAfter, int(req.Limit), func(k, v []byte) error {
+			resp.Kvs = append(resp.Kvs, &nebula.KeyValue{Key: append([]byte(nil), k...), Value: append([]byte(nil), v...)})
+			return nil
+		})
+	}
+	var failed []*storage.PartitionResult_
+	if err != nil {
+		failed = append(failed, partFailure(int32(req.PartID), err))
+		resp.Kvs = nil
+	}
+	resp.Result_ = common(start, failed)
+	return resp, nil
+}
