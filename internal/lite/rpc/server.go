@@ -49,7 +49,7 @@ func Listen(addr string, processor thrift.TProcessor, log *slog.Logger) (*Server
 
 // Stop closes the listener and open connections.
 func (s *Server) Stop() error {
-	thrift.ServerStopTimeout = 2 * time.Second
+	thrift.ServerStopTimeout = 300 * time.Millisecond
 	err := s.srv.Stop()
 	<-s.done
 	return err
