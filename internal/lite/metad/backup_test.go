@@ -1,0 +1,214 @@
+package metad_test
+
+import (
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/nebula-open/nebula-br/internal/lite/litetest"
+	"github.com/nebula-open/nebula-br/internal/lite/metad"
+	"github.com/nebula-open/nebula-br/internal/nebula/client"
+	"github.com/nebula-open/nebula-br/internal/nebula/gen/nebula"
+	"github.com/nebula-open/nebula-br/internal/nebula/gen/nebula/meta"
+	"github.com/nebula-open/nebula-br/internal/nebula/gen/nebula/storage"
+)
+
+func load(t *testing.T, s *litetest.Session) {
+	s.Exec(`CREATE SPACE b (partition_num = 12, vid_type = INT64); USE b; CREATE TAG t(x int)`)
+	s.Exec(`INSERT VERTEX t(x) VALUES 1:(1), 2:(2), 3:(3), 4:(4), 5:(5), 6:(6), 7:(7), 8:(8), 9:(9), 10:(10), 11:(11), 12:(12), 13:(13)`)
+}
+
+func TestCreateBackup(t *testing.T) {
+	c := litetest.Start(t, 3, nil)
+	c.WaitStorage(3)
+	s := c.Session()
+	load(t, s)
+	ctx := context.Background()
+	m, err := client.NewMetaClient(c.MetaAddr, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+
+	bm, err := m.CreateBackup(ctx, nil, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bm.Full || !bm.AllSpaces || len(bm.StorageHosts) != 3 || bm.ClusterID == 0 || len(bm.MetaFiles) == 0 {
+		t.Fatalf("backup meta incomplete: full=%v all=%v hosts=%d cluster=%d meta_files=%d", bm.Full, bm.AllSpaces, len(bm.StorageHosts), bm.ClusterID, len(bm.MetaFiles))
+	}
+	parts := map[nebula.PartitionID]bool{}
+	for _, sb := range bm.SpaceBackups {
+		for _, hb := range sb.HostBackups {
+			for _, cp := range hb.Checkpoints {
+				if _, err := os.Stat(filepath.Join(string(cp.DataPath), "data", "CURRENT")); err != nil {
+					t.Errorf("checkpoint of %s has no data: %v", hb.Host, err)
+				}
+				for p, li := range cp.Parts {
+					parts[p] = true
+					if li.LogID <= 0 || li.CommitLogID != li.LogID {
+						t.Errorf("part %d log info %+v", p, li)
+					}
+				}
+			}
+		}
+	}
+	if len(parts) != 12 {
+		t.Fatalf("LogInfo for %d parts, want 12", len(parts))
+	}
+	for _, f := range bm.MetaFiles {
+		if _, err := os.Stat(string(f)); err != nil {
+			t.Fatalf("meta file missing: %v", err)
+		}
+	}
+
+	// Incremental against it works; against an unknown base or cluster it fails.
+	if _, err := m.CreateBackup(ctx, nil, string(bm.BackupName), int64(bm.ClusterID)); err != nil {
+		t.Fatalf("incremental: %v", err)
+	}
+	if _, err := m.CreateBackup(ctx, nil, "BACKUP_1999_01_01_00_00_00", 0); !client.IsCode(err, nebula.ErrorCode_E_BACKUP_FAILED) {
+		t.Fatalf("unknown base: %v, want E_BACKUP_FAILED", err)
+	}
+	if _, err := m.CreateBackup(ctx, nil, string(bm.BackupName), int64(bm.ClusterID)+1); !client.IsCode(err, nebula.ErrorCode_E_WRONGCLUSTER) {
+		t.Fatalf("foreign cluster: %v, want E_WRONGCLUSTER", err)
+	}
+	if _, err := m.CreateBackup(ctx, []string{"nope"}, "", 0); !client.IsCode(err, nebula.ErrorCode_E_BACKUP_SPACE_NOT_FOUND) {
+		t.Fatalf("unknown space: %v", err)
+	}
+
+	// dropSnapshot removes the checkpoints but the backup stays a base.
+	if err := m.DropSnapshot(ctx, []string{string(bm.BackupName)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, sb := range bm.SpaceBackups {
+		for _, hb := range sb.HostBackups {
+			for _, cp := range hb.Checkpoints {
+				if _, err := os.Stat(string(cp.DataPath)); !os.IsNotExist(err) {
+					t.Errorf("checkpoint %s still there after dropSnapshot", cp.DataPath)
+				}
+			}
+		}
+	}
+	if _, err := m.CreateBackup(ctx, nil, string(bm.BackupName), 0); err != nil {
+		t.Fatalf("incremental after dropSnapshot: %v", err)
+	}
+}
+
+func TestBlockingWrites(t *testing.T) {
+	c := litetest.Start(t, 1, nil)
+	c.WaitStorage(1)
+	s := c.Session()
+	load(t, s)
+	ctx := context.Background()
+	admin, err := client.NewStorageAdminClient(adminAddr(c), client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	spaces := []nebula.GraphSpaceID{1}
+	if err := admin.BlockingWrites(ctx, spaces, storage.EngineSignType_BLOCK_ON); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		w := c.Session()
+		_, err := w.G.Execute(ctx, `USE b; INSERT VERTEX t(x) VALUES 100:(100)`)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("write completed during BLOCK_ON (err %v)", err)
+	case <-time.After(500 * time.Millisecond):
+	}
+	if err := admin.BlockingWrites(ctx, spaces, storage.EngineSignType_BLOCK_OFF); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("held write failed: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("held write did not complete after BLOCK_OFF")
+	}
+	if ds := s.Exec(`FETCH PROP ON t 100 YIELD t.x`); len(ds.Rows) != 1 {
+		t.Fatal("write held during BLOCK_ON was lost")
+	}
+}
+
+func adminAddr(c *litetest.Cluster) string {
+	cfg := c.SCfg[0]
+	return net.JoinHostPort(cfg.LocalIP, strconv.Itoa(cfg.Port+1))
+}
+
+func TestRestoreMetaRemapsHosts(t *testing.T) {
+	src := litetest.Start(t, 3, nil)
+	src.WaitStorage(3)
+	load(t, src.Session())
+	ctx := context.Background()
+	m, err := client.NewMetaClient(src.MetaAddr, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	bm, err := m.CreateBackup(ctx, nil, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A fresh metad elsewhere loads the export with old->new host pairs.
+	dst, err := metad.Start(metad.ServeConfig{LocalIP: "127.0.0.1", Port: litetest.FreePort(t), DataPath: t.TempDir(), Logger: litetest.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dst.Stop()
+	var files []string
+	for _, f := range bm.MetaFiles {
+		files = append(files, string(f))
+	}
+	var pairs []*meta.HostPair
+	newHost := map[string]*nebula.HostAddr{}
+	for i, h := range bm.StorageHosts {
+		to := &nebula.HostAddr{Host: "10.0.0." + string(rune('1'+i)), Port: 9779}
+		newHost[h.String()] = to
+		pairs = append(pairs, &meta.HostPair{FromHost: h, ToHost: to})
+	}
+	placement, err := dst.RestoreMeta(files, toPairs(pairs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(placement) != 1 {
+		t.Fatalf("restored %d spaces, want 1", len(placement))
+	}
+	for _, parts := range placement {
+		if len(parts) != 12 {
+			t.Fatalf("%d parts placed, want 12", len(parts))
+		}
+		for p, hosts := range parts {
+			if len(hosts) != 1 || hosts[0].Host[:7] != "10.0.0." {
+				t.Fatalf("part %d placed on %v, want a new host", p, hosts)
+			}
+		}
+	}
+	if sp, err := dst.Space("b", 0); err != nil || sp.PartitionNum != 12 || len(sp.Tags) != 1 {
+		t.Fatalf("restored space: %+v %v", sp, err)
+	}
+	// An unmapped host is refused.
+	if _, err := dst.RestoreMeta(files, toPairs(pairs[:1])); err == nil {
+		t.Fatal("restoreMeta with unmapped hosts succeeded")
+	}
+}
+
+func toPairs(in []*meta.HostPair) []metad.HostPair {
+	var out []metad.HostPair
+	for _, p := range in {
+		out = append(out, metad.HostPair{
+			From: metad.Addr{Host: p.FromHost.Host, Port: int32(p.FromHost.Port)},
+			To:   metad.Addr{Host: p.ToHost.Host, Port: int32(p.ToHost.Port)},
+		})
+	}
+	return out
+}
