@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -54,9 +55,9 @@ func FreePort(t testing.TB) int {
 	return 0
 }
 
-// Logger discards logs unless the test runs verbose.
+// Logger discards logs unless NEBULA_LITE_LOG is set.
 func Logger(t testing.TB) *slog.Logger {
-	if testing.Verbose() {
+	if os.Getenv("NEBULA_LITE_LOG") != "" {
 		return slog.New(slog.NewTextHandler(tbWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
 	return slog.New(slog.NewTextHandler(io.Discard, nil))

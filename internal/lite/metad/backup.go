@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"sync"
 	"time"
 )
 
@@ -190,24 +191,37 @@ func (m *Metad) cutCheckpoints(ctx context.Context, bm *BackupMeta, hosts []Addr
 		}
 	}()
 	start := time.Now()
-	for _, h := range hosts {
-		if err := admins[h].BlockingWrites(ctx, hostSpaces[h], true); err != nil {
-			return cut, coded(codeBackupFailed, "backup %s: block writes on %s: %v", bm.Name, h, err)
+	// Every host in parallel: the stall is the slowest host's, not the sum.
+	results := parallel(len(hosts), func(i int) error { return admins[hosts[i]].BlockingWrites(ctx, hostSpaces[hosts[i]], true) })
+	for i, h := range hosts {
+		if results[i] == nil {
+			blocked = append(blocked, h)
 		}
-		blocked = append(blocked, h)
 	}
-	for _, h := range hosts {
-		cps, err := admins[h].CreateCheckpoint(ctx, hostSpaces[h], bm.Name)
-		if err != nil {
-			return cut, coded(codeBackupFailed, "backup %s: checkpoint on %s: %v", bm.Name, h, err)
+	for i, h := range hosts {
+		if results[i] != nil {
+			return cut, coded(codeBackupFailed, "backup %s: block writes on %s: %v", bm.Name, h, results[i])
 		}
-		cut = append(cut, h)
-		for _, cp := range cps {
-			sb := bm.Spaces[cp.SpaceID]
-			if sb == nil {
-				continue
+	}
+	cps := make([][]CheckpointInfo, len(hosts))
+	results = parallel(len(hosts), func(i int) error {
+		var err error
+		cps[i], err = admins[hosts[i]].CreateCheckpoint(ctx, hostSpaces[hosts[i]], bm.Name)
+		return err
+	})
+	for i, h := range hosts {
+		if results[i] == nil {
+			cut = append(cut, h)
+		}
+	}
+	for i, h := range hosts {
+		if results[i] != nil {
+			return cut, coded(codeBackupFailed, "backup %s: checkpoint on %s: %v", bm.Name, h, results[i])
+		}
+		for _, cp := range cps[i] {
+			if sb := bm.Spaces[cp.SpaceID]; sb != nil {
+				sb.Hosts = append(sb.Hosts, HostBackup{Host: h, Checkpoints: []CheckpointInfo{cp}})
 			}
-			sb.Hosts = append(sb.Hosts, HostBackup{Host: h, Checkpoints: []CheckpointInfo{cp}})
 		}
 	}
 	m.log.Info("checkpoints cut", "name", bm.Name, "writes_blocked", time.Since(start))
@@ -345,3 +359,18 @@ func (m *Metad) RestoreMeta(files []string, pairs []HostPair) (map[int32]map[int
 	return placement, nil
 }
 
+
+// parallel runs fn(0..n-1) at once and returns the errors in order.
+func parallel(n int, fn func(i int) error) []error {
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = fn(i)
+		}()
+	}
+	wg.Wait()
+	return errs
+}

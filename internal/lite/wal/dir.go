@@ -1,6 +1,7 @@
 package wal
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -45,6 +46,20 @@ func ListFiles(dir string) ([]FileInfo, error) {
 // hold ids in [lo, hi] (hi == 0: no upper bound; the newest file is then
 // always included). It returns all names, and the validated files.
 func loadDir(dir string, lo, hi uint64) ([]walFile, []FileInfo, error) {
+	for attempt := 1; ; attempt++ {
+		names, files, err := loadDirOnce(dir, lo, hi)
+		// In the directory of a running WAL, CleanTTL may delete a file
+		// between listing and reading it: list again.
+		if errors.Is(err, os.ErrNotExist) && attempt < 3 {
+			if _, serr := os.Stat(dir); serr == nil {
+				continue
+			}
+		}
+		return names, files, err
+	}
+}
+
+func loadDirOnce(dir string, lo, hi uint64) ([]walFile, []FileInfo, error) {
 	names, err := listNames(dir)
 	if err != nil {
 		return nil, nil, err

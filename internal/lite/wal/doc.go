@@ -52,7 +52,9 @@
 // is fsynced when it is sealed and by Close, so only the newest file can lose
 // data in a power failure.
 //
-// [Open] validates every file (checksums, ids, ordering). In the newest file
+// [Open] reads and validates every file (checksums, ids, ordering), so its
+// cost grows with the amount of log kept; after that, LastLogID, FirstLogID
+// and Files are answered from an in-memory index. In the newest file
 // a torn tail is truncated away: an incomplete last record (header or payload
 // cut short), or a last record whose checksum does not match (including a
 // damaged record followed only by zero bytes, which is what a file system may

@@ -115,10 +115,7 @@ func (w *WAL) load() error {
 	}
 	files := make([]FileInfo, 0, len(names))
 	// Sealed files first: if one is damaged, the newest stays untouched.
-	for i, wf := range names {
-		if i == len(names)-1 {
-			break
-		}
+	for _, wf := range names[:max(len(names)-1, 0)] {
 		fi, _, err := readInfo(wf, false)
 		if err != nil {
 			return err
