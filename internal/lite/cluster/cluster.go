@@ -52,7 +52,7 @@ var Roles = []string{"metad", "storaged", "graphd"}
 // Spec describes the cluster Up lays out and starts.
 type Spec struct {
 	Root     string // cluster directory (made absolute)
-	Storaged int    // number of hosts, each running a storaged (>= 1)
+	Storaged int    // number of hosts, each running a storaged (0: as laid out, or 1)
 	AddrBase string // address of host 0 (default 127.0.0.10)
 	Binary   string // nebula-lite binary (default os.Executable())
 	// Flags are extra flag-file lines per role ("metad", "storaged",
@@ -125,6 +125,9 @@ func Up(ctx context.Context, spec Spec) (*Cluster, error) {
 	}
 	if spec.AddrBase == "" {
 		spec.AddrBase = DefaultAddrBase
+	}
+	if spec.Storaged == 0 {
+		spec.Storaged = 1
 	}
 	if spec.Storaged < 1 {
 		return nil, fmt.Errorf("cluster: need at least one storaged, got %d", spec.Storaged)
@@ -498,16 +501,17 @@ func (c *Cluster) Wait(ctx context.Context) error {
 
 func (c *Cluster) ready(ctx context.Context, mc **client.MetaClient, want []string) error {
 	opts := client.Options{ConnectTimeout: time.Second, RequestTimeout: 5 * time.Second}
+	metaLog := c.Paths(0, "metad").Log()
 	if *mc == nil {
 		m, err := client.NewMetaClient(c.MetaAddr(), opts)
 		if err != nil {
-			return err
+			return fmt.Errorf("%w (log %s)", err, metaLog)
 		}
 		*mc = m
 	}
 	hosts, err := (*mc).ListHosts(ctx, meta.ListHostType_STORAGE)
 	if err != nil {
-		return err
+		return fmt.Errorf("%w (log %s)", err, metaLog)
 	}
 	online := map[string]bool{}
 	for _, h := range hosts {
@@ -515,25 +519,27 @@ func (c *Cluster) ready(ctx context.Context, mc **client.MetaClient, want []stri
 			online[net.JoinHostPort(h.HostAddr.Host, strconv.Itoa(int(h.HostAddr.Port)))] = true
 		}
 	}
-	var missing []string
-	for _, a := range want {
+	var missing, logs []string
+	for i, a := range want {
 		if !online[a] {
 			missing = append(missing, a)
+			logs = append(logs, c.Paths(i, "storaged").Log())
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("metad %s: storaged not online: %s", c.MetaAddr(), strings.Join(missing, ", "))
+		return fmt.Errorf("metad %s does not list storaged %s ONLINE (logs %s)", c.MetaAddr(), strings.Join(missing, ", "), strings.Join(logs, ", "))
 	}
+	graphLog := c.Paths(0, "graphd").Log()
 	g, err := client.NewGraphClient(c.GraphAddr(), opts)
 	if err != nil {
-		return err
+		return fmt.Errorf("%w (log %s)", err, graphLog)
 	}
 	defer g.Close()
 	if _, err := g.Authenticate(ctx, User, Password); err != nil {
-		return err
+		return fmt.Errorf("%w (log %s)", err, graphLog)
 	}
 	if _, err := g.Execute(ctx, "SHOW HOSTS"); err != nil {
-		return err
+		return fmt.Errorf("%w (log %s)", err, graphLog)
 	}
 	return nil
 }

@@ -75,8 +75,18 @@ func (p Paths) ListenAddr() (string, error) {
 	return net.JoinHostPort(*ip, strconv.Itoa(*port)), nil
 }
 
+// abs makes the root absolute: daemons run in their root, and their
+// command line (which Running checks) names the flag file absolutely.
+func (p Paths) abs() Paths {
+	if r, err := filepath.Abs(p.Root); err == nil {
+		p.Root = r
+	}
+	return p
+}
+
 // Running returns the pid of the role's live daemon, or 0.
 func Running(p Paths) int {
+	p = p.abs()
 	b, err := os.ReadFile(p.Pid())
 	if err != nil {
 		return 0
@@ -103,6 +113,7 @@ func Start(p Paths, binary, listenAddr string, wait time.Duration) (int, error) 
 	if err := ValidRole(p.Role); err != nil {
 		return 0, err
 	}
+	p = p.abs()
 	if pid := Running(p); pid != 0 {
 		return pid, nil
 	}
