@@ -10,7 +10,6 @@ import (
 	"sync"
 
 	"github.com/cockroachdb/pebble"
-
 )
 
 // Space is one graph space on this host: a Pebble database shared by the

@@ -22,8 +22,6 @@ import (
 	"strconv"
 	"sync"
 	"time"
-
-
 )
 
 // Options configure a Store.

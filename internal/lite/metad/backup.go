@@ -359,7 +359,6 @@ func (m *Metad) RestoreMeta(files []string, pairs []HostPair) (map[int32]map[int
 	return placement, nil
 }
 
-
 // parallel runs fn(0..n-1) at once and returns the errors in order.
 func parallel(n int, fn func(i int) error) []error {
 	errs := make([]error, n)

@@ -35,7 +35,9 @@ func (h *Handler) codeOf(method string, err error) nebula.ErrorCode {
 
 func (h *Handler) leader() *nebula.HostAddr { return toHostAddr(h.m.cfg.Addr) }
 
-func toHostAddr(a Addr) *nebula.HostAddr { return &nebula.HostAddr{Host: a.Host, Port: nebula.Port(a.Port)} }
+func toHostAddr(a Addr) *nebula.HostAddr {
+	return &nebula.HostAddr{Host: a.Host, Port: nebula.Port(a.Port)}
+}
 func fromHostAddr(a *nebula.HostAddr) Addr {
 	if a == nil {
 		return Addr{}
