@@ -131,7 +131,10 @@ func (d *daemonFlags) heartbeat() time.Duration {
 }
 
 func (d *daemonFlags) metadConfig() metad.ServeConfig {
-	return metad.ServeConfig{LocalIP: d.localIP, Port: d.port, DataPath: d.dataPath, Root: d.root, Logger: d.logger}
+	// A host is offline after three missed heartbeats, as NebulaGraph counts
+	// expiry in heartbeat intervals.
+	return metad.ServeConfig{LocalIP: d.localIP, Port: d.port, DataPath: d.dataPath, Root: d.root, Logger: d.logger,
+		HostTimeout: 3 * d.heartbeat()}
 }
 
 func (d *daemonFlags) storagedConfig() storaged.Config {

@@ -212,3 +212,39 @@ func toPairs(in []*meta.HostPair) []metad.HostPair {
 	}
 	return out
 }
+
+func TestListClusterNeedsAnAgentOnEveryHost(t *testing.T) {
+	c := litetest.Start(t, 2, nil)
+	c.WaitStorage(2)
+	ctx := context.Background()
+	m, err := client.NewMetaClient(c.MetaAddr, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if _, err := m.ListCluster(ctx); !client.IsCode(err, nebula.ErrorCode_E_LIST_CLUSTER_NO_AGENT_FAILURE) {
+		t.Fatalf("listCluster without agents: %v, want E_LIST_CLUSTER_NO_AGENT_FAILURE", err)
+	}
+	// Every service of this test runs on 127.0.0.1: one agent covers them.
+	resp, err := m.AgentHeartbeat(ctx, &meta.AgentHBReq{Host: &nebula.HostAddr{Host: "127.0.0.1", Port: 8888}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	roles := map[meta.HostRole]int{}
+	for _, s := range resp.ServiceList {
+		roles[s.Role]++
+		if s.Role == meta.HostRole_STORAGE && (s.Dir == nil || len(s.Dir.Data) == 0) {
+			t.Errorf("storage service without data dirs: %+v", s)
+		}
+	}
+	if roles[meta.HostRole_META] != 1 || roles[meta.HostRole_STORAGE] != 2 {
+		t.Fatalf("agent sees services %v, want 1 metad and 2 storaged", roles)
+	}
+	cl, err := m.ListCluster(ctx)
+	if err != nil {
+		t.Fatalf("listCluster with an agent: %v", err)
+	}
+	if n := len(cl["127.0.0.1"]); n < 4 { // metad, 2 storaged, agent (+ graphd)
+		t.Fatalf("listCluster host services: %d", n)
+	}
+}

@@ -82,7 +82,7 @@ type Metad struct {
 // Open loads (or creates) the meta state.
 func Open(cfg Config) (*Metad, error) {
 	if cfg.HostTimeout == 0 {
-		cfg.HostTimeout = 10 * time.Second
+		cfg.HostTimeout = 30 * time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"time"
 
 	"github.com/nebula-open/nebula-br/internal/lite/rpc"
 	"github.com/nebula-open/nebula-br/internal/nebula/client"
@@ -19,7 +20,10 @@ type ServeConfig struct {
 	Port     int    // --port
 	DataPath string // --data_path
 	Root     string
-	Logger   *slog.Logger
+	// HostTimeout: a host without a heartbeat for this long is offline
+	// (default 30s: three of NebulaGraph's default 10s heartbeats).
+	HostTimeout time.Duration
+	Logger      *slog.Logger
 }
 
 // Server is a running metad.
@@ -36,7 +40,7 @@ func Start(cfg ServeConfig) (*Server, error) {
 	m, err := Open(Config{
 		Addr:     Addr{Host: cfg.LocalIP, Port: int32(cfg.Port)},
 		DataPath: cfg.DataPath, Root: cfg.Root, Logger: cfg.Logger,
-		Admin: dialAdmin,
+		HostTimeout: cfg.HostTimeout, Admin: dialAdmin,
 	})
 	if err != nil {
 		return nil, err
