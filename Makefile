@@ -11,9 +11,11 @@ all: build
 build:
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/ ./cmd/...
+	ln -sf br $(BIN)/br-ent
 
 generate:
 	hack/gen-thrift.sh
+	hack/gen-proto.sh
 
 test: build
 	$(GO) test $(TESTFLAGS) $(PKGS)

@@ -1,0 +1,328 @@
+// Command br backs NebulaGraph clusters up to S3-compatible storage or a
+// local directory and restores them. It is installed as br and br-ent, so
+// the manifests written for NebulaGraph's enterprise br run unchanged.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/nebula-open/nebula-br/internal/br"
+)
+
+// Version is set at build time.
+var Version = "dev"
+
+// common flags of the commands that touch storage.
+type storageFlags struct {
+	uri, accessKey, secretKey, region, endpoint string
+	concurrency                                 int
+}
+
+func (f *storageFlags) add(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.uri, "storage", "", "backup root: s3://BUCKET[/prefix] or local:///abs/path (required)")
+	fl.StringVar(&f.accessKey, "s3.access_key", "", "S3 access key (default: $AWS_ACCESS_KEY_ID and the SDK's chain)")
+	fl.StringVar(&f.secretKey, "s3.secret_key", "", "S3 secret key (default: $AWS_SECRET_ACCESS_KEY and the SDK's chain)")
+	fl.StringVar(&f.region, "s3.region", "", "S3 region")
+	fl.StringVar(&f.endpoint, "s3.endpoint", "", "S3 endpoint, e.g. https://s3.us-east-1.amazonaws.com or http://minio:9000")
+	fl.IntVar(&f.concurrency, "concurrency", 5, "parallel transfers")
+	cmd.MarkFlagRequired("storage")
+}
+
+func (f *storageFlags) storage() br.Storage {
+	s := br.Storage{URI: f.uri}
+	s.S3.AccessKey, s.S3.SecretKey, s.S3.Region, s.S3.Endpoint = f.accessKey, f.secretKey, f.region, f.endpoint
+	return s
+}
+
+// app holds what every command shares.
+type app struct {
+	logFile string
+	debug   bool
+	log     *slog.Logger
+	closer  io.Closer
+}
+
+func (a *app) setup() error {
+	level := slog.LevelInfo
+	if a.debug {
+		level = slog.LevelDebug
+	}
+	var w io.Writer = io.Discard
+	switch {
+	case a.logFile != "":
+		f, err := os.OpenFile(a.logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return err
+		}
+		w, a.closer = f, f
+	case a.debug:
+		w = os.Stderr
+	}
+	a.log = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+	return nil
+}
+
+func (a *app) options(f *storageFlags) br.Options {
+	return br.Options{
+		Storage: f.storage(), Concurrency: f.concurrency, Log: a.log,
+		Progress: os.Stderr, Terminal: term.IsTerminal(int(os.Stderr.Fd())),
+	}
+}
+
+func main() {
+	a := &app{}
+	root := &cobra.Command{
+		Use:           "br",
+		Short:         "Back up and restore NebulaGraph clusters",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			return a.setup()
+		},
+	}
+	root.PersistentFlags().StringVar(&a.logFile, "log", "", "write a log to this file")
+	root.PersistentFlags().BoolVar(&a.debug, "debug", false, "log in detail (to stderr unless --log)")
+
+	backup := &cobra.Command{Use: "backup", Short: "Take a full or incremental backup"}
+	backup.AddCommand(backupCmd(a, "full", false), backupCmd(a, "incr", true))
+	// NebulaGraph's reference page runs `br-ent incr full ...` for an
+	// incremental backup: accept it so the manifest works as printed.
+	incr := &cobra.Command{Use: "incr", Short: "Alias: `incr full` is `backup incr`", Hidden: true}
+	incr.AddCommand(backupCmd(a, "full", true))
+	restore := &cobra.Command{Use: "restore", Short: "Restore a backup into a cluster"}
+	restore.AddCommand(restoreCmd(a))
+	root.AddCommand(backup, incr, restore, showCmd(a), cleanupCmd(a), verifyCmd(a), &cobra.Command{
+		Use: "version", Short: "Print the version",
+		Run: func(*cobra.Command, []string) { fmt.Println("br", Version) },
+	})
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := root.ExecuteContext(ctx)
+	stop()
+	if a.closer != nil {
+		a.closer.Close()
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "Error:", redactArgs(err.Error()))
+		os.Exit(1)
+	}
+}
+
+// redactArgs hides secrets given as flags should an error quote them.
+func redactArgs(msg string) string {
+	for i, arg := range os.Args {
+		for _, flag := range []string{"--s3.secret_key", "--s3.access_key"} {
+			v := ""
+			if after, ok := strings.CutPrefix(arg, flag+"="); ok {
+				v = after
+			} else if arg == flag && i+1 < len(os.Args) {
+				v = os.Args[i+1]
+			}
+			if len(v) >= 4 {
+				msg = strings.ReplaceAll(msg, v, "<redacted>")
+			}
+		}
+	}
+	for _, env := range []string{"AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID"} {
+		if v := os.Getenv(env); len(v) >= 4 {
+			msg = strings.ReplaceAll(msg, v, "<redacted>")
+		}
+	}
+	return msg
+}
+
+func backupCmd(a *app, use string, incremental bool) *cobra.Command {
+	var (
+		sf                 storageFlags
+		metaAddr, base     string
+		spaces             []string
+		terminationLogPath string
+	)
+	kind := "a full"
+	if incremental {
+		kind = "an incremental"
+	}
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: "Take " + kind + " backup",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			res, err := br.Backup(cmd.Context(), br.BackupOptions{
+				Options: a.options(&sf), MetaAddr: metaAddr, Incremental: incremental, Base: base, Spaces: spaces,
+			})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(os.Stderr, res)
+			fmt.Println(res.Name)
+			if terminationLogPath != "" {
+				if err := os.WriteFile(terminationLogPath, []byte(res.Name), 0o644); err != nil {
+					return fmt.Errorf("write termination log: %w", err)
+				}
+			}
+			return nil
+		},
+	}
+	sf.add(cmd)
+	cmd.Flags().StringVar(&metaAddr, "meta", "", "metad address HOST:PORT of the cluster to back up (required)")
+	cmd.Flags().StringSliceVar(&spaces, "spaces", nil, "back up only these spaces (comma separated)")
+	cmd.Flags().StringVar(&terminationLogPath, "termination-log", "", "also write the backup name to this file (Kubernetes: /dev/termination-log)")
+	if incremental {
+		cmd.Flags().StringVar(&base, "base", "", "base backup (default: the newest complete backup of this cluster under --storage)")
+	}
+	cmd.MarkFlagRequired("meta")
+	return cmd
+}
+
+func restoreCmd(a *app) *cobra.Command {
+	var (
+		sf                             storageFlags
+		metaAddr, name, mode           string
+		clusterName, namespace, secret string
+		timeout                        time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "full",
+		Short: "Restore a backup (full, or incremental with its chain) into a cluster",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			switch mode {
+			case "local":
+				if metaAddr == "" {
+					return errors.New("--meta: the target cluster's metad HOST:PORT is required in local mode")
+				}
+				res, err := br.Restore(cmd.Context(), br.RestoreOptions{Options: a.options(&sf), MetaAddr: metaAddr, Name: name, Timeout: timeout})
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(os.Stderr, res)
+				return nil
+			case "k8s":
+				return errors.New("--mode=k8s creates a NebulaRestore for the operator: it comes with the nebula-operator")
+			}
+			return fmt.Errorf("--mode %q: use local or k8s", mode)
+		},
+	}
+	sf.add(cmd)
+	fl := cmd.Flags()
+	fl.StringVar(&metaAddr, "meta", "", "metad HOST:PORT of the cluster to restore into (local mode)")
+	fl.StringVar(&name, "name", "", "backup to restore (required)")
+	fl.StringVar(&mode, "mode", "local", "local (through the agents) or k8s (through the operator)")
+	fl.StringVar(&clusterName, "cluster", "", "k8s mode: the backed-up NebulaCluster")
+	fl.StringVar(&namespace, "namespace", "default", "k8s mode: namespace of the new cluster")
+	fl.StringVar(&secret, "secret", "", "k8s mode: Secret with the S3 keys")
+	fl.DurationVar(&timeout, "timeout", 2*time.Minute, "how long services may take to come back")
+	cmd.MarkFlagRequired("name")
+	return cmd
+}
+
+func showCmd(a *app) *cobra.Command {
+	var sf storageFlags
+	cmd := &cobra.Command{
+		Use:   "show",
+		Short: "List the backups under a storage root",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			list, err := br.Show(cmd.Context(), a.options(&sf))
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(os.Stdout, 0, 2, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tCREATED\tSPACES\tTYPE\tBASE\tSIZE\tSTATUS")
+			for _, b := range list {
+				created, typ, status := "-", "-", "incomplete"
+				if b.Complete {
+					created, typ, status = b.CreateTime.UTC().Format(time.RFC3339), "full", "complete"
+					if !b.Full {
+						typ = "incr"
+					}
+				}
+				spaces := strings.Join(b.Spaces, ",")
+				if spaces == "" {
+					spaces = "-"
+				}
+				baseName := b.Base
+				if baseName == "" {
+					baseName = "-"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", b.Name, created, spaces, typ, baseName, br.HumanBytes(b.Size), status)
+			}
+			return tw.Flush()
+		},
+	}
+	sf.add(cmd)
+	return cmd
+}
+
+func cleanupCmd(a *app) *cobra.Command {
+	var (
+		sf             storageFlags
+		name, metaAddr string
+		force          bool
+	)
+	cmd := &cobra.Command{
+		Use:   "cleanup",
+		Short: "Remove a backup (and its leftover snapshot on the cluster with --meta)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := br.Cleanup(cmd.Context(), br.CleanupOptions{Options: a.options(&sf), Name: name, Force: force, MetaAddr: metaAddr}); err != nil {
+				return err
+			}
+			fmt.Fprintf(os.Stderr, "backup %s removed\n", name)
+			return nil
+		},
+	}
+	sf.add(cmd)
+	cmd.Flags().StringVar(&name, "name", "", "backup to remove (required)")
+	cmd.Flags().StringVar(&metaAddr, "meta", "", "metad HOST:PORT: also drop the backup's snapshot on that cluster")
+	cmd.Flags().BoolVar(&force, "force", false, "remove even if other backups use it as their base")
+	cmd.MarkFlagRequired("name")
+	return cmd
+}
+
+func verifyCmd(a *app) *cobra.Command {
+	var (
+		sf   storageFlags
+		name string
+	)
+	cmd := &cobra.Command{
+		Use:   "verify",
+		Short: "Re-read every object of a backup and its chain against the checksums",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			rep, err := br.Verify(cmd.Context(), a.options(&sf), name)
+			if err != nil {
+				return err
+			}
+			for _, k := range rep.Missing {
+				fmt.Printf("MISSING  %s\n", k)
+			}
+			for _, c := range rep.Corrupt {
+				fmt.Printf("CORRUPT  %s\n", c)
+			}
+			if !rep.OK() {
+				return fmt.Errorf("backup %s is damaged: %d missing, %d corrupt of %d objects (chain %v)", name, len(rep.Missing), len(rep.Corrupt), rep.Objects, rep.Chain)
+			}
+			fmt.Printf("backup %s is intact: %d objects, %s, chain %v\n", name, rep.Objects, br.HumanBytes(rep.Bytes), rep.Chain)
+			return nil
+		},
+	}
+	sf.add(cmd)
+	cmd.Flags().StringVar(&name, "name", "", "backup to verify (required)")
+	cmd.MarkFlagRequired("name")
+	return cmd
+}
