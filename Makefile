@@ -4,7 +4,7 @@ BIN     := $(CURDIR)/bin
 PKGS    := ./...
 TESTFLAGS ?= -count=1 -timeout 40m
 
-.PHONY: all build generate test bench lint demo clean
+.PHONY: all build generate test bench lint demo clean tools
 
 all: build
 
@@ -17,10 +17,15 @@ generate:
 	hack/gen-thrift.sh
 	hack/gen-proto.sh
 
-test: build
+# tools: the pinned programs tests run (hack/tools/go.mod), built into bin/.
+tools:
+	hack/tools/install.sh minio
+
+test: build tools
 	$(GO) test $(TESTFLAGS) $(PKGS)
 
-bench: build
+bench: build tools
+	hack/tools/install.sh rclone
 	hack/bench.sh
 
 lint:

@@ -45,6 +45,14 @@ func (f *storageFlags) add(cmd *cobra.Command) {
 func (f *storageFlags) storage() br.Storage {
 	s := br.Storage{URI: f.uri}
 	s.S3.AccessKey, s.S3.SecretKey, s.S3.Region, s.S3.Endpoint = f.accessKey, f.secretKey, f.region, f.endpoint
+	// The agents do the transfers on other hosts, where br's environment
+	// does not exist: keys from the environment travel with the requests.
+	if s.S3.AccessKey == "" && s.S3.SecretKey == "" {
+		s.S3.AccessKey, s.S3.SecretKey = os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
+	}
+	if s.S3.Region == "" {
+		s.S3.Region = os.Getenv("AWS_REGION")
+	}
 	return s
 }
 

@@ -29,7 +29,8 @@ func newClusterCmd() *cobra.Command {
 (each runs storaged on :9779; the first also metad on :9559 and graphd on :9669),
 start what is not running yet, and wait until metad lists every storaged ONLINE
 and graphd answers SHOW HOSTS. --flag role:name=value adds a flag-file line
-(role metad, storaged, graphd or all; without "role:" for all).`,
+(role metad, storaged, graphd or all; without "role:" for all). --agents also
+starts a br-agent on every host (<ip>:8888), stopped last by down.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			spec.Root = root
@@ -52,6 +53,8 @@ and graphd answers SHOW HOSTS. --flag role:name=value adds a flag-file line
 	up.Flags().DurationVar(&spec.Timeout, "timeout", cluster.DefaultTimeout, "how long to wait for the cluster to be ready")
 	up.Flags().StringVar(&spec.Binary, "binary", "", "daemon binary (default: this executable)")
 	_ = up.Flags().MarkHidden("binary")
+	up.Flags().BoolVar(&spec.Agents, "agents", false, "also run a br-agent on every host (<ip>:8888), as backup and restore need (kept once laid out)")
+	up.Flags().StringVar(&spec.AgentBinary, "agent-binary", "", "br-agent binary (default: br-agent beside the daemon binary)")
 
 	var purge bool
 	down := &cobra.Command{

@@ -217,6 +217,13 @@ func (r *restorer) run(ctx context.Context) error {
 	if _, err := m.RestoreMeta(ctx, files, hostPairs); err != nil {
 		return fmt.Errorf("restoreMeta on %s: %w", r.o.MetaAddr, err)
 	}
+	// metad's export holds every space; a per-space backup restores only
+	// the spaces it has data for.
+	if !target.Meta.AllSpaces {
+		if err := dropOtherSpaces(ctx, m, target.Meta); err != nil {
+			return err
+		}
+	}
 	log.Info("meta restored", "spaces", len(target.Meta.SpaceBackups))
 
 	// 3. Every space's data: the checkpoint from the link that holds it in
@@ -395,4 +402,23 @@ func toPB(sums []fileSum) []*pb.FileSum {
 		out[i] = &pb.FileSum{Key: s.Key, Size: s.Size, Crc32C: s.CRC32C}
 	}
 	return out
+}
+
+func dropOtherSpaces(ctx context.Context, m *client.MetaClient, bm *meta.BackupMeta) error {
+	keep := map[string]bool{}
+	for _, sb := range bm.SpaceBackups {
+		keep[string(sb.Space.SpaceName)] = true
+	}
+	spaces, err := m.ListSpaces(ctx)
+	if err != nil {
+		return err
+	}
+	for _, sp := range spaces {
+		if !keep[string(sp.Name)] {
+			if err := m.DropSpace(ctx, string(sp.Name), true); err != nil {
+				return fmt.Errorf("drop space %s, which backup %s does not hold: %w", sp.Name, bm.BackupName, err)
+			}
+		}
+	}
+	return nil
 }

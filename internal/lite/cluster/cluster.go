@@ -5,6 +5,8 @@
 //	DIR/cluster.json                 hosts, roles, addresses, binary
 //	DIR/<ip>/etc/nebula-<role>.conf  flag files
 //	DIR/<ip>/{pids,logs,data}/
+//	DIR/<ip>/pids/br-agent.pid       with agents: br-agent on <ip>:8888
+//	DIR/<ip>/logs/br-agent.log
 //
 // Host i (0..N-1) gets address AddrBase+i and runs storaged on :9779
 // (admin :9780); host 0 also runs metad on :9559 and graphd on :9669. So
@@ -60,6 +62,11 @@ type Spec struct {
 	// the defaults of the same name.
 	Flags   map[string][]string
 	Timeout time.Duration // for the cluster to be ready (default 60s)
+	// Agents runs a br-agent on every host (<ip>:8888, heartbeating to
+	// metad every second); a cluster laid out with agents keeps them.
+	Agents bool
+	// AgentBinary is the br-agent binary (default: br-agent beside Binary).
+	AgentBinary string
 }
 
 // Service is one daemon of the cluster.
@@ -73,6 +80,7 @@ type Host struct {
 	IP       string    `json:"ip"`
 	Root     string    `json:"root"`
 	Services []Service `json:"services"`
+	Agent    string    `json:"agent,omitempty"` // br-agent's host:port, if any
 }
 
 // Cluster is a laid-out cluster, as recorded in DIR/cluster.json.
@@ -80,13 +88,16 @@ type Cluster struct {
 	Root     string `json:"root"`
 	AddrBase string `json:"addr_base"`
 	Binary   string `json:"binary"`
-	Hosts    []Host `json:"hosts"`
+	// AgentBinary is br-agent's binary when the hosts run agents.
+	AgentBinary string `json:"agent_binary,omitempty"`
+	Hosts       []Host `json:"hosts"`
 }
 
 // Up lays out the cluster (if needed), starts every service that is not
-// running yet (metad, then storaged, then graphd) and waits until metad
-// lists every storaged ONLINE and graphd answers SHOW HOSTS. Running Up
-// again on a running cluster only checks it.
+// running yet (metad, then storaged, then graphd, then the agents, each
+// answering HealthCheck) and waits until metad lists every storaged ONLINE
+// and graphd answers SHOW HOSTS (with agents: and metad's listCluster
+// succeeds). Running Up again on a running cluster only checks it.
 func Up(ctx context.Context, spec Spec) (*Cluster, error) {
 	if spec.Root == "" {
 		return nil, errors.New("cluster: root directory not set")
@@ -120,6 +131,12 @@ func Up(ctx context.Context, spec Spec) (*Cluster, error) {
 			return nil, fmt.Errorf("cluster at %s has %d storaged host(s) from %s, not %d from %s: run `cluster down --purge` first",
 				root, len(old.Hosts), old.AddrBase, spec.Storaged, spec.AddrBase)
 		}
+		if old.hasAgents() {
+			spec.Agents = true
+			if spec.AgentBinary == "" {
+				spec.AgentBinary = old.AgentBinary
+			}
+		}
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
@@ -131,6 +148,17 @@ func Up(ctx context.Context, spec Spec) (*Cluster, error) {
 	}
 	if spec.Storaged < 1 {
 		return nil, fmt.Errorf("cluster: need at least one storaged, got %d", spec.Storaged)
+	}
+	if spec.Agents {
+		if spec.AgentBinary == "" {
+			spec.AgentBinary = filepath.Join(filepath.Dir(spec.Binary), "br-agent")
+		}
+		if spec.AgentBinary, err = filepath.Abs(spec.AgentBinary); err != nil {
+			return nil, err
+		}
+		if _, err := os.Stat(spec.AgentBinary); err != nil {
+			return nil, fmt.Errorf("cluster: br-agent binary: %w (build it with `make build`)", err)
+		}
 	}
 	for role := range spec.Flags {
 		if role != "all" && !slices.Contains(Roles, role) {
@@ -155,6 +183,14 @@ func Up(ctx context.Context, spec Spec) (*Cluster, error) {
 			if err := c.start(i, role, wait); err != nil {
 				return c, err
 			}
+		}
+	}
+	for i, h := range c.Hosts {
+		if h.Agent == "" {
+			continue
+		}
+		if err := c.startAgent(i, time.Until(deadline(ctx))); err != nil {
+			return c, err
 		}
 	}
 	if err := c.Wait(ctx); err != nil {
@@ -187,6 +223,9 @@ func hostIP(base string, i int) (string, error) {
 
 func layout(root string, spec Spec) (*Cluster, error) {
 	c := &Cluster{Root: root, AddrBase: spec.AddrBase, Binary: spec.Binary}
+	if spec.Agents {
+		c.AgentBinary = spec.AgentBinary
+	}
 	for i := range spec.Storaged {
 		ip, err := hostIP(spec.AddrBase, i)
 		if err != nil {
@@ -199,6 +238,9 @@ func layout(root string, spec Spec) (*Cluster, error) {
 		h.Services = append(h.Services, Service{Role: "storaged", Addr: net.JoinHostPort(ip, strconv.Itoa(StoragePort))})
 		if i == 0 {
 			h.Services = append(h.Services, Service{Role: "graphd", Addr: net.JoinHostPort(ip, strconv.Itoa(GraphPort))})
+		}
+		if spec.Agents {
+			h.Agent = net.JoinHostPort(ip, strconv.Itoa(AgentPort))
 		}
 		c.Hosts = append(c.Hosts, h)
 	}
@@ -420,8 +462,8 @@ func (c *Cluster) Running(host int, role string) int {
 	return service.Running(c.Paths(host, role))
 }
 
-// Down stops every service, graphd first, then the storageds, then metad.
-// Data stays.
+// Down stops every service, graphd first, then the storageds, then metad,
+// and the agents last. Data stays.
 func (c *Cluster) Down() error {
 	var errs []error
 	for _, role := range slices.Backward(Roles) {
@@ -429,6 +471,11 @@ func (c *Cluster) Down() error {
 			if c.Hosts[i].has(role) {
 				errs = append(errs, c.StopService(i, role))
 			}
+		}
+	}
+	for i := len(c.Hosts) - 1; i >= 0; i-- {
+		if c.Hosts[i].Agent != "" {
+			errs = append(errs, c.StopAgent(i))
 		}
 	}
 	return errors.Join(errs...)
@@ -452,7 +499,8 @@ type Status struct {
 	Log  string
 }
 
-// Status lists every service in start order with its pid.
+// Status lists every service in start order with its pid, then the agents
+// (Role AgentRole).
 func (c *Cluster) Status() []Status {
 	var out []Status
 	for _, role := range Roles {
@@ -464,6 +512,11 @@ func (c *Cluster) Status() []Status {
 				p := c.Paths(i, role)
 				out = append(out, Status{Host: i, IP: h.IP, Role: role, Addr: s.Addr, Pid: service.Running(p), Log: p.Log()})
 			}
+		}
+	}
+	for i, h := range c.Hosts {
+		if h.Agent != "" {
+			out = append(out, Status{Host: i, IP: h.IP, Role: AgentRole, Addr: h.Agent, Pid: c.AgentRunning(i), Log: c.AgentLog(i)})
 		}
 	}
 	return out
@@ -484,7 +537,7 @@ func (c *Cluster) Wait(ctx context.Context) error {
 	for {
 		for _, st := range c.Status() {
 			if st.Pid == 0 {
-				return fmt.Errorf("host %s %s is not running; end of %s:\n%s", st.IP, st.Role, st.Log, service.Tail(c.Paths(st.Host, st.Role), 10))
+				return fmt.Errorf("host %s %s is not running; end of %s:\n%s", st.IP, st.Role, st.Log, tailFile(st.Log, 10))
 			}
 		}
 		last = c.ready(ctx, &mc, want)
@@ -528,6 +581,17 @@ func (c *Cluster) ready(ctx context.Context, mc **client.MetaClient, want []stri
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("metad %s does not list storaged %s ONLINE (logs %s)", c.MetaAddr(), strings.Join(missing, ", "), strings.Join(logs, ", "))
+	}
+	if c.hasAgents() {
+		if _, err := (*mc).ListCluster(ctx); err != nil {
+			var agentLogs []string
+			for i, h := range c.Hosts {
+				if h.Agent != "" {
+					agentLogs = append(agentLogs, c.AgentLog(i))
+				}
+			}
+			return fmt.Errorf("metad %s: listCluster: %w (agent logs %s)", c.MetaAddr(), err, strings.Join(agentLogs, ", "))
+		}
 	}
 	graphLog := c.Paths(0, "graphd").Log()
 	g, err := client.NewGraphClient(c.GraphAddr(), opts)

@@ -1,0 +1,246 @@
+// Package client is the br-agent client: a gRPC connection to one agent
+// with typed helpers for the streaming transfers and the generated clients
+// for everything else. Every error names the agent's address and keeps the
+// gRPC status code (status.Code(err) works on it).
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	"github.com/nebula-open/nebula-br/internal/agent/pb"
+)
+
+// DefaultDialTimeout bounds Dial when ctx has no deadline.
+const DefaultDialTimeout = 10 * time.Second
+
+// maxMsgSize matches the agent's limit (large file lists).
+const maxMsgSize = 256 << 20
+
+// Client is a connection to one agent; safe for concurrent use.
+type Client struct {
+	addr string
+	conn *grpc.ClientConn
+	// Agent and Storage are the generated clients, for the calls without a
+	// helper here. Their errors are plain status errors; wrap them with
+	// (*Client).Err to name the agent.
+	Agent   pb.AgentServiceClient
+	Storage pb.StorageServiceClient
+}
+
+// Error is a failed call to an agent.
+type Error struct {
+	Addr   string // the agent
+	Method string
+	Code   codes.Code
+	Msg    string // the agent's message (or the local cause)
+	Err    error  // the underlying error
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("agent %s: %s: %s: %s", e.Addr, e.Method, e.Code, e.Msg)
+}
+
+// GRPCStatus keeps the code for status.Code and status.FromError.
+func (e *Error) GRPCStatus() *status.Status { return status.New(e.Code, e.Error()) }
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Dial connects to the agent at addr (insecure gRPC: agents are reached on
+// loopback or inside the cluster) and waits until the connection is up.
+func Dial(ctx context.Context, addr string) (*Client, error) {
+	conn, err := grpc.NewClient(addr,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMsgSize), grpc.MaxCallSendMsgSize(maxMsgSize)),
+	)
+	if err != nil {
+		return nil, &Error{Addr: addr, Method: "Dial", Code: codes.InvalidArgument, Msg: err.Error(), Err: err}
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultDialTimeout)
+		defer cancel()
+	}
+	conn.Connect()
+	for {
+		s := conn.GetState()
+		if s == connectivity.Ready {
+			break
+		}
+		if !conn.WaitForStateChange(ctx, s) {
+			conn.Close()
+			msg := fmt.Sprintf("cannot connect (is br-agent running there?): %v", ctx.Err())
+			return nil, &Error{Addr: addr, Method: "Dial", Code: codes.Unavailable, Msg: msg, Err: ctx.Err()}
+		}
+	}
+	return &Client{
+		addr:    addr,
+		conn:    conn,
+		Agent:   pb.NewAgentServiceClient(conn),
+		Storage: pb.NewStorageServiceClient(conn),
+	}, nil
+}
+
+// Addr is the agent's address.
+func (c *Client) Addr() string { return c.addr }
+
+// Close closes the connection.
+func (c *Client) Close() error { return c.conn.Close() }
+
+// Err wraps an error of a call to this agent as an *Error (nil stays nil).
+func (c *Client) Err(method string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return err
+	}
+	st := status.Convert(err)
+	code, msg := st.Code(), st.Message()
+	if _, ok := status.FromError(err); !ok {
+		switch {
+		case errors.Is(err, context.Canceled):
+			code = codes.Canceled
+		case errors.Is(err, context.DeadlineExceeded):
+			code = codes.DeadlineExceeded
+		}
+	}
+	return &Error{Addr: c.addr, Method: method, Code: code, Msg: msg, Err: err}
+}
+
+// progressStream is what the three transfer calls return.
+type progressStream interface {
+	Recv() (*pb.Progress, error)
+}
+
+// follow reads a transfer's progress until its final message.
+func (c *Client) follow(method string, stream progressStream, onProgress func(*pb.Progress)) ([]*pb.FileSum, error) {
+	for {
+		p, err := stream.Recv()
+		if err == io.EOF {
+			return nil, &Error{Addr: c.addr, Method: method, Code: codes.Internal, Msg: "the transfer ended without reporting completion"}
+		}
+		if err != nil {
+			return nil, c.Err(method, err)
+		}
+		if onProgress != nil {
+			onProgress(p)
+		}
+		if p.Done {
+			// Drain so the stream's resources are released.
+			for {
+				if _, err := stream.Recv(); err != nil {
+					break
+				}
+			}
+			return p.Files, nil
+		}
+	}
+}
+
+// Upload runs UploadFile and returns every uploaded object with its size
+// and CRC-32C (keys relative to req.Prefix). onProgress may be nil.
+func (c *Client) Upload(ctx context.Context, req *pb.UploadFileRequest, onProgress func(*pb.Progress)) ([]*pb.FileSum, error) {
+	stream, err := c.Storage.UploadFile(ctx, req)
+	if err != nil {
+		return nil, c.Err("UploadFile", err)
+	}
+	return c.follow("UploadFile", stream, onProgress)
+}
+
+// IncrUpload runs IncrUploadFile: the WAL files covering
+// (req.AfterLogId, req.UpToLogId].
+func (c *Client) IncrUpload(ctx context.Context, req *pb.IncrUploadFileRequest, onProgress func(*pb.Progress)) ([]*pb.FileSum, error) {
+	stream, err := c.Storage.IncrUploadFile(ctx, req)
+	if err != nil {
+		return nil, c.Err("IncrUploadFile", err)
+	}
+	return c.follow("IncrUploadFile", stream, onProgress)
+}
+
+// Download runs DownloadFile; the agent verifies every file's size and
+// CRC-32C (codes.DataLoss on a mismatch, codes.NotFound for a missing
+// object).
+func (c *Client) Download(ctx context.Context, req *pb.DownloadFileRequest, onProgress func(*pb.Progress)) error {
+	stream, err := c.Storage.DownloadFile(ctx, req)
+	if err != nil {
+		return c.Err("DownloadFile", err)
+	}
+	_, err = c.follow("DownloadFile", stream, onProgress)
+	return err
+}
+
+// HealthCheck asks the agent whether it serves.
+func (c *Client) HealthCheck(ctx context.Context) (*pb.HealthCheckResponse, error) {
+	resp, err := c.Agent.HealthCheck(ctx, &pb.Empty{})
+	return resp, c.Err("HealthCheck", err)
+}
+
+// MoveDir renames src to dst on the agent's host (dst must not exist).
+func (c *Client) MoveDir(ctx context.Context, src, dst string) error {
+	_, err := c.Storage.MoveDir(ctx, &pb.MoveDirRequest{Src: src, Dst: dst})
+	return c.Err("MoveDir", err)
+}
+
+// RemoveDir removes a path recursively on the agent's host.
+func (c *Client) RemoveDir(ctx context.Context, path string) error {
+	_, err := c.Storage.RemoveDir(ctx, &pb.RemoveDirRequest{Path: path})
+	return c.Err("RemoveDir", err)
+}
+
+// ExistDir reports whether a path exists on the agent's host.
+func (c *Client) ExistDir(ctx context.Context, path string) (bool, error) {
+	resp, err := c.Storage.ExistDir(ctx, &pb.ExistDirRequest{Path: path})
+	if err != nil {
+		return false, c.Err("ExistDir", err)
+	}
+	return resp.Exists, nil
+}
+
+// StartService starts a role on the agent's host (root "": the install
+// root metad reported for it).
+func (c *Client) StartService(ctx context.Context, role pb.ServiceRole, root string) error {
+	_, err := c.Agent.StartService(ctx, &pb.ServiceRequest{Role: role, Root: root})
+	return c.Err("StartService", err)
+}
+
+// StopService stops a role on the agent's host.
+func (c *Client) StopService(ctx context.Context, role pb.ServiceRole, root string) error {
+	_, err := c.Agent.StopService(ctx, &pb.ServiceRequest{Role: role, Root: root})
+	return c.Err("StopService", err)
+}
+
+// ServiceStatus reports whether a role runs on the agent's host, and its pid.
+func (c *Client) ServiceStatus(ctx context.Context, role pb.ServiceRole, root string) (*pb.ServiceStatusResponse, error) {
+	resp, err := c.Agent.ServiceStatus(ctx, &pb.ServiceRequest{Role: role, Root: root})
+	if err != nil {
+		return nil, c.Err("ServiceStatus", err)
+	}
+	return resp, nil
+}
+
+// DataPlayBack replays the WAL of every part under dataPath and returns the
+// applied log ids.
+func (c *Client) DataPlayBack(ctx context.Context, dataPath string) ([]*pb.PartApplied, error) {
+	resp, err := c.Agent.DataPlayBack(ctx, &pb.DataPlayBackRequest{DataPath: dataPath})
+	if err != nil {
+		return nil, c.Err("DataPlayBack", err)
+	}
+	return resp.Parts, nil
+}
+
+// StopAgent asks the agent to stop (it replies first).
+func (c *Client) StopAgent(ctx context.Context) error {
+	_, err := c.Agent.StopAgent(ctx, &pb.Empty{})
+	return c.Err("StopAgent", err)
+}

@@ -1,0 +1,515 @@
+// Package br tests the br command and br-agent end to end: real nebula-lite
+// clusters on loopback (each host its own 127.0.0.x address with agents on
+// :8888), real MinIO built from source, and local directories.
+package br
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nebula-open/nebula-br/internal/lite/cluster"
+	"github.com/nebula-open/nebula-br/internal/nebula/client"
+	"github.com/nebula-open/nebula-br/internal/objstore/miniotest"
+)
+
+var binDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "br-test-bin")
+	if err != nil {
+		panic(err)
+	}
+	binDir = dir
+	for _, b := range []string{"nebula-lite", "br-agent", "br"} {
+		out, err := exec.Command("go", "build", "-o", filepath.Join(dir, b), "github.com/nebula-open/nebula-br/cmd/"+b).CombinedOutput()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "build %s: %v\n%s", b, err, out)
+			os.Exit(1)
+		}
+	}
+	code := m.Run()
+	miniotest.Cleanup()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// up starts a cluster of n storage hosts from base (e.g. "127.0.0.130").
+func up(t *testing.T, base string, n int, agents bool, flags map[string][]string) *cluster.Cluster {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	c, err := cluster.Up(ctx, cluster.Spec{Root: t.TempDir(), Storaged: n, AddrBase: base,
+		Binary: filepath.Join(binDir, "nebula-lite"), AgentBinary: filepath.Join(binDir, "br-agent"), Agents: agents, Flags: flags})
+	if c != nil {
+		t.Cleanup(func() {
+			if t.Failed() {
+				dumpLogs(t, c)
+			}
+			c.Down()
+		})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func dumpLogs(t *testing.T, c *cluster.Cluster) {
+	for _, h := range c.Hosts {
+		logs, _ := filepath.Glob(filepath.Join(h.Root, "logs", "*"))
+		for _, l := range logs {
+			b, _ := os.ReadFile(l)
+			lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+			if len(lines) > 15 {
+				lines = lines[len(lines)-15:]
+			}
+			t.Logf("--- %s\n%s", l, strings.Join(lines, "\n"))
+		}
+	}
+}
+
+// brRun runs br; it returns stdout+stderr and the error.
+type result struct {
+	out string
+	err error
+	dur time.Duration
+}
+
+func brRun(t *testing.T, env []string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(binDir, "br"), args...)
+	cmd.Env = append(os.Environ(), env...)
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	start := time.Now()
+	err := cmd.Run()
+	return result{buf.String(), err, time.Since(start)}
+}
+
+func brOK(t *testing.T, env []string, args ...string) string {
+	t.Helper()
+	r := brRun(t, env, args...)
+	if r.err != nil {
+		t.Fatalf("br %s: %v\n%s", strings.Join(args, " "), r.err, r.out)
+	}
+	return r.out
+}
+
+var nameRE = regexp.MustCompile(`(?m)^BACKUP_\d{4}(_\d{2}){5}$`)
+
+func backupName(t *testing.T, out string) string {
+	t.Helper()
+	n := nameRE.FindString(out)
+	if n == "" {
+		t.Fatalf("no backup name in output:\n%s", out)
+	}
+	return n
+}
+
+type session struct {
+	t *testing.T
+	g *client.GraphClient
+}
+
+func connect(t *testing.T, c *cluster.Cluster) *session {
+	t.Helper()
+	g, err := client.NewGraphClient(c.GraphAddr(), client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.Authenticate(context.Background(), "root", "nebula"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Close() })
+	return &session{t, g}
+}
+
+func (s *session) must(q string) {
+	s.t.Helper()
+	if _, err := s.g.Execute(context.Background(), q); err != nil {
+		s.t.Fatalf("%.120s: %v", q, err)
+	}
+}
+
+func (s *session) fingerprint(space string) string {
+	s.t.Helper()
+	resp, err := s.g.Execute(context.Background(), "USE "+space+"; SHOW FINGERPRINT")
+	if err != nil {
+		s.t.Fatalf("fingerprint %s: %v", space, err)
+	}
+	last := resp.Data.Rows[len(resp.Data.Rows)-1]
+	return fmt.Sprintf("%s/%d", last.Values[3].SVal, *last.Values[2].IVal)
+}
+
+func (s *session) spaces() []string {
+	s.t.Helper()
+	resp, err := s.g.Execute(context.Background(), "SHOW SPACES")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	var out []string
+	for _, r := range resp.Data.Rows {
+		out = append(out, string(r.Values[0].SVal))
+	}
+	return out
+}
+
+func (s *session) schema(space string) {
+	s.must(fmt.Sprintf("CREATE SPACE %s (partition_num = 6, vid_type = FIXED_STRING(12)); USE %s; CREATE TAG p(name string, n int); CREATE EDGE r(w int)", space, space))
+}
+
+// load writes vertices [from, to) and three edges for each.
+func (s *session) load(space string, from, to int) {
+	s.must("USE " + space)
+	for lo := from; lo < to; lo += 250 {
+		var v, e strings.Builder
+		for i := lo; i < min(lo+250, to); i++ {
+			if i > lo {
+				v.WriteByte(',')
+				e.WriteByte(',')
+			}
+			fmt.Fprintf(&v, `"v%d":("n%d", %d)`, i, i, i)
+			fmt.Fprintf(&e, `"v%d"->"v%d":(%d),"v%d"->"v%d"@2:(%d),"v%d"->"v%d":(%d)`, i, i+1, i, i, i+3, i, i, i*7%to, i)
+		}
+		s.must("INSERT VERTEX p(name, n) VALUES " + v.String())
+		s.must("INSERT EDGE r(w) VALUES " + e.String())
+	}
+}
+
+// storage is where a test's backups go, with br's flags and environment.
+type storage struct {
+	uri  string
+	args []string
+	env  []string
+	keys []string // secrets that must never show
+}
+
+func (st storage) flags(extra ...string) []string {
+	return append(append(extra, "--storage", st.uri), st.args...)
+}
+
+func localStorage(t *testing.T) storage {
+	return storage{uri: "local://" + t.TempDir()}
+}
+
+// s3Storage gives keys on the command line (as the reference page does),
+// the way that is easiest to leak.
+func s3Storage(t *testing.T) storage {
+	srv := miniotest.Shared(t)
+	bucket := srv.Bucket(t, strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(t.Name())))
+	return storage{
+		uri:  "s3://" + bucket + "/backups",
+		args: []string{"--s3.access_key", srv.AccessKey, "--s3.secret_key", srv.SecretKey, "--s3.region", "us-east-1", "--s3.endpoint", srv.Endpoint},
+		keys: []string{srv.AccessKey, srv.SecretKey},
+	}
+}
+
+func TestChainRestoresEveryLink(t *testing.T) {
+	for _, kind := range []string{"local", "s3"} {
+		t.Run(kind, func(t *testing.T) {
+			base := map[string]string{"local": "127.0.0.130", "s3": "127.0.0.140"}[kind]
+			st := localStorage(t)
+			if kind == "s3" {
+				st = s3Storage(t)
+			}
+			src := up(t, base, 3, true, nil)
+			s := connect(t, src)
+			s.schema("g")
+			s.load("g", 0, 1500)
+
+			meta := src.MetaAddr()
+			var names, prints []string
+			out := brOK(t, st.env, st.flags("backup", "full", "--meta", meta)...)
+			names, prints = append(names, backupName(t, out)), append(prints, s.fingerprint("g"))
+			// Second link: more data, a deletion, and a space created since the base.
+			s.load("g", 1500, 2000)
+			s.must(`USE g; DELETE VERTEX "v7" WITH EDGE`)
+			s.schema("late")
+			s.load("late", 0, 300)
+			out = brOK(t, st.env, st.flags("backup", "incr", "--meta", meta)...)
+			names, prints = append(names, backupName(t, out)), append(prints, s.fingerprint("g"))
+			lateAt1 := s.fingerprint("late")
+			s.load("g", 2000, 2200)
+			s.load("late", 300, 400)
+			// The reference page's spelling of an incremental backup.
+			out = brOK(t, st.env, st.flags("incr", "full", "--meta", meta)...)
+			names, prints = append(names, backupName(t, out)), append(prints, s.fingerprint("g"))
+			lateAt2 := s.fingerprint("late")
+
+			show := brOK(t, st.env, st.flags("show")...)
+			for _, n := range names {
+				if !regexp.MustCompile(n + `.*complete`).MatchString(show) {
+					t.Fatalf("show does not list %s as complete:\n%s", n, show)
+				}
+			}
+			if out := brOK(t, st.env, st.flags("verify", "--name", names[2])...); !strings.Contains(out, "intact") {
+				t.Fatalf("verify: %s", out)
+			}
+			for i, name := range names {
+				dst := up(t, fmt.Sprintf("127.0.0.%d", 150+10*i+map[string]int{"local": 0, "s3": 5}[kind]), 3, true, nil)
+				brOK(t, st.env, st.flags("restore", "full", "--meta", dst.MetaAddr(), "--name", name)...)
+				d := connect(t, dst)
+				if got := d.fingerprint("g"); got != prints[i] {
+					t.Fatalf("restore of link %d (%s): fingerprint %s, source had %s", i, name, got, prints[i])
+				}
+				if i >= 1 {
+					want := map[int]string{1: lateAt1, 2: lateAt2}[i]
+					if got := d.fingerprint("late"); got != want {
+						t.Fatalf("restore of link %d: space created since the base: %s, want %s", i, got, want)
+					}
+				}
+				// The restored cluster takes writes.
+				d.must(`USE g; INSERT VERTEX p(name, n) VALUES "new":("x", 1)`)
+			}
+			// The source was never touched.
+			if got := s.fingerprint("g"); got != prints[2] {
+				t.Fatalf("source changed: %s, want %s", got, prints[2])
+			}
+			if kind == "s3" {
+				assertNoSecrets(t, st, src)
+			}
+		})
+	}
+}
+
+func TestPerSpaceBackup(t *testing.T) {
+	st := localStorage(t)
+	src := up(t, "127.0.0.200", 2, true, nil)
+	s := connect(t, src)
+	s.schema("a")
+	s.schema("b")
+	s.load("a", 0, 400)
+	s.load("b", 0, 200)
+	name := backupName(t, brOK(t, nil, st.flags("backup", "full", "--meta", src.MetaAddr(), "--spaces", "a")...))
+	dst := up(t, "127.0.0.205", 2, true, nil)
+	brOK(t, nil, st.flags("restore", "full", "--meta", dst.MetaAddr(), "--name", name)...)
+	d := connect(t, dst)
+	if got, want := d.fingerprint("a"), s.fingerprint("a"); got != want {
+		t.Fatalf("space a: %s, want %s", got, want)
+	}
+	if sp := d.spaces(); len(sp) != 1 || sp[0] != "a" {
+		t.Fatalf("restored spaces %v, want only a", sp)
+	}
+}
+
+func assertNoSecrets(t *testing.T, st storage, clusters ...*cluster.Cluster) {
+	t.Helper()
+	var files []string
+	for _, c := range clusters {
+		for _, h := range c.Hosts {
+			logs, _ := filepath.Glob(filepath.Join(h.Root, "logs", "*"))
+			files = append(files, logs...)
+		}
+	}
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		for _, k := range st.keys {
+			if bytes.Contains(b, []byte(k)) {
+				t.Errorf("%s contains a credential", f)
+			}
+		}
+	}
+}
+
+func TestS3FaultsAreClearAndFast(t *testing.T) {
+	srv := miniotest.Shared(t)
+	bucket := srv.Bucket(t, "faults")
+	src := up(t, "127.0.0.210", 1, true, nil)
+	connect(t, src).schema("f")
+	good := []string{"--s3.region", "us-east-1", "--s3.endpoint", srv.Endpoint}
+	cases := []struct {
+		name string
+		args []string
+		env  []string
+		want string
+	}{
+		{"wrong secret", append([]string{"--storage", "s3://" + bucket, "--s3.access_key", srv.AccessKey, "--s3.secret_key", "wrong-secret-123"}, good...), nil, "credentials rejected"},
+		{"missing bucket", append([]string{"--storage", "s3://no-such-bucket", "--s3.access_key", srv.AccessKey, "--s3.secret_key", srv.SecretKey}, good...), nil, "does not exist"},
+		{"unreachable", []string{"--storage", "s3://" + bucket, "--s3.access_key", srv.AccessKey, "--s3.secret_key", srv.SecretKey, "--s3.region", "us-east-1", "--s3.endpoint", "http://127.0.0.1:1"}, nil, "cannot reach"},
+		{"env keys, wrong", append([]string{"--storage", "s3://" + bucket}, good...), []string{"AWS_ACCESS_KEY_ID=" + srv.AccessKey, "AWS_SECRET_ACCESS_KEY=bad-env-secret-42"}, "credentials rejected"},
+	}
+	for _, tc := range cases {
+		r := brRun(t, tc.env, append([]string{"backup", "full", "--meta", src.MetaAddr()}, tc.args...)...)
+		if r.err == nil || !strings.Contains(r.out, tc.want) {
+			t.Errorf("%s: err %v, output %q, want it to say %q", tc.name, r.err, r.out, tc.want)
+		}
+		if r.dur > 15*time.Second {
+			t.Errorf("%s: took %s to fail", tc.name, r.dur)
+		}
+		for _, secret := range []string{srv.SecretKey, "wrong-secret-123", "bad-env-secret-42"} {
+			if strings.Contains(r.out, secret) {
+				t.Errorf("%s: output shows a secret: %s", tc.name, r.out)
+			}
+		}
+	}
+	// Env credentials that are right work (no keys on the command line).
+	env := []string{"AWS_ACCESS_KEY_ID=" + srv.AccessKey, "AWS_SECRET_ACCESS_KEY=" + srv.SecretKey}
+	brOK(t, env, append([]string{"backup", "full", "--meta", src.MetaAddr(), "--storage", "s3://" + bucket}, good...)...)
+}
+
+func TestClusterWithoutAgents(t *testing.T) {
+	src := up(t, "127.0.0.215", 1, false, nil)
+	r := brRun(t, nil, "backup", "full", "--meta", src.MetaAddr(), "--storage", "local://"+t.TempDir())
+	if r.err == nil || !strings.Contains(r.out, "br-agent") {
+		t.Fatalf("backup without agents: %v %s", r.err, r.out)
+	}
+}
+
+func TestDamagedBackupIsNamedAndRefused(t *testing.T) {
+	dir := t.TempDir()
+	st := storage{uri: "local://" + dir}
+	src := up(t, "127.0.0.220", 2, true, nil)
+	s := connect(t, src)
+	s.schema("d")
+	s.load("d", 0, 500)
+	name := backupName(t, brOK(t, nil, st.flags("backup", "full", "--meta", src.MetaAddr())...))
+	dst := up(t, "127.0.0.225", 2, true, nil)
+	d := connect(t, dst)
+	d.schema("keep")
+	d.load("keep", 0, 50)
+	before := d.fingerprint("keep")
+
+	ssts, _ := filepath.Glob(filepath.Join(dir, name, "data", "*", "*", "data", "*.sst"))
+	if len(ssts) < 2 {
+		t.Fatalf("want at least 2 sst objects, got %v", ssts)
+	}
+	b, _ := os.ReadFile(ssts[0])
+	b[len(b)/2] ^= 0xff
+	os.WriteFile(ssts[0], b, 0o644)
+	rel := func(p string) string { r, _ := filepath.Rel(dir, p); return r }
+
+	r := brRun(t, nil, st.flags("verify", "--name", name)...)
+	if r.err == nil || !strings.Contains(r.out, "CORRUPT  "+rel(ssts[0])) {
+		t.Fatalf("verify does not name the corrupt object: %v\n%s", r.err, r.out)
+	}
+	// A corrupt object is caught while downloading; the target keeps its data.
+	r = brRun(t, nil, st.flags("restore", "full", "--meta", dst.MetaAddr(), "--name", name)...)
+	if r.err == nil || !strings.Contains(r.out, "checksum") {
+		t.Fatalf("restore of a corrupt backup: %v\n%s", r.err, r.out)
+	}
+	waitServing(t, dst)
+	d = connect(t, dst) // graphd was restarted by the rollback
+	if got := d.fingerprint("keep"); got != before {
+		t.Fatalf("target changed by a failed restore: %s, want %s", got, before)
+	}
+	// A missing object is caught before the target is touched.
+	os.Remove(ssts[1])
+	r = brRun(t, nil, st.flags("verify", "--name", name)...)
+	if r.err == nil || !strings.Contains(r.out, "MISSING  "+rel(ssts[1])) {
+		t.Fatalf("verify does not name the missing object: %v\n%s", r.err, r.out)
+	}
+	r = brRun(t, nil, st.flags("restore", "full", "--meta", dst.MetaAddr(), "--name", name)...)
+	if r.err == nil || !strings.Contains(r.out, "missing") {
+		t.Fatalf("restore of a backup with a missing object: %v\n%s", r.err, r.out)
+	}
+	if got := d.fingerprint("keep"); got != before {
+		t.Fatalf("target changed: %s, want %s", got, before)
+	}
+}
+
+func waitServing(t *testing.T, c *cluster.Cluster) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := c.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRestoreIntoDifferentTopology(t *testing.T) {
+	st := localStorage(t)
+	src := up(t, "127.0.0.230", 2, true, nil)
+	connect(t, src).schema("x")
+	name := backupName(t, brOK(t, nil, st.flags("backup", "full", "--meta", src.MetaAddr())...))
+	dst := up(t, "127.0.0.235", 3, true, nil)
+	r := brRun(t, nil, st.flags("restore", "full", "--meta", dst.MetaAddr(), "--name", name)...)
+	if r.err == nil || !strings.Contains(r.out, "2 storage hosts; the target has 3") {
+		t.Fatalf("restore into another topology: %v\n%s", r.err, r.out)
+	}
+}
+
+func TestIncrementalNeedsItsOwnBaseAndWAL(t *testing.T) {
+	st := localStorage(t)
+	// wal_ttl=1s with tiny WAL files: entries expire almost at once.
+	src := up(t, "127.0.0.240", 1, true, map[string][]string{"storaged": {"wal_ttl=1", "wal_file_size=4096"}})
+	other := up(t, "127.0.0.245", 1, true, nil)
+	s := connect(t, src)
+	s.schema("w")
+	s.load("w", 0, 100)
+	connect(t, other).schema("o")
+	foreign := backupName(t, brOK(t, nil, st.flags("backup", "full", "--meta", other.MetaAddr())...))
+
+	// A base from another cluster.
+	r := brRun(t, nil, st.flags("backup", "incr", "--meta", src.MetaAddr(), "--base", foreign)...)
+	if r.err == nil || !strings.Contains(r.out, "not a backup of the cluster") {
+		t.Fatalf("incremental on a foreign base: %v\n%s", r.err, r.out)
+	}
+	// A base that is not under this root.
+	r = brRun(t, nil, "backup", "incr", "--meta", src.MetaAddr(), "--storage", "local://"+t.TempDir(), "--base", foreign)
+	if r.err == nil || !strings.Contains(r.out, "same storage root") {
+		t.Fatalf("incremental with a base in another root: %v\n%s", r.err, r.out)
+	}
+	// Expired WAL.
+	brOK(t, nil, st.flags("backup", "full", "--meta", src.MetaAddr())...)
+	s.load("w", 100, 600)
+	time.Sleep(3 * time.Second) // the TTL sweep runs every second
+	s.load("w", 600, 610)
+	r = brRun(t, nil, st.flags("backup", "incr", "--meta", src.MetaAddr())...)
+	if r.err == nil || !regexp.MustCompile(`part \d+: WAL entries after log id \d+ have expired`).MatchString(r.out) || !strings.Contains(r.out, "new full backup") {
+		t.Fatalf("incremental over expired WAL: %v\n%s", r.err, r.out)
+	}
+}
+
+func TestAgentKilledMidUpload(t *testing.T) {
+	dir := t.TempDir()
+	st := storage{uri: "local://" + dir}
+	src := up(t, "127.0.0.250", 1, true, nil)
+	s := connect(t, src)
+	s.schema("k")
+	s.load("k", 0, 3000)
+	// A slow agent on host 0, so the kill lands mid-upload.
+	if err := src.StopAgent(0); err != nil {
+		t.Fatal(err)
+	}
+	slow := exec.Command(filepath.Join(binDir, "br-agent"), "--agent", src.Hosts[0].IP+":8888", "--meta", src.MetaAddr(), "--hbs", "1", "--ratelimit", "1",
+		"--nebula-lite", filepath.Join(binDir, "nebula-lite"))
+	if err := slow.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	done := make(chan result, 1)
+	go func() { done <- brRun(t, nil, st.flags("backup", "full", "--meta", src.MetaAddr())...) }()
+	time.Sleep(1500 * time.Millisecond)
+	slow.Process.Kill()
+	slow.Wait()
+	r := <-done
+	if r.err == nil {
+		t.Fatalf("backup succeeded although its agent was killed:\n%s", r.out)
+	}
+	metas, _ := filepath.Glob(filepath.Join(dir, "*", "*.meta"))
+	if len(metas) != 0 {
+		t.Fatalf("a failed backup left %v", metas)
+	}
+	show := brOK(t, nil, st.flags("show")...)
+	if !strings.Contains(show, "incomplete") {
+		t.Fatalf("show does not mark the failed backup incomplete:\n%s", show)
+	}
+	if err := src.StartAgent(0); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	name := backupName(t, brOK(t, nil, st.flags("backup", "full", "--meta", src.MetaAddr())...))
+	dst := up(t, "127.0.0.255", 1, true, nil)
+	brOK(t, nil, st.flags("restore", "full", "--meta", dst.MetaAddr(), "--name", name)...)
+	if got, want := connect(t, dst).fingerprint("k"), s.fingerprint("k"); got != want {
+		t.Fatalf("re-run backup restores %s, want %s", got, want)
+	}
+}
