@@ -115,7 +115,7 @@ DST_PRINT=$("$NL" fingerprint --addr "$DST_GRAPH" --space demo | tee /dev/stderr
 "$NL" console --addr "$DST_GRAPH" -e 'USE demo; GO FROM "p1" OVER knows YIELD dst(edge) AS friend, $$.person.name AS name;
 FETCH PROP ON person "p1", "after" YIELD person.name AS name'
 
-size=$(du -sb "$ROOT/backups" "$ROOT/minio" 2>/dev/null | awk '{s += $1} END {print s}')
+size=$({ du -sb "$ROOT/backups" "$ROOT/minio" 2>/dev/null || true; } | awk '{s += $1} END {print s}')
 printf '\n== report (storage: %s)\n' "$STORAGE"
 for k in "${ORDER[@]}"; do printf '  %-52s %s\n' "$k" "${REPORT[$k]}"; done
 printf '  %-52s %s\n' "stored (full + incremental)" "$(numfmt --to=iec "$size")B"
