@@ -55,6 +55,7 @@ func (r *BackupResult) String() string {
 // failure the snapshot is dropped and no .meta exists.
 func Backup(ctx context.Context, o BackupOptions) (*BackupResult, error) {
 	o.defaults()
+	start := time.Now()
 	st, err := openStorage(ctx, o.Storage)
 	if err != nil {
 		return nil, err
@@ -68,6 +69,7 @@ func Backup(ctx context.Context, o BackupOptions) (*BackupResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	o.Log.Info("cluster discovered", "storage_hosts", len(topo.Storaged), "elapsed", time.Since(start))
 	pool := newAgentPool()
 	defer pool.close()
 
@@ -84,7 +86,7 @@ func Backup(ctx context.Context, o BackupOptions) (*BackupResult, error) {
 		return nil, err
 	}
 	name := string(bm.BackupName)
-	o.Log.Info("snapshot created", "name", name, "full", bm.Full, "base", string(bm.BaseBackupName))
+	o.Log.Info("snapshot created", "name", name, "full", bm.Full, "base", string(bm.BaseBackupName), "elapsed", time.Since(start))
 	res, err := upload(ctx, st, pool, topo, bm, base, o)
 	// The snapshot's checkpoints are dropped either way: the data is
 	// either stored now, or the backup failed.
@@ -230,6 +232,7 @@ func upload(ctx context.Context, st objstore.Store, pool *agentPool, topo *topol
 	}
 	err := g.Wait()
 	bytesDone, files, took := prog.finish()
+	o.Log.Info("data uploaded", "bytes", bytesDone, "files", files, "took", took)
 	if err != nil {
 		return nil, err
 	}

@@ -148,17 +148,31 @@ func (r *restorer) serviceCall(ctx context.Context, s *service, start bool) erro
 	return nil
 }
 
+// serviceCalls starts or stops services in parallel; stopped ones are
+// remembered for the rollback.
+func (r *restorer) serviceCalls(ctx context.Context, svcs []*service, start bool) error {
+	g, gctx := errgroup.WithContext(ctx)
+	for _, s := range svcs {
+		g.Go(func() error { return r.serviceCall(gctx, s, start) })
+	}
+	err := g.Wait()
+	if !start {
+		r.stopped = append(r.stopped, svcs...)
+	}
+	return err
+}
+
 func (r *restorer) run(ctx context.Context) error {
 	name := r.o.Name
 	log := r.o.Log
 	suffix := ".br-old-" + name
 
 	// 1. Stop the target (graphd, storaged, metad) and move its data aside.
-	for _, s := range r.services() {
-		if err := r.serviceCall(ctx, s, false); err != nil {
+	// Tier by tier (graphd, storaged, metad), each tier in parallel.
+	for _, tier := range [][]*service{r.topo.Graphd, r.topo.Storaged, {r.topo.Metad}} {
+		if err := r.serviceCalls(ctx, tier, false); err != nil {
 			return err
 		}
-		r.stopped = append(r.stopped, s)
 	}
 	for _, s := range append([]*service{r.topo.Metad}, r.topo.Storaged...) {
 		dir, err := s.dataPath()
@@ -179,7 +193,7 @@ func (r *restorer) run(ctx context.Context) error {
 		}
 		r.moved = append(r.moved, [3]string{s.Agent, dir, dir + suffix})
 	}
-	log.Info("target stopped, old data moved aside", "hosts", len(r.topo.Storaged))
+	log.Info("target stopped, old data moved aside", "hosts", len(r.topo.Storaged), "elapsed", time.Since(r.start))
 
 	prog := newProgress("downloaded", r.o.Progress, r.o.Terminal)
 	target := r.chain[len(r.chain)-1]
@@ -224,7 +238,7 @@ func (r *restorer) run(ctx context.Context) error {
 			return err
 		}
 	}
-	log.Info("meta restored", "spaces", len(target.Meta.SpaceBackups))
+	log.Info("meta restored", "spaces", len(target.Meta.SpaceBackups), "elapsed", time.Since(r.start))
 
 	// 3. Every space's data: the checkpoint from the link that holds it in
 	// full, then the WAL of every later link of the chain.
@@ -271,6 +285,7 @@ func (r *restorer) run(ctx context.Context) error {
 		return err
 	}
 	bytesDone, files2, _ := prog.finish()
+	log.Info("data downloaded", "bytes", bytesDone, "elapsed", time.Since(r.start))
 
 	// 4. Play the incremental WAL back onto the checkpoints, then start.
 	for _, s := range r.topo.Storaged {
@@ -285,14 +300,14 @@ func (r *restorer) run(ctx context.Context) error {
 		}
 		log.Info("played back", "host", addr(s.Addr), "parts", len(parts))
 	}
-	for _, s := range append(append([]*service{}, r.topo.Storaged...), r.topo.Graphd...) {
-		if err := r.serviceCall(ctx, s, true); err != nil {
-			return err
-		}
+	if err := r.serviceCalls(ctx, append(append([]*service{}, r.topo.Storaged...), r.topo.Graphd...), true); err != nil {
+		return err
 	}
+	log.Info("played back, services started", "elapsed", time.Since(r.start))
 	if err := r.waitStorage(ctx, m); err != nil {
 		return err
 	}
+	log.Info("storage hosts online", "elapsed", time.Since(r.start))
 
 	// 5. Done: remove what was moved aside.
 	for _, mv := range r.moved {

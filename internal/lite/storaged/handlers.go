@@ -85,6 +85,11 @@ func (h adminHandler) BlockingWrites(ctx context.Context, req *storage.BlockingS
 		}
 		switch req.Sign {
 		case storage.EngineSignType_BLOCK_ON:
+			// Flush while writes still flow: the stall is then the cut
+			// of a near-empty memtable, whatever the data size.
+			if err := sp.Flush(); err != nil {
+				h.s.log.Warn("flush before blocking writes", "space", id, "err", err)
+			}
 			sp.Block()
 		case storage.EngineSignType_BLOCK_OFF:
 			sp.Unblock()
