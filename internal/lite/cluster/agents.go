@@ -15,6 +15,7 @@ import (
 	"time"
 
 	agentclient "github.com/nebula-open/nebula-br/internal/agent/client"
+	"github.com/nebula-open/nebula-br/internal/lite/service"
 )
 
 // AgentPort is br-agent's port on every host.
@@ -70,7 +71,7 @@ func (c *Cluster) AgentRunning(host int) int {
 		return 0
 	}
 	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || pid <= 0 || !processAlive(pid) {
+	if err != nil || pid <= 0 || !service.Alive(pid) {
 		return 0
 	}
 	cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
@@ -128,7 +129,7 @@ func (c *Cluster) startAgent(host int, wait time.Duration) error {
 		select {
 		case err := <-exited:
 			os.Remove(c.AgentPid(host))
-			return fmt.Errorf("host %s br-agent exited during start (%v); end of %s:\n%s", h.IP, err, c.AgentLog(host), tailFile(c.AgentLog(host), 10))
+			return fmt.Errorf("host %s br-agent exited during start (%v); end of %s:\n%s", h.IP, err, c.AgentLog(host), service.TailFile(c.AgentLog(host), 10))
 		default:
 		}
 		if last = agentHealthy(h.Agent); last == nil {
@@ -180,10 +181,10 @@ func (c *Cluster) StopAgent(host int) error {
 		return c.agentError(host, fmt.Sprintf("stop pid %d", pid), err)
 	}
 	deadline := time.Now().Add(agentStopGrace)
-	for processAlive(pid) {
+	for service.Alive(pid) {
 		if time.Now().After(deadline) {
 			syscall.Kill(pid, syscall.SIGKILL)
-			for i := 0; i < 100 && processAlive(pid); i++ {
+			for i := 0; i < 100 && service.Alive(pid); i++ {
 				time.Sleep(20 * time.Millisecond)
 			}
 			break
@@ -207,35 +208,11 @@ func (c *Cluster) KillAgent(host int) error {
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return c.agentError(host, fmt.Sprintf("kill pid %d", pid), err)
 	}
-	for i := 0; processAlive(pid); i++ {
+	for i := 0; service.Alive(pid); i++ {
 		if i > 500 {
 			return c.agentError(host, fmt.Sprintf("kill pid %d", pid), errors.New("still alive after 10s"))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	return nil
-}
-
-// processAlive is true while pid exists and is not a zombie.
-func processAlive(pid int) bool {
-	if syscall.Kill(pid, 0) != nil {
-		return false
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	if i := bytes.LastIndexByte(b, ')'); i > 0 && i+2 < len(b) && b[i+2] == 'Z' {
-		return false
-	}
-	return true
-}
-
-func tailFile(path string, n int) string {
-	b, _ := os.ReadFile(path)
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

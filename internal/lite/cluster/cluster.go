@@ -537,7 +537,7 @@ func (c *Cluster) Wait(ctx context.Context) error {
 	for {
 		for _, st := range c.Status() {
 			if st.Pid == 0 {
-				return fmt.Errorf("host %s %s is not running; end of %s:\n%s", st.IP, st.Role, st.Log, tailFile(st.Log, 10))
+				return fmt.Errorf("host %s %s is not running; end of %s:\n%s", st.IP, st.Role, st.Log, service.TailFile(st.Log, 10))
 			}
 		}
 		last = c.ready(ctx, &mc, want)

@@ -149,7 +149,7 @@ func Start(p Paths, binary, listenAddr string, wait time.Duration) (int, error) 
 		select {
 		case err := <-exited:
 			os.Remove(p.Pid())
-			return 0, fmt.Errorf("%s exited during start (%v); end of %s:\n%s", p.Role, err, p.Log(), tail(p.Log(), 10))
+			return 0, fmt.Errorf("%s exited during start (%v); end of %s:\n%s", p.Role, err, p.Log(), TailFile(p.Log(), 10))
 		default:
 		}
 		if c, err := net.DialTimeout("tcp", listenAddr, 200*time.Millisecond); err == nil {
@@ -175,10 +175,10 @@ func Stop(p Paths, grace time.Duration) error {
 		return fmt.Errorf("stop %s (pid %d): %w", p.Role, pid, err)
 	}
 	deadline := time.Now().Add(grace)
-	for alive(pid) {
+	for Alive(pid) {
 		if time.Now().After(deadline) {
 			syscall.Kill(pid, syscall.SIGKILL)
-			for i := 0; i < 100 && alive(pid); i++ {
+			for i := 0; i < 100 && Alive(pid); i++ {
 				time.Sleep(20 * time.Millisecond)
 			}
 			break
@@ -199,7 +199,7 @@ func Kill(p Paths) error {
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return fmt.Errorf("kill %s (pid %d): %w", p.Role, pid, err)
 	}
-	for i := 0; alive(pid); i++ {
+	for i := 0; Alive(pid); i++ {
 		if i > 500 {
 			return fmt.Errorf("kill %s (pid %d): still alive after 10s", p.Role, pid)
 		}
@@ -209,10 +209,10 @@ func Kill(p Paths) error {
 }
 
 // Tail returns the last n lines of the role's log.
-func Tail(p Paths, n int) string { return tail(p.Log(), n) }
+func Tail(p Paths, n int) string { return TailFile(p.Log(), n) }
 
-// alive is true while pid exists and is not a zombie.
-func alive(pid int) bool {
+// Alive is true while pid exists and is not a zombie.
+func Alive(pid int) bool {
 	if syscall.Kill(pid, 0) != nil {
 		return false
 	}
@@ -227,7 +227,8 @@ func alive(pid int) bool {
 	return true
 }
 
-func tail(path string, n int) string {
+// TailFile returns the last n lines of a file.
+func TailFile(path string, n int) string {
 	b, _ := os.ReadFile(path)
 	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
 	if len(lines) > n {
