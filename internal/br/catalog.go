@@ -202,7 +202,11 @@ func Cleanup(ctx context.Context, o CleanupOptions) error {
 		}
 	}
 	if o.MetaAddr != "" {
-		if err := dropSnapshot(ctx, o.MetaAddr, o.Name, o.Log); err != nil {
+		complete := map[string]bool{}
+		for _, b := range list {
+			complete[b.Name] = b.Complete
+		}
+		if err := dropSnapshots(ctx, o.MetaAddr, o.Name, complete, o.Log); err != nil {
 			return err
 		}
 	}
@@ -231,9 +235,11 @@ func Cleanup(ctx context.Context, o CleanupOptions) error {
 	return nil
 }
 
-// dropSnapshot removes a leftover snapshot of a failed or interrupted
-// backup from the cluster (its checkpoints use disk on every storaged).
-func dropSnapshot(ctx context.Context, metaAddr, name string, log interface {
+// dropSnapshots removes from the cluster the snapshot of the named backup
+// and every dangling one: a snapshot whose backup is not complete under
+// this root, left by a br that died. Snapshots younger than danglingAge
+// are spared, since their backup may still be running.
+func dropSnapshots(ctx context.Context, metaAddr, name string, complete map[string]bool, log interface {
 	Info(string, ...any)
 }) error {
 	m, err := client.NewMetaClient(metaAddr, client.Options{})
@@ -245,11 +251,20 @@ func dropSnapshot(ctx context.Context, metaAddr, name string, log interface {
 	if err != nil {
 		return err
 	}
+	var drop []string
 	for _, s := range snaps {
-		if string(s.Name) == name {
-			log.Info("dropping snapshot", "name", name)
-			return m.DropSnapshot(ctx, []string{name})
+		sn := string(s.Name)
+		taken, err := time.ParseInLocation("BACKUP_2006_01_02_15_04_05", sn, time.Local)
+		dangling := err == nil && !complete[sn] && time.Since(taken) > danglingAge
+		if sn == name || dangling {
+			drop = append(drop, sn)
 		}
 	}
-	return nil
+	if len(drop) == 0 {
+		return nil
+	}
+	log.Info("dropping snapshots", "names", drop)
+	return m.DropSnapshot(ctx, drop)
 }
+
+const danglingAge = 10 * time.Minute

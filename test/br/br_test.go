@@ -513,3 +513,50 @@ func TestAgentKilledMidUpload(t *testing.T) {
 		t.Fatalf("re-run backup restores %s, want %s", got, want)
 	}
 }
+
+func TestCleanup(t *testing.T) {
+	dir := t.TempDir()
+	st := storage{uri: "local://" + dir}
+	src := up(t, "127.0.0.190", 1, true, nil)
+	s := connect(t, src)
+	s.schema("c")
+	s.load("c", 0, 100)
+	full := backupName(t, brOK(t, nil, st.flags("backup", "full", "--meta", src.MetaAddr())...))
+	time.Sleep(1100 * time.Millisecond)
+	s.load("c", 100, 150)
+	incr := backupName(t, brOK(t, nil, st.flags("backup", "incr", "--meta", src.MetaAddr())...))
+
+	r := brRun(t, nil, st.flags("cleanup", "--name", full)...)
+	if r.err == nil || !strings.Contains(r.out, "base of "+incr) {
+		t.Fatalf("cleanup of a base: %v\n%s", r.err, r.out)
+	}
+	brOK(t, nil, st.flags("cleanup", "--name", incr)...)
+	if show := brOK(t, nil, st.flags("show")...); strings.Contains(show, incr) || !strings.Contains(show, full) {
+		t.Fatalf("after cleanup:\n%s", show)
+	}
+	if _, err := os.Stat(filepath.Join(dir, incr)); !os.IsNotExist(err) {
+		t.Fatalf("%s still on disk", incr)
+	}
+
+	// A snapshot left on the cluster by a br that died before its upload.
+	m, err := client.NewMetaClient(src.MetaAddr(), client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	bm, err := m.CreateBackup(context.Background(), nil, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	orphan := string(bm.BackupName)
+	brOK(t, nil, st.flags("cleanup", "--name", orphan, "--meta", src.MetaAddr())...)
+	snaps, err := m.ListSnapshots(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sn := range snaps {
+		if string(sn.Name) == orphan {
+			t.Fatalf("snapshot %s still on the cluster after cleanup --meta", orphan)
+		}
+	}
+}
