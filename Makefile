@@ -16,10 +16,12 @@ build:
 generate:
 	hack/gen-thrift.sh
 	hack/gen-proto.sh
+	hack/gen-k8s.sh
 
 # tools: the pinned programs tests run (hack/tools/go.mod), built into bin/.
 tools:
 	hack/tools/install.sh minio
+	hack/tools/install.sh kube-apiserver etcd controller-gen
 
 test: build tools
 	$(GO) test $(TESTFLAGS) $(PKGS)

@@ -238,7 +238,6 @@ require (
 	github.com/jessevdk/go-flags v1.6.1 // indirect
 	github.com/jlaffaye/ftp v0.2.4 // indirect
 	github.com/jonboulle/clockwork v0.5.0 // indirect
-	github.com/josharian/intern v1.0.0 // indirect
 	github.com/json-iterator/go v1.1.12 // indirect
 	github.com/jtolds/gls v4.20.0+incompatible // indirect
 	github.com/jtolio/noiseconn v0.0.0-20231127013910-f6d9ecbf1de7 // indirect

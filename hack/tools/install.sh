@@ -1,11 +1,23 @@
 #!/usr/bin/env bash
 # hack/tools/install.sh NAME... builds the pinned tools into the repository's
-# bin/ (NAME: minio, rclone). hack/tools/go.mod pins the versions (its tool
-# directives; to move one: cd hack/tools && go get -tool MODULE@VERSION &&
-# go mod tidy). A tool whose bin/NAME exists and whose bin/.NAME.version
-# matches is skipped, so a rerun is instant. Needs only Go and the module
-# proxy (no C compiler: the builds are CGO_ENABLED=0). Prints one line per
-# tool. On two cores, from nothing: minio about 3 min, rclone about 2 min.
+# bin/ (NAME: minio, rclone, kube-apiserver, etcd, controller-gen).
+# hack/tools/go.mod pins the versions (its tool directives; to move one:
+# cd hack/tools && go get -tool MODULE@VERSION && go mod tidy). A tool whose
+# bin/NAME exists and whose bin/.NAME.version matches is skipped, so a rerun
+# is instant. Needs only Go and the module proxy (no C compiler: the builds
+# are CGO_ENABLED=0). Prints one line per tool. On two cores, from nothing:
+# minio about 3 min, rclone about 2 min, kube-apiserver about 4.5 min,
+# etcd and controller-gen about 40 s each (etcd in seconds after
+# kube-apiserver, whose build cache it shares).
+#
+# kube-apiserver and etcd are envtest's control plane (internal/envtest).
+# kube-apiserver comes from k8s.io/kubernetes, whose go.mod requires its
+# staging modules (k8s.io/api, k8s.io/client-go, ...) as v0.0.0 and replaces
+# them with its own tree: go.mod here replaces each with the published
+# v0.Y.Z of the same release. To move Kubernetes to v1.Y.Z, update every
+# such replace line to v0.Y.Z, then go get -tool
+# k8s.io/kubernetes/cmd/kube-apiserver@v1.Y.Z (and check the etcd release
+# that Kubernetes version is tested with).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -14,7 +26,7 @@ bin="$root/bin"
 GO=${GO:-go}
 
 if [ $# -eq 0 ]; then
-	echo "usage: $0 NAME... (NAME: minio, rclone)" >&2
+	echo "usage: $0 NAME... (NAME: minio, rclone, kube-apiserver, etcd, controller-gen)" >&2
 	exit 2
 fi
 
@@ -25,14 +37,21 @@ pinned() {
 
 mkdir -p "$bin"
 for name in "$@"; do
+	# mod: the module whose pinned version names the build; pkg: the main
+	# package built (default: mod).
+	pkg=
 	case "$name" in
 	minio) mod=github.com/minio/minio ;;
 	rclone) mod=github.com/rclone/rclone ;;
+	kube-apiserver) mod=k8s.io/kubernetes pkg=k8s.io/kubernetes/cmd/kube-apiserver ;;
+	etcd) mod=go.etcd.io/etcd/server/v3 ;;
+	controller-gen) mod=sigs.k8s.io/controller-tools pkg=sigs.k8s.io/controller-tools/cmd/controller-gen ;;
 	*)
-		echo "$0: unknown tool $name (known: minio, rclone)" >&2
+		echo "$0: unknown tool $name (known: minio, rclone, kube-apiserver, etcd, controller-gen)" >&2
 		exit 2
 		;;
 	esac
+	pkg=${pkg:-$mod}
 	version=$(pinned "$mod")
 	if [ -z "$version" ]; then
 		echo "$0: $mod is not pinned in $here/go.mod" >&2
@@ -69,10 +88,22 @@ for name in "$@"; do
 				ldflags="$ldflags -X github.com/minio/minio/cmd.CopyrightYear=${t:0:4}"
 			fi
 		fi
+		if [ "$name" = kube-apiserver ]; then
+			# What /version reports (Kubernetes' own builds set these; the
+			# default is v0.0.0-master).
+			minor=$(echo "$version" | cut -d. -f2)
+			cb=k8s.io/component-base/version
+			ldflags="$ldflags -X $cb.gitVersion=$version -X $cb.gitMajor=1 -X $cb.gitMinor=$minor -X $cb.gitTreeState=clean"
+			ldflags="$ldflags -X $cb.buildDate=1970-01-01T00:00:00Z"
+		fi
+		if [ "$name" = controller-gen ]; then
+			# What generated CRDs record in controller-gen.kubebuilder.io/version.
+			ldflags="$ldflags -X sigs.k8s.io/controller-tools/pkg/version.version=$version"
+		fi
 		tmp="$bin/.$name.tmp.$$"
 		trap 'rm -f "$tmp"' EXIT
 		start=$(date +%s)
-		(cd "$here" && GOWORK=off CGO_ENABLED=0 "$GO" build -trimpath -ldflags "$ldflags" -o "$tmp" "$mod")
+		(cd "$here" && GOWORK=off CGO_ENABLED=0 "$GO" build -trimpath -ldflags "$ldflags" -o "$tmp" "$pkg")
 		mv -f "$tmp" "$out"
 		echo "$version" >"$stamp"
 		echo "$name $version: built bin/$name in $(($(date +%s) - start))s"
