@@ -55,7 +55,7 @@ func TestLoadChain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(chain) != 3 || chain[0].Name != f || chain[2].Name != i2 || chain[1].under(i1+"/meta")[0].Key != "x" {
+	if len(chain) != 3 || chain[0].Name != f || chain[2].Name != i2 || chain[1].under(i1 + "/meta")[0].Key != "x" {
 		t.Fatalf("chain %v", chain)
 	}
 
