@@ -57,13 +57,6 @@ type space struct {
 	loaded  time.Time
 }
 
-func (sp *space) kind(name string) string {
-	if _, ok := sp.tags[name]; ok {
-		return "tag"
-	}
-	return "edge"
-}
-
 // catalog caches spaces from metad. A query sees data at most cacheTTL old;
 // DDL through this graphd invalidates at once.
 type catalog struct {

@@ -92,11 +92,6 @@ func (s *Server) insertVertex(ctx context.Context, sp *space, st *ngql.InsertVer
 		want += len(t.Props)
 	}
 	b := batches{}
-	type pending struct {
-		part int32
-		key  []byte
-	}
-	var keys []pending
 	for _, r := range st.Rows {
 		if len(r.Values) != want {
 			return semanticf("SemanticError: %d values given for %d properties", len(r.Values), want)
@@ -113,13 +108,11 @@ func (s *Server) insertVertex(ctx context.Context, sp *space, st *ngql.InsertVer
 				return err
 			}
 			off += len(t.Props)
-			k := vertexKey(vid, schemas[i].id)
-			b.put(part, k, row)
-			keys = append(keys, pending{part, k})
+			b.put(part, vertexKey(vid, schemas[i].id), row)
 		}
 	}
 	if st.IfNotExists {
-		if err := s.dropExisting(ctx, sp, b, len(keys)); err != nil {
+		if err := s.dropExisting(ctx, sp, b); err != nil {
 			return err
 		}
 	}
@@ -127,7 +120,7 @@ func (s *Server) insertVertex(ctx context.Context, sp *space, st *ngql.InsertVer
 }
 
 // dropExisting removes from b the puts whose keys already exist.
-func (s *Server) dropExisting(ctx context.Context, sp *space, b batches, n int) error {
+func (s *Server) dropExisting(ctx context.Context, sp *space, b batches) error {
 	keys := map[int32][][]byte{}
 	for p, lb := range b {
 		for _, kv := range lb.Puts {
@@ -172,7 +165,7 @@ func (s *Server) insertEdge(ctx context.Context, sp *space, st *ngql.InsertEdge)
 		b.put(sp.vid.part(dst), edgeKey(dst, -sc.id, rank, src), row)
 	}
 	if st.IfNotExists {
-		if err := s.dropExisting(ctx, sp, b, 0); err != nil {
+		if err := s.dropExisting(ctx, sp, b); err != nil {
 			return err
 		}
 	}

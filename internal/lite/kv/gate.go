@@ -66,10 +66,3 @@ func (g *writeGate) unblock() {
 	g.cond.Broadcast()
 	g.mu.Unlock()
 }
-
-// Blocked reports whether writes are held.
-func (g *writeGate) isBlocked() bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.blocked
-}

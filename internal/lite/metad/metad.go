@@ -6,7 +6,6 @@ package metad
 import (
 	"crypto/rand"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -248,5 +247,3 @@ func equalStrings(a, b []string) bool {
 	}
 	return true
 }
-
-var errSpaceNotFound = errors.New("space not found")

@@ -2,7 +2,6 @@ package metad
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -256,5 +255,3 @@ func readExport(dir string) (*store, error) {
 	}
 	return s, nil
 }
-
-var errNotFound = errors.New("not found")

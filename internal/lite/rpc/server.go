@@ -4,7 +4,6 @@ package rpc
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -65,7 +64,7 @@ func ListenAddr(host string, port int) string {
 	return net.JoinHostPort("0.0.0.0", fmt.Sprint(port))
 }
 
-// WaitCtx runs fn every interval until ctx ends.
+// Every runs fn now and then every interval until ctx ends.
 func Every(ctx context.Context, interval time.Duration, fn func()) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -78,5 +77,3 @@ func Every(ctx context.Context, interval time.Duration, fn func()) {
 		}
 	}
 }
-
-var ErrStopped = errors.New("server stopped")
