@@ -1,0 +1,56 @@
+package controller
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+)
+
+// Prometheus metrics of the controllers, served on the manager's metrics
+// endpoint (controller-runtime's registry).
+var (
+	// BackupsTotal counts finished backups by result: complete, failed or
+	// invalid.
+	BackupsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "nebula_backups_total",
+		Help: "NebulaBackups that finished, by result (complete, failed, invalid).",
+	}, []string{"result"})
+
+	// BackupDuration observes how long backup Jobs took, by result.
+	BackupDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "nebula_backup_duration_seconds",
+		Help:    "Time from the backup Job's creation to its end, by result.",
+		Buckets: prometheus.ExponentialBuckets(5, 2, 12), // 5s .. ~2.8h
+	}, []string{"result"})
+
+	// LastSuccessfulBackup is the Unix time of each cluster's last complete
+	// backup.
+	LastSuccessfulBackup = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "nebula_backup_last_success_timestamp_seconds",
+		Help: "Unix time at which the cluster's last successful backup completed.",
+	}, []string{"namespace", "cluster"})
+)
+
+func init() {
+	metrics.Registry.MustRegister(BackupsTotal, BackupDuration, LastSuccessfulBackup)
+}
+
+// Backup results (the result label).
+const (
+	ResultComplete = "complete"
+	ResultFailed   = "failed"
+	ResultInvalid  = "invalid"
+)
+
+// RecordBackup records a finished backup. started may be zero (an invalid
+// backup never started).
+func RecordBackup(result, namespace, cluster string, started, finished time.Time) {
+	BackupsTotal.WithLabelValues(result).Inc()
+	if !started.IsZero() {
+		BackupDuration.WithLabelValues(result).Observe(finished.Sub(started).Seconds())
+	}
+	if result == ResultComplete {
+		LastSuccessfulBackup.WithLabelValues(namespace, cluster).Set(float64(finished.Unix()))
+	}
+}
