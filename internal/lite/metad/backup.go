@@ -259,14 +259,17 @@ func (m *Metad) DropSnapshots(ctx context.Context, names []string) error {
 			errs = append(errs, coded(codeSnapshotFailure, "snapshot %s not found", name))
 			continue
 		}
-		for _, h := range snap.Hosts {
-			a, err := m.cfg.Admin(ctx, h)
+		results := parallel(len(snap.Hosts), func(i int) error {
+			a, err := m.cfg.Admin(ctx, snap.Hosts[i])
 			if err == nil {
 				err = a.DropCheckpoint(ctx, snap.Spaces, name)
 				a.Close()
 			}
+			return err
+		})
+		for i, err := range results {
 			if err != nil {
-				errs = append(errs, coded(codeSnapshotFailure, "drop snapshot %s on %s: %v", name, h, err))
+				errs = append(errs, coded(codeSnapshotFailure, "drop snapshot %s on %s: %v", name, snap.Hosts[i], err))
 			}
 		}
 		os.RemoveAll(m.exportDir(name))
