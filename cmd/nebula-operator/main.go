@@ -28,6 +28,7 @@ import (
 	_ "github.com/nebula-open/nebula-br/internal/controller" // metrics registration
 	"github.com/nebula-open/nebula-br/internal/controller/nebulabackup"
 	"github.com/nebula-open/nebula-br/internal/controller/nebulacluster"
+	"github.com/nebula-open/nebula-br/internal/controller/nebulacronbackup"
 )
 
 // controllerOptions are the controllers' manager-wide options (tests run
@@ -112,6 +113,9 @@ func run(ctx context.Context, args []string, cfg *rest.Config) error {
 	}
 	if err := (&nebulabackup.Reconciler{BRImage: brImage}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("NebulaBackup controller: %w", err)
+	}
+	if err := (&nebulacronbackup.Reconciler{}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("NebulaCronBackup controller: %w", err)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return err

@@ -313,3 +313,70 @@ func TestManager(t *testing.T) {
 		return nil
 	})
 }
+
+// The manager, running as its ServiceAccount with only the permissions of
+// config/rbac, schedules NebulaCronBackups: it creates their backups and
+// deletes the finished ones beyond maxBackups.
+func TestCronBackupWithConfigRBAC(t *testing.T) {
+	env := envtest.Shared(t)
+	ctx := context.Background()
+	const saNS = "nebula-operator-system"
+	if err := env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: saNS}}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"role.yaml", "role_binding.yaml", "service_account.yaml"} {
+		objs, err := envtest.ReadManifests(filepath.Join(env.Root, "config", "rbac", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := env.Apply(ctx, saNS, objs...); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+	}
+	cfg, err := env.UserConfig("system:serviceaccount:"+saNS+":nebula-operator", "system:serviceaccounts", "system:serviceaccounts:"+saNS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := env.Namespace(t)
+	done := startRun(t, cfg, "--health-probe-bind-address=0", "--metrics-bind-address=0")
+	wait := waiter(t, done)
+
+	// The cluster does not exist: every backup ends Invalid at once, which
+	// lets the next one start.
+	ncb := &v1alpha1.NebulaCronBackup{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "cron"},
+		Spec: v1alpha1.NebulaCronBackupSpec{
+			Schedule:   "@every 1s",
+			MaxBackups: ptr.To(int32(1)),
+			BackupTemplate: v1alpha1.NebulaBackupSpec{Config: &v1alpha1.BackupConfig{
+				ClusterName: "missing",
+				S3:          &v1alpha1.S3StorageProvider{Region: "us-east-1", Bucket: "backups", Endpoint: "http://127.0.0.1:9", SecretName: "s3"},
+			}},
+		},
+	}
+	if err := env.Client.Create(ctx, ncb); err != nil {
+		t.Fatal(err)
+	}
+	wait("backups created and old ones deleted", func() error {
+		cur := &v1alpha1.NebulaCronBackup{}
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(ncb), cur); err != nil {
+			return err
+		}
+		if cur.Status.LastBackup == "" || cur.Status.BackupCleanTime == nil {
+			return fmt.Errorf("status %+v", cur.Status)
+		}
+		var list v1alpha1.NebulaBackupList
+		if err := env.Client.List(ctx, &list, client.InNamespace(ns), client.MatchingLabels{v1alpha1.LabelCronBackup: "cron"}); err != nil {
+			return err
+		}
+		if len(list.Items) == 0 || len(list.Items) > 2 {
+			return fmt.Errorf("%d backups", len(list.Items))
+		}
+		for _, nb := range list.Items {
+			if !metav1.IsControlledBy(&nb, cur) {
+				return fmt.Errorf("backup %s not owned: %+v", nb.Name, nb.OwnerReferences)
+			}
+		}
+		return nil
+	})
+}
