@@ -196,6 +196,12 @@ func (r *restorer) run(ctx context.Context) error {
 	log.Info("target stopped, old data moved aside", "hosts", len(r.topo.Storaged), "elapsed", time.Since(r.start))
 
 	prog := newProgress("downloaded", r.o.Progress, r.o.Terminal)
+	finished := false
+	defer func() {
+		if !finished {
+			prog.finish()
+		}
+	}()
 	target := r.chain[len(r.chain)-1]
 
 	// 2. metad: download the export, start, restoreMeta with host pairs.
@@ -280,11 +286,12 @@ func (r *restorer) run(ctx context.Context) error {
 			}
 		}
 	}
-	if err := g.Wait(); err != nil {
-		prog.finish()
+	err = g.Wait()
+	bytesDone, files2, _ := prog.finish()
+	finished = true
+	if err != nil {
 		return err
 	}
-	bytesDone, files2, _ := prog.finish()
 	log.Info("data downloaded", "bytes", bytesDone, "elapsed", time.Since(r.start))
 
 	// 4. Play the incremental WAL back onto the checkpoints, then start.

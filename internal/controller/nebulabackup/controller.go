@@ -154,11 +154,7 @@ func clusterKey(nb *v1alpha1.NebulaBackup) types.NamespacedName {
 // Complete/Failed/Invalid. A write that lost a race with another (a stale
 // cached object) is retried shortly, not reported as an error.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	res, err := r.reconcile(ctx, req)
-	if apierrors.IsConflict(err) {
-		return ctrl.Result{RequeueAfter: 200 * time.Millisecond}, nil
-	}
-	return res, err
+	return controller.RetryLostRaces(r.reconcile(ctx, req))
 }
 
 func (r *Reconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"github.com/nebula-open/nebula-br/api/v1alpha1"
+	"github.com/nebula-open/nebula-br/internal/controller"
 )
 
 func metaName(name string) metav1.ObjectMeta { return metav1.ObjectMeta{Name: name} }
@@ -61,11 +62,7 @@ func (r *Reconciler) event(obj *v1alpha1.NebulaCluster, typ, reason, msg string)
 // Reconcile creates or updates each component in order. A write that lost
 // a race (stale cache) is retried shortly, not reported as an error.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	res, err := r.reconcile(ctx, req)
-	if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
-		return ctrl.Result{RequeueAfter: 200 * time.Millisecond}, nil
-	}
-	return res, err
+	return controller.RetryLostRaces(r.reconcile(ctx, req))
 }
 
 func (r *Reconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {

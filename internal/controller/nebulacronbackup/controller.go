@@ -26,6 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"github.com/nebula-open/nebula-br/api/v1alpha1"
+	"github.com/nebula-open/nebula-br/internal/controller"
 )
 
 // AnnotationScheduledTime is set on every NebulaBackup the controller
@@ -152,11 +153,7 @@ func clusterKey(ns string, spec *v1alpha1.NebulaBackupSpec) types.NamespacedName
 // Reconcile creates the backup that is due, applies retention, records the
 // status and requeues at the next schedule time.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	res, err := r.reconcile(ctx, req)
-	if apierrors.IsConflict(err) {
-		return ctrl.Result{RequeueAfter: 200 * time.Millisecond}, nil
-	}
-	return res, err
+	return controller.RetryLostRaces(r.reconcile(ctx, req))
 }
 
 func (r *Reconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {

@@ -3,9 +3,10 @@ package kv
 import (
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -69,12 +70,7 @@ func (sp *Space) Part(id int32) *Part {
 func (sp *Space) Parts() []int32 {
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
-	ids := make([]int32, 0, len(sp.parts))
-	for id := range sp.parts {
-		ids = append(ids, id)
-	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-	return ids
+	return slices.Sorted(maps.Keys(sp.parts))
 }
 
 func (sp *Space) addPart(id int32) (*Part, error) {

@@ -16,9 +16,10 @@ package kv
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -97,12 +98,7 @@ func (s *Store) Space(id int32) *Space {
 func (s *Store) Spaces() []int32 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ids := make([]int32, 0, len(s.spaces))
-	for id := range s.spaces {
-		ids = append(ids, id)
-	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-	return ids
+	return slices.Sorted(maps.Keys(s.spaces))
 }
 
 // AddPart makes sure the space is open and holds the part.
