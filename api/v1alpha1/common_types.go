@@ -18,6 +18,23 @@ const (
 	LabelManagedBy = "app.kubernetes.io/managed-by"
 	// ManagedByOperator is LabelManagedBy's value.
 	ManagedByOperator = "nebula-operator"
+	// LabelRestore names the NebulaRestore that created a NebulaCluster.
+	LabelRestore = Group + "/restore"
+)
+
+// The restore handshake between the NebulaRestore and NebulaCluster
+// controllers: a cluster created by a restore carries
+// AnnotationRestoreStage until the restore has filled its volumes.
+const (
+	// AnnotationRestoreStage holds the cluster at a restore stage. With
+	// RestoreStageMetad only metad runs; with RestoreStageStoraged metad
+	// and storaged run and graphd waits. While it is set, metad and
+	// storaged pods start with a restore-agent init container, which the
+	// restore drives and stops. The NebulaRestore controller removes the
+	// annotation when the data is in place.
+	AnnotationRestoreStage = Group + "/restore-stage"
+	RestoreStageMetad      = "metad"
+	RestoreStageStoraged   = "storaged"
 )
 
 // DefaultConcurrency is the default number of parallel transfers per host

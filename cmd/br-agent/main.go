@@ -14,8 +14,11 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
+
+	"github.com/nebula-open/nebula-br/internal/hostmap"
 
 	"github.com/nebula-open/nebula-br/internal/agent"
 )
@@ -39,6 +42,8 @@ type options struct {
 	debug      bool
 	logFile    string
 	version    bool
+	restore    bool
+	dataPaths  string
 }
 
 func parse(args []string, stderr io.Writer) (*options, error) {
@@ -53,6 +58,8 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.nebulaLite, "nebula-lite", "", "nebula-lite binary for StartService/StopService (default: beside br-agent, else on PATH)")
 	fs.BoolVar(&o.debug, "debug", false, "log at debug level")
 	fs.StringVar(&o.logFile, "log", "", "log file (default: stderr)")
+	fs.BoolVar(&o.restore, "restore-init", false, "run as a restore's init container: serve the operator until it calls StopAgent, then exit 0 (at once if --data-path is already marked restored)")
+	fs.StringVar(&o.dataPaths, "data-path", "", "the service's data directories, comma separated (reported to the operator)")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: br-agent --agent HOST:PORT --meta HOST:PORT [flags]\n")
@@ -128,7 +135,25 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "br-agent:", err)
 		return 2
 	}
+	var dataPaths []string
+	for _, p := range strings.Split(o.dataPaths, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			dataPaths = append(dataPaths, p)
+		}
+	}
+	if o.restore {
+		if len(dataPaths) == 0 {
+			fmt.Fprintln(stderr, "br-agent: --restore-init needs --data-path: the directories the restore fills")
+			return 2
+		}
+		if agent.RestoreInitDone(dataPaths) {
+			log.Info("restore init stage already done for these data paths: nothing to wait for", "data_paths", dataPaths)
+			return 0
+		}
+	}
 	srv, err := agent.New(agent.Config{
+		RestoreInit:       o.restore,
+		DataPaths:         dataPaths,
 		Addr:              id,
 		MetaAddr:          o.meta,
 		HeartbeatInterval: time.Duration(o.hbs) * time.Second,
@@ -141,7 +166,7 @@ func run(args []string, stderr io.Writer) int {
 		log.Error("start", "err", err)
 		return 1
 	}
-	lis, err := net.Listen("tcp", listen)
+	lis, err := net.Listen("tcp", hostmap.Listen(listen))
 	if err != nil {
 		log.Error("listen", "addr", listen, "err", err)
 		return 1

@@ -58,6 +58,12 @@ type Config struct {
 	Logger *slog.Logger
 	// Open opens storage roots (default objstore.Open); tests inject faults.
 	Open OpenFunc
+	// RestoreInit runs the agent as a restore's init container: it serves
+	// until StopAgent, which marks every data path as restored (so a pod
+	// restart does not wait again) and stops it.
+	RestoreInit bool
+	// DataPaths are the data directories of the service beside the agent.
+	DataPaths []string
 	// RetryBackoff are the waits before each retry of a failed file
 	// (default 100ms, 400ms, 1.6s: three retries).
 	RetryBackoff []time.Duration

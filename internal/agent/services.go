@@ -26,11 +26,37 @@ const serviceTimeout = 2 * time.Minute
 
 // HealthCheck answers "ok" and the agent's version.
 func (s *Server) HealthCheck(ctx context.Context, _ *pb.Empty) (*pb.HealthCheckResponse, error) {
-	return &pb.HealthCheckResponse{Status: "ok", Version: s.cfg.Version}, nil
+	return &pb.HealthCheckResponse{Status: "ok", Version: s.cfg.Version, RestoreInit: s.cfg.RestoreInit, DataPaths: s.cfg.DataPaths}, nil
+}
+
+// RestoreInitMarker is the file a restore-init agent leaves in each data
+// path when its stage is over.
+const RestoreInitMarker = ".nebula-restore-init-done"
+
+// RestoreInitDone reports whether a restore-init agent already finished
+// for these data paths: a restarted pod must not wait for the operator.
+func RestoreInitDone(dataPaths []string) bool {
+	for _, p := range dataPaths {
+		if _, err := os.Stat(filepath.Join(p, RestoreInitMarker)); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // StopAgent replies, then stops the agent gracefully.
 func (s *Server) StopAgent(ctx context.Context, _ *pb.Empty) (*pb.Empty, error) {
+	if s.cfg.RestoreInit {
+		for _, p := range s.cfg.DataPaths {
+			if err := os.MkdirAll(p, 0o755); err != nil {
+				return nil, status.Errorf(codes.Internal, "mark %s restored: %v", p, err)
+			}
+			if err := os.WriteFile(filepath.Join(p, RestoreInitMarker), []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o644); err != nil {
+				return nil, status.Errorf(codes.Internal, "mark %s restored: %v", p, err)
+			}
+		}
+		s.log.Info("restore init stage done: stopping", "data_paths", s.cfg.DataPaths)
+	}
 	go func() {
 		// Let the reply go out first; GracefulStop waits for this call too.
 		time.Sleep(50 * time.Millisecond)

@@ -40,7 +40,7 @@ func decodeMeta(b []byte) (*meta.BackupMeta, error) {
 func readMeta(ctx context.Context, st objstore.Store, name string) (*meta.BackupMeta, error) {
 	b, err := readAll(ctx, st, metaKey(name))
 	if errors.Is(err, objstore.ErrNotFound) {
-		return nil, fmt.Errorf("backup %s not found under %s, or incomplete (no %s.meta): see `br show --storage %s`", name, st.URI(), name, st.URI())
+		return nil, fmt.Errorf("%w: backup %s not found under %s, or incomplete (no %s.meta): see `br show --storage %s`", ErrBackupNotFound, name, st.URI(), name, st.URI())
 	}
 	if err != nil {
 		return nil, err

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path"
-	"path/filepath"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -14,7 +12,6 @@ import (
 	"github.com/nebula-open/nebula-br/internal/nebula/client"
 	"github.com/nebula-open/nebula-br/internal/nebula/gen/nebula"
 	"github.com/nebula-open/nebula-br/internal/nebula/gen/nebula/meta"
-	"github.com/nebula-open/nebula-br/internal/objstore"
 )
 
 // RestoreOptions configure `br restore full` in local mode.
@@ -54,18 +51,10 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 	if err := checkName(o.Name); err != nil {
 		return nil, err
 	}
-	st, err := openStorage(ctx, o.Storage)
+	plan, err := PlanRestore(ctx, o.Storage, o.Name)
 	if err != nil {
 		return nil, err
 	}
-	chain, err := loadChain(ctx, st, o.Name)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkPresent(ctx, st, chain); err != nil {
-		return nil, err
-	}
-	target := chain[len(chain)-1]
 
 	m, err := client.NewMetaClient(o.MetaAddr, client.Options{})
 	if err != nil {
@@ -76,11 +65,15 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	pairs, err := pairHosts(target.Meta, topo)
+	var targets []*nebula.HostAddr
+	for _, s := range topo.Storaged {
+		targets = append(targets, s.Addr)
+	}
+	pairs, err := plan.Pair(targets)
 	if err != nil {
 		return nil, err
 	}
-	r := &restorer{o: o, st: st, chain: chain, topo: topo, pairs: pairs, pool: newAgentPool(), start: time.Now()}
+	r := &restorer{o: o, plan: plan, topo: topo, pairs: pairs, pool: newAgentPool(), start: time.Now()}
 	defer r.pool.close()
 	if err := r.run(ctx); err != nil {
 		if rerr := r.rollback(context.WithoutCancel(ctx)); rerr != nil {
@@ -91,28 +84,11 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 	return r.result, nil
 }
 
-// pairHosts maps the backup's storage hosts to the target's, by position
-// in address order: the target needs as many storage hosts.
-func pairHosts(bm *meta.BackupMeta, topo *topology) (map[string]*service, error) {
-	src := append([]*nebula.HostAddr(nil), bm.StorageHosts...)
-	if len(src) != len(topo.Storaged) {
-		return nil, fmt.Errorf("backup %s was taken from a cluster with %d storage hosts; the target has %d: restore into a cluster with %d storage hosts",
-			bm.BackupName, len(src), len(topo.Storaged), len(src))
-	}
-	sortHosts(src)
-	pairs := map[string]*service{}
-	for i, h := range src {
-		pairs[addr(h)] = topo.Storaged[i]
-	}
-	return pairs, nil
-}
-
 type restorer struct {
 	o      RestoreOptions
-	st     objstore.Store
-	chain  []*link
+	plan   *RestorePlan
 	topo   *topology
-	pairs  map[string]*service
+	pairs  map[string]*nebula.HostAddr // backed-up storage host -> target
 	pool   *agentPool
 	start  time.Time
 	result *RestoreResult
@@ -202,88 +178,46 @@ func (r *restorer) run(ctx context.Context) error {
 			prog.finish()
 		}
 	}()
-	target := r.chain[len(r.chain)-1]
-
 	// 2. metad: download the export, start, restoreMeta with host pairs.
 	metaDir, err := r.topo.Metad.dataPath()
 	if err != nil {
 		return err
 	}
 	stage := metaDir + ".br-meta-" + name
-	if err := r.pool.download(ctx, r.topo.Metad.Agent, &pb.DownloadFileRequest{
-		Backend: r.o.Storage.backend(), Prefix: metaDirKey(name), TargetPath: stage,
-		Files: toPB(target.under(metaDirKey(name))), Concurrency: 4,
-	}, prog.task()); err != nil {
+	req, files := r.plan.MetaDownload(stage, 4)
+	if err := r.pool.download(ctx, r.topo.Metad.Agent, req, prog.task()); err != nil {
 		return fmt.Errorf("download meta of %s: %w", name, err)
 	}
 	r.moved = append(r.moved, [3]string{r.topo.Metad.Agent, "", stage}) // removed at the end
 	if err := r.serviceCall(ctx, r.topo.Metad, true); err != nil {
 		return err
 	}
-	var files []string
-	for _, f := range target.Meta.MetaFiles {
-		files = append(files, filepath.Join(stage, filepath.Base(string(f))))
-	}
-	var hostPairs []*meta.HostPair
-	for from, to := range r.pairs {
-		fh, _ := parseAddr(from)
-		hostPairs = append(hostPairs, &meta.HostPair{FromHost: fh, ToHost: to.Addr})
-	}
 	m, err := r.waitMeta(ctx)
 	if err != nil {
 		return err
 	}
 	defer m.Close()
-	if _, err := m.RestoreMeta(ctx, files, hostPairs); err != nil {
+	if _, err := m.RestoreMeta(ctx, files, HostPairs(r.pairs)); err != nil {
 		return fmt.Errorf("restoreMeta on %s: %w", r.o.MetaAddr, err)
 	}
-	// metad's export holds every space; a per-space backup restores only
-	// the spaces it has data for.
-	if !target.Meta.AllSpaces {
-		if err := dropOtherSpaces(ctx, m, target.Meta); err != nil {
-			return err
-		}
+	if err := r.plan.FinishMeta(ctx, m); err != nil {
+		return err
 	}
-	log.Info("meta restored", "spaces", len(target.Meta.SpaceBackups), "elapsed", time.Since(r.start))
+	log.Info("meta restored", "spaces", len(r.plan.Meta.SpaceBackups), "elapsed", time.Since(r.start))
 
 	// 3. Every space's data: the checkpoint from the link that holds it in
 	// full, then the WAL of every later link of the chain.
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(r.o.Concurrency)
-	backend := r.o.Storage.backend()
-	for _, spaceID := range sortedSpaceIDs(target.Meta.SpaceBackups) {
-		// The link that uploaded the space in full: the full backup, or
-		// the incremental in which the space first appears.
-		first := 0
-		for i := len(r.chain) - 1; i > 0; i-- {
-			if r.chain[i-1].Meta.SpaceBackups[spaceID] == nil {
-				first = i
-				break
-			}
+	for from, to := range r.pairs {
+		svc := r.topo.storage(to)
+		dataDir, err := svc.dataPath()
+		if err != nil {
+			return err
 		}
-		for _, hb := range target.Meta.SpaceBackups[spaceID].HostBackups {
-			to := r.pairs[addr(hb.Host)]
-			if to == nil {
-				return fmt.Errorf("space %d is on %s, which is not among the backup's storage hosts", spaceID, addr(hb.Host))
-			}
-			dataDir, err := to.dataPath()
-			if err != nil {
-				return err
-			}
-			spaceDir := filepath.Join(dataDir, "nebula", fmt.Sprint(spaceID))
-			l := r.chain[first]
-			prefix := dataKey(l.Name, spaceID, hb.Host)
-			req := &pb.DownloadFileRequest{Backend: backend, Prefix: prefix, TargetPath: filepath.Join(spaceDir, "data"), Files: toPB(l.under(prefix)), Concurrency: 4}
-			g.Go(func() error { return r.pool.download(gctx, to.Agent, req, prog.task()) })
-			for _, later := range r.chain[first+1:] {
-				walRoot := path.Join(later.Name, "data", fmt.Sprint(spaceID), hostKey(hb.Host), "wal")
-				sums := later.under(walRoot)
-				if len(sums) == 0 {
-					continue
-				}
-				req := &pb.DownloadFileRequest{Backend: backend, Prefix: walRoot, TargetPath: filepath.Join(spaceDir, "wal"), Files: toPB(sums), Concurrency: 4}
-				g.Go(func() error { return r.pool.download(gctx, to.Agent, req, prog.task()) })
-			}
+		fh, _ := parseAddr(from)
+		for _, req := range r.plan.DataDownloads(fh, dataDir, 4) {
+			g.Go(func() error { return r.pool.download(gctx, svc.Agent, req, prog.task()) })
 		}
 	}
 	err = g.Wait()
@@ -325,12 +259,8 @@ func (r *restorer) run(ctx context.Context) error {
 		}
 	}
 	r.moved = nil
-	var chainNames []string
-	for _, l := range r.chain {
-		chainNames = append(chainNames, l.Name)
-	}
-	r.result = &RestoreResult{Name: name, Chain: chainNames, Bytes: bytesDone, Files: files2,
-		Spaces: len(target.Meta.SpaceBackups), Hosts: len(r.topo.Storaged), Elapsed: time.Since(r.start)}
+	r.result = &RestoreResult{Name: name, Chain: r.plan.Chain, Bytes: bytesDone, Files: files2,
+		Spaces: len(r.plan.Meta.SpaceBackups), Hosts: len(r.topo.Storaged), Elapsed: time.Since(r.start)}
 	return nil
 }
 

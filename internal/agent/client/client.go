@@ -11,6 +11,8 @@ import (
 	"io"
 	"time"
 
+	"github.com/nebula-open/nebula-br/internal/hostmap"
+
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/connectivity"
@@ -58,7 +60,7 @@ func (e *Error) Unwrap() error { return e.Err }
 // Dial connects to the agent at addr (insecure gRPC: agents are reached on
 // loopback or inside the cluster) and waits until the connection is up.
 func Dial(ctx context.Context, addr string) (*Client, error) {
-	conn, err := grpc.NewClient(addr,
+	conn, err := grpc.NewClient(hostmap.Dial(addr),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMsgSize), grpc.MaxCallSendMsgSize(maxMsgSize)),
 	)

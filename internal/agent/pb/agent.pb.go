@@ -767,9 +767,13 @@ func (*Empty) Descriptor() ([]byte, []int) {
 }
 
 type HealthCheckResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Status        string                 `protobuf:"bytes,1,opt,name=status,proto3" json:"status,omitempty"`
-	Version       string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Status  string                 `protobuf:"bytes,1,opt,name=status,proto3" json:"status,omitempty"`
+	Version string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	// restore_init: the agent runs as a restore's init container, before
+	// the service it sits beside; StopAgent ends that stage for good.
+	RestoreInit   bool     `protobuf:"varint,3,opt,name=restore_init,json=restoreInit,proto3" json:"restore_init,omitempty"`
+	DataPaths     []string `protobuf:"bytes,4,rep,name=data_paths,json=dataPaths,proto3" json:"data_paths,omitempty"` // the service's data directories (--data-path)
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -816,6 +820,20 @@ func (x *HealthCheckResponse) GetVersion() string {
 		return x.Version
 	}
 	return ""
+}
+
+func (x *HealthCheckResponse) GetRestoreInit() bool {
+	if x != nil {
+		return x.RestoreInit
+	}
+	return false
+}
+
+func (x *HealthCheckResponse) GetDataPaths() []string {
+	if x != nil {
+		return x.DataPaths
+	}
+	return nil
 }
 
 type ServiceRequest struct {
@@ -1269,10 +1287,13 @@ const file_agent_proto_rawDesc = "" +
 	"\x04path\x18\x01 \x01(\tR\x04path\"*\n" +
 	"\x10ExistDirResponse\x12\x16\n" +
 	"\x06exists\x18\x01 \x01(\bR\x06exists\"\a\n" +
-	"\x05Empty\"G\n" +
+	"\x05Empty\"\x89\x01\n" +
 	"\x13HealthCheckResponse\x12\x16\n" +
 	"\x06status\x18\x01 \x01(\tR\x06status\x12\x18\n" +
-	"\aversion\x18\x02 \x01(\tR\aversion\"S\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion\x12!\n" +
+	"\frestore_init\x18\x03 \x01(\bR\vrestoreInit\x12\x1d\n" +
+	"\n" +
+	"data_paths\x18\x04 \x03(\tR\tdataPaths\"S\n" +
 	"\x0eServiceRequest\x12-\n" +
 	"\x04role\x18\x01 \x01(\x0e2\x19.nebula.agent.ServiceRoleR\x04role\x12\x12\n" +
 	"\x04root\x18\x02 \x01(\tR\x04root\"C\n" +

@@ -7,7 +7,6 @@ package nebulabackup
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -30,6 +29,7 @@ import (
 	"github.com/nebula-open/nebula-br/internal/br"
 	"github.com/nebula-open/nebula-br/internal/controller"
 	"github.com/nebula-open/nebula-br/internal/controller/nebulacluster"
+	"github.com/nebula-open/nebula-br/internal/controller/s3access"
 	"github.com/nebula-open/nebula-br/internal/objstore"
 )
 
@@ -44,12 +44,12 @@ const DefaultBRImage = "nebula-br/br:latest"
 // Condition reasons.
 const (
 	ReasonClusterNotFound = "ClusterNotFound"
-	ReasonSecretNotFound  = "SecretNotFound"
-	ReasonSecretInvalid   = "SecretMissingKeys"
-	ReasonBucketNotFound  = "BucketNotFound"
-	ReasonAccessDenied    = "AccessDenied"
-	ReasonUnreachable     = "StorageUnreachable"
-	ReasonStorageInvalid  = "StorageInvalid"
+	ReasonSecretNotFound  = s3access.ReasonSecretNotFound
+	ReasonSecretInvalid   = s3access.ReasonSecretInvalid
+	ReasonBucketNotFound  = s3access.ReasonBucketNotFound
+	ReasonAccessDenied    = s3access.ReasonAccessDenied
+	ReasonUnreachable     = s3access.ReasonUnreachable
+	ReasonStorageInvalid  = s3access.ReasonStorageInvalid
 	ReasonWaiting         = "WaitingForOtherBackup"
 	ReasonJobCreated      = "JobCreated"
 	ReasonJobComplete     = "JobComplete"
@@ -188,46 +188,13 @@ func (r *Reconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 }
 
-// creds is what the Secret gave.
-type creds struct {
-	accessKeyName, secretKeyName string
-	accessKey, secretKey         string
-}
-
-// secretCreds reads the Secret: keys access_key/secret_key or
-// access-key/secret-key.
-func (r *Reconciler) secretCreds(ctx context.Context, ns, name string) (*creds, string, string) {
-	if name == "" {
-		return nil, ReasonSecretNotFound, "spec.config.s3.secretName is empty: name a Secret with access_key and secret_key"
-	}
-	sec := &corev1.Secret{}
-	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, sec); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil, ReasonSecretNotFound, fmt.Sprintf("Secret %s/%s not found", ns, name)
-		}
-		return nil, ReasonSecretNotFound, fmt.Sprintf("cannot read Secret %s/%s: %v", ns, name, err)
-	}
-	for _, pair := range [][2]string{{"access_key", "secret_key"}, {"access-key", "secret-key"}} {
-		a, okA := sec.Data[pair[0]]
-		s, okS := sec.Data[pair[1]]
-		if okA && okS && len(a) > 0 && len(s) > 0 {
-			return &creds{accessKeyName: pair[0], secretKeyName: pair[1], accessKey: string(a), secretKey: string(s)}, "", ""
-		}
-	}
-	return nil, ReasonSecretInvalid, fmt.Sprintf("Secret %s/%s has neither access_key and secret_key nor access-key and secret-key", ns, name)
-}
-
-func storage(nb *v1alpha1.NebulaBackup, c *creds) br.Storage {
-	s3 := nb.Spec.Config.S3
-	return br.Storage{
-		URI: "s3://" + strings.TrimSuffix(s3.Bucket, "/"),
-		S3:  objstore.S3Config{AccessKey: c.accessKey, SecretKey: c.secretKey, Region: s3.Region, Endpoint: s3.Endpoint},
-	}
+func storage(nb *v1alpha1.NebulaBackup, c *s3access.Creds) br.Storage {
+	return s3access.Storage(nb.Spec.Config.S3, c)
 }
 
 // validate checks the cluster, the Secret and the bucket; it returns the
 // cluster and the credentials, or an Invalid reason and message.
-func (r *Reconciler) validate(ctx context.Context, nb *v1alpha1.NebulaBackup) (*v1alpha1.NebulaCluster, *creds, string, string) {
+func (r *Reconciler) validate(ctx context.Context, nb *v1alpha1.NebulaBackup) (*v1alpha1.NebulaCluster, *s3access.Creds, string, string) {
 	key := clusterKey(nb)
 	nc := &v1alpha1.NebulaCluster{}
 	if err := r.APIReader.Get(ctx, key, nc); err != nil {
@@ -236,27 +203,12 @@ func (r *Reconciler) validate(ctx context.Context, nb *v1alpha1.NebulaBackup) (*
 		}
 		return nil, nil, ReasonClusterNotFound, fmt.Sprintf("cannot read NebulaCluster %s/%s: %v", key.Namespace, key.Name, err)
 	}
-	c, reason, msg := r.secretCreds(ctx, nb.Namespace, nb.Spec.Config.S3.SecretName)
-	if c == nil {
-		return nil, nil, reason, msg
+	c, p := s3access.ReadSecret(ctx, r.APIReader, nb.Namespace, nb.Spec.Config.S3.SecretName)
+	if p != nil {
+		return nil, nil, p.Reason, p.Message
 	}
-	st := storage(nb, c)
-	store, err := objstore.Open(ctx, st.URI, objstore.Config{S3: st.S3})
-	if err != nil {
-		return nil, nil, ReasonStorageInvalid, st.Redact(err.Error())
-	}
-	if err := store.Check(ctx); err != nil {
-		msg := st.Redact(err.Error())
-		switch {
-		case errors.Is(err, objstore.ErrBucketNotFound):
-			return nil, nil, ReasonBucketNotFound, msg
-		case errors.Is(err, objstore.ErrAccessDenied):
-			return nil, nil, ReasonAccessDenied, msg
-		case errors.Is(err, objstore.ErrUnreachable):
-			return nil, nil, ReasonUnreachable, msg
-		default:
-			return nil, nil, ReasonStorageInvalid, msg
-		}
+	if _, p := s3access.Check(ctx, storage(nb, c)); p != nil {
+		return nil, nil, p.Reason, p.Message
 	}
 	return nc, c, "", ""
 }
@@ -346,7 +298,7 @@ func (r *Reconciler) start(ctx context.Context, nb *v1alpha1.NebulaBackup) (ctrl
 
 // job builds the backup Job. Credentials reach it only as environment
 // variables from the Secret.
-func (r *Reconciler) job(nb *v1alpha1.NebulaBackup, nc *v1alpha1.NebulaCluster, c *creds) *batchv1.Job {
+func (r *Reconciler) job(nb *v1alpha1.NebulaBackup, nc *v1alpha1.NebulaCluster, c *s3access.Creds) *batchv1.Job {
 	cfg := nb.Spec.Config
 	s3 := cfg.S3
 	args := []string{"backup", string(backupType(nb)),
@@ -379,9 +331,9 @@ func (r *Reconciler) job(nb *v1alpha1.NebulaBackup, nc *v1alpha1.NebulaCluster, 
 	}
 	env := []corev1.EnvVar{
 		{Name: "AWS_ACCESS_KEY_ID", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
-			LocalObjectReference: corev1.LocalObjectReference{Name: s3.SecretName}, Key: c.accessKeyName}}},
+			LocalObjectReference: corev1.LocalObjectReference{Name: s3.SecretName}, Key: c.AccessKeyName}}},
 		{Name: "AWS_SECRET_ACCESS_KEY", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
-			LocalObjectReference: corev1.LocalObjectReference{Name: s3.SecretName}, Key: c.secretKeyName}}},
+			LocalObjectReference: corev1.LocalObjectReference{Name: s3.SecretName}, Key: c.SecretKeyName}}},
 	}
 	env = append(env, nb.Spec.Env...)
 	ct := corev1.Container{
@@ -563,9 +515,9 @@ func (r *Reconciler) finalize(ctx context.Context, nb *v1alpha1.NebulaBackup) (c
 		return ctrl.Result{}, nil
 	}
 	if name := nb.Status.BackupName; name != "" && nb.Spec.Config != nil && nb.Spec.Config.S3 != nil {
-		c, reason, msg := r.secretCreds(ctx, nb.Namespace, nb.Spec.Config.S3.SecretName)
-		if c == nil {
-			r.event(nb, corev1.EventTypeWarning, reason, "cannot remove backup "+name+": "+msg)
+		c, p := s3access.ReadSecret(ctx, r.APIReader, nb.Namespace, nb.Spec.Config.S3.SecretName)
+		if p != nil {
+			r.event(nb, corev1.EventTypeWarning, p.Reason, "cannot remove backup "+name+": "+p.Message)
 			return ctrl.Result{RequeueAfter: 30 * time.Second}, nil
 		}
 		st := storage(nb, c)

@@ -87,6 +87,13 @@ func (r *Reconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 				Message: fmt.Sprintf("%s waits for the previous component to be ready", c.role), ObservedGeneration: nc.Generation})
 			continue
 		}
+		if held(nc, c.role) {
+			allReady, previousReady = false, false
+			cs.Phase = v1alpha1.ClusterPending
+			meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: condType, Status: metav1.ConditionFalse, Reason: "RestoreInProgress",
+				Message: fmt.Sprintf("%s waits for the restore (%s=%s)", c.role, v1alpha1.AnnotationRestoreStage, nc.Annotations[v1alpha1.AnnotationRestoreStage]), ObservedGeneration: nc.Generation})
+			continue
+		}
 		sts, created, err := r.apply(ctx, nc, c)
 		if err != nil {
 			return ctrl.Result{}, err
@@ -103,7 +110,10 @@ func (r *Reconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			CurrentRevision:    sts.Status.CurrentRevision,
 			UpdateRevision:     sts.Status.UpdateRevision,
 		}
-		ready := sts.Status.ReadyReplicas >= c.replicas && sts.Status.ObservedGeneration >= sts.Generation
+		// Ready only once the StatefulSet has seen its current spec and
+		// every pod runs it (a template change rolls the pods).
+		ready := sts.Status.ReadyReplicas >= c.replicas && sts.Status.ObservedGeneration >= sts.Generation &&
+			sts.Status.UpdatedReplicas >= c.replicas
 		if ready {
 			cs.Phase = v1alpha1.ClusterRunning
 			meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: condType, Status: metav1.ConditionTrue, Reason: "Ready",
@@ -135,6 +145,18 @@ func (r *Reconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, err
 	}
 	return ctrl.Result{}, nil
+}
+
+// held says whether a restore holds the component back: storaged until
+// metad is restored, graphd until storaged is.
+func held(nc *v1alpha1.NebulaCluster, role string) bool {
+	switch nc.Annotations[v1alpha1.AnnotationRestoreStage] {
+	case v1alpha1.RestoreStageMetad:
+		return role != Metad
+	case v1alpha1.RestoreStageStoraged:
+		return role == Graphd
+	}
+	return false
 }
 
 func componentStatus(st *v1alpha1.NebulaClusterStatus, role string) *v1alpha1.ComponentStatus {

@@ -243,11 +243,13 @@ func TestClusterCreatedInOrderWithAgents(t *testing.T) {
 
 	markReady(t, c, storaged)
 	graphd := waitComponent(t, c, nc, "graphd")
-	if container(t, graphd, "ng-agent") != nil {
-		t.Error("graphd got an ng-agent sidecar")
+	// Every pod runs an agent: metad's listCluster wants one on every
+	// host that runs a service, graphd's included.
+	if container(t, graphd, "ng-agent") == nil {
+		t.Error("graphd has no ng-agent sidecar")
 	}
-	if len(graphd.Spec.Template.Spec.Containers) != 1 {
-		t.Errorf("graphd containers: %d", len(graphd.Spec.Template.Spec.Containers))
+	if len(graphd.Spec.Template.Spec.Containers) != 2 || len(graphd.Spec.Template.Spec.InitContainers) != 0 {
+		t.Errorf("graphd containers: %d, init containers %d", len(graphd.Spec.Template.Spec.Containers), len(graphd.Spec.Template.Spec.InitContainers))
 	}
 
 	// Until graphd is ready, the cluster is Creating.
@@ -408,5 +410,90 @@ func TestSampleCluster(t *testing.T) {
 	}
 	if !strings.Contains(flags, "--wal_ttl=86400\n") {
 		t.Errorf("storaged flags lack the sample's wal_ttl:\n%s", flags)
+	}
+}
+
+// TestRestoreStageHoldsComponents checks the restore handshake: the
+// restore-stage annotation holds storaged (stage metad) or graphd (stage
+// storaged) back and gives metad and storaged a restore-agent init
+// container; removing it starts graphd and drops the init containers.
+func TestRestoreStageHoldsComponents(t *testing.T) {
+	env := envtest.Shared(t)
+	ns := env.Namespace(t)
+	c := env.Client
+	ctx := context.Background()
+	startManager(t, env, ns)
+
+	nc := cluster(ns, "rs", true)
+	nc.Annotations = map[string]string{v1alpha1.AnnotationRestoreStage: v1alpha1.RestoreStageMetad}
+	if err := c.Create(ctx, nc); err != nil {
+		t.Fatal(err)
+	}
+	initAgent := func(sts *appsv1.StatefulSet) *corev1.Container {
+		for i := range sts.Spec.Template.Spec.InitContainers {
+			if ct := &sts.Spec.Template.Spec.InitContainers[i]; ct.Name == nebulacluster.RestoreAgentContainerName {
+				return ct
+			}
+		}
+		return nil
+	}
+	metad := waitComponent(t, c, nc, "metad")
+	ia := initAgent(metad)
+	if ia == nil {
+		t.Fatal("metad has no restore-agent init container")
+	}
+	if got := strings.Join(ia.Args, " "); !strings.Contains(got, "--restore-init") || !strings.Contains(got, "--data-path /usr/local/nebula/data/metad") {
+		t.Errorf("restore-agent args: %s", got)
+	}
+	markReady(t, c, metad)
+	// Held: storaged does not appear while the stage is metad.
+	time.Sleep(time.Second)
+	absent(t, c, ns, "rs-storaged")
+	eventually(t, "StoragedReady=False RestoreInProgress", func() (bool, error) {
+		cur := &v1alpha1.NebulaCluster{}
+		err := c.Get(ctx, client.ObjectKeyFromObject(nc), cur)
+		cond := meta.FindStatusCondition(cur.Status.Conditions, v1alpha1.ClusterStoragedReady)
+		return err == nil && cond != nil && cond.Reason == "RestoreInProgress", err
+	})
+
+	setStage := func(stage string) {
+		eventually(t, "annotation "+stage, func() (bool, error) {
+			cur := &v1alpha1.NebulaCluster{}
+			if err := c.Get(ctx, client.ObjectKeyFromObject(nc), cur); err != nil {
+				return false, err
+			}
+			if stage == "" {
+				delete(cur.Annotations, v1alpha1.AnnotationRestoreStage)
+			} else {
+				cur.Annotations[v1alpha1.AnnotationRestoreStage] = stage
+			}
+			err := c.Update(ctx, cur)
+			return err == nil, err
+		})
+	}
+	setStage(v1alpha1.RestoreStageStoraged)
+	storaged := waitComponent(t, c, nc, "storaged")
+	if initAgent(storaged) == nil {
+		t.Fatal("storaged has no restore-agent init container")
+	}
+	markReady(t, c, storaged)
+	time.Sleep(time.Second)
+	absent(t, c, ns, "rs-graphd")
+
+	setStage("")
+	// The pods roll to a template without the init container; graphd
+	// waits for that, then starts.
+	for _, name := range []string{"rs-metad", "rs-storaged"} {
+		var sts *appsv1.StatefulSet
+		eventually(t, name+" without init containers", func() (bool, error) {
+			var err error
+			sts, err = getSTS(ctx, c, ns, name)
+			return err == nil && len(sts.Spec.Template.Spec.InitContainers) == 0, err
+		})
+		markReady(t, c, sts)
+	}
+	graphd := waitComponent(t, c, nc, "graphd")
+	if initAgent(graphd) != nil {
+		t.Error("graphd has a restore-agent init container")
 	}
 }

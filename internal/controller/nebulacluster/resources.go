@@ -37,6 +37,10 @@ const (
 // AgentContainerName is the backup sidecar's container name.
 const AgentContainerName = "ng-agent"
 
+// RestoreAgentContainerName is the init container through which a restore
+// fills a new cluster's volumes.
+const RestoreAgentContainerName = "restore-agent"
+
 // DefaultAgentImage is used when spec.agent.image is empty (Images.Agent
 // unset).
 const DefaultAgentImage = "nebula-br/br-agent:latest"
@@ -112,7 +116,7 @@ func components(nc *v1alpha1.NebulaCluster) []component {
 		out = append(out, c)
 	}
 	if s.Graphd != nil {
-		out = append(out, component{role: Graphd, spec: &s.Graphd.ComponentSpec, config: s.Graphd.Config, log: s.Graphd.LogVolumeClaim})
+		out = append(out, component{role: Graphd, spec: &s.Graphd.ComponentSpec, config: s.Graphd.Config, log: s.Graphd.LogVolumeClaim, agent: s.EnableBR})
 	}
 	for i := range out {
 		out[i].replicas = 1
@@ -214,19 +218,61 @@ func podEnv(nc *v1alpha1.NebulaCluster, c component) []corev1.EnvVar {
 	}
 }
 
+func agentImage(nc *v1alpha1.NebulaCluster, def Images) string {
+	a := nc.Spec.Agent
+	if a != nil && a.Image != "" {
+		return image(a.Image, a.Version)
+	}
+	if def.Agent != "" {
+		return def.Agent
+	}
+	return DefaultAgentImage
+}
+
+// DataPaths are the data directories of a component's pods.
+func DataPaths(nc *v1alpha1.NebulaCluster, role string) []string {
+	for _, c := range components(nc) {
+		if c.role == role && role != Graphd {
+			var out []string
+			for i := 0; i < max(len(c.data), 1); i++ {
+				out = append(out, dataPath(role, i))
+			}
+			return out
+		}
+	}
+	return nil
+}
+
+// restoreAgentContainer is the init container a restore drives: it serves
+// the agent API on the pod's agent port until the restore stops it.
+func restoreAgentContainer(nc *v1alpha1.NebulaCluster, c component, def Images) corev1.Container {
+	ct := corev1.Container{
+		Name:            RestoreAgentContainerName,
+		Image:           agentImage(nc, def),
+		ImagePullPolicy: nc.Spec.ImagePullPolicy,
+		Command:         []string{"/usr/local/bin/br-agent"},
+		Args: []string{
+			"--agent", fmt.Sprintf("$(POD_FQDN):%d", AgentPort),
+			"--restore-init",
+			"--data-path", strings.Join(DataPaths(nc, c.role), ","),
+		},
+		Env:          podEnv(nc, c),
+		Ports:        []corev1.ContainerPort{{Name: "agent", ContainerPort: AgentPort, Protocol: corev1.ProtocolTCP}},
+		VolumeMounts: volumeMounts(c),
+	}
+	if a := nc.Spec.Agent; a != nil && a.Resources != nil {
+		ct.Resources = *a.Resources
+	}
+	return ct
+}
+
 // agentContainer is the ng-agent sidecar.
 func agentContainer(nc *v1alpha1.NebulaCluster, c component, def Images) corev1.Container {
 	a := nc.Spec.Agent
 	if a == nil {
 		a = &v1alpha1.AgentSpec{}
 	}
-	img := image(a.Image, a.Version)
-	if a.Image == "" {
-		img = def.Agent
-		if img == "" {
-			img = DefaultAgentImage
-		}
-	}
+	img := agentImage(nc, def)
 	hbs := a.HeartbeatInterval
 	if hbs <= 0 {
 		hbs = 60
@@ -370,6 +416,10 @@ func statefulSet(nc *v1alpha1.NebulaCluster, c component, def Images, sts *appsv
 	sts.Spec.Template.ObjectMeta.Labels = podLabels
 	sts.Spec.Template.ObjectMeta.Annotations = c.spec.Annotations
 	sts.Spec.Template.Spec.Containers = containers
+	sts.Spec.Template.Spec.InitContainers = nil
+	if nc.Annotations[v1alpha1.AnnotationRestoreStage] != "" && c.role != Graphd {
+		sts.Spec.Template.Spec.InitContainers = []corev1.Container{restoreAgentContainer(nc, c, def)}
+	}
 	sts.Spec.Template.Spec.Volumes = volumes
 	sts.Spec.Template.Spec.ImagePullSecrets = nc.Spec.ImagePullSecrets
 	sts.Spec.Template.Spec.NodeSelector = nodeSel

@@ -9,6 +9,8 @@ import (
 	"net"
 	"time"
 
+	"github.com/nebula-open/nebula-br/internal/hostmap"
+
 	"github.com/apache/thrift/lib/go/thrift"
 )
 
@@ -30,7 +32,7 @@ var conf = &thrift.TConfiguration{
 
 // Listen binds addr and serves processor until Stop.
 func Listen(addr string, processor thrift.TProcessor, log *slog.Logger) (*Server, error) {
-	sock, err := thrift.NewTServerSocketTimeout(addr, 0)
+	sock, err := thrift.NewTServerSocketTimeout(hostmap.Listen(addr), 0)
 	if err != nil {
 		return nil, err
 	}

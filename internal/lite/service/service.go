@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nebula-open/nebula-br/internal/hostmap"
+
 	"github.com/spf13/pflag"
 
 	"github.com/nebula-open/nebula-br/internal/lite/flagfile"
@@ -152,7 +154,7 @@ func Start(p Paths, binary, listenAddr string, wait time.Duration) (int, error) 
 			return 0, fmt.Errorf("%s exited during start (%v); end of %s:\n%s", p.Role, err, p.Log(), TailFile(p.Log(), 10))
 		default:
 		}
-		if c, err := net.DialTimeout("tcp", listenAddr, 200*time.Millisecond); err == nil {
+		if c, err := net.DialTimeout("tcp", hostmap.Dial(listenAddr), 200*time.Millisecond); err == nil {
 			c.Close()
 			return pid, nil
 		}

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nebula-open/nebula-br/internal/hostmap"
+
 	"github.com/apache/thrift/lib/go/thrift"
 )
 
@@ -67,7 +69,7 @@ type Conn struct {
 func Dial(ctx context.Context, addr string, opts Options) (*Conn, error) {
 	opts = opts.withDefaults()
 	d := net.Dialer{Timeout: opts.ConnectTimeout}
-	nc, err := d.DialContext(ctx, "tcp", addr)
+	nc, err := d.DialContext(ctx, "tcp", hostmap.Dial(addr))
 	if err != nil {
 		return nil, &TransportError{Addr: addr, Err: err}
 	}
