@@ -20,6 +20,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/nebula-open/nebula-br/internal/br"
+	"github.com/nebula-open/nebula-br/internal/restorek8s"
 )
 
 // Version is set at build time.
@@ -93,6 +94,20 @@ func (a *app) options(f *storageFlags) br.Options {
 
 func main() {
 	a := &app{}
+	root := newRoot(a)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := root.ExecuteContext(ctx)
+	stop()
+	if a.closer != nil {
+		a.closer.Close()
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "Error:", redactArgs(err.Error()))
+		os.Exit(1)
+	}
+}
+
+func newRoot(a *app) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "br",
 		Short:         "Back up and restore NebulaGraph clusters",
@@ -117,17 +132,7 @@ func main() {
 		Use: "version", Short: "Print the version",
 		Run: func(*cobra.Command, []string) { fmt.Println("br", Version) },
 	})
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := root.ExecuteContext(ctx)
-	stop()
-	if a.closer != nil {
-		a.closer.Close()
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "Error:", redactArgs(err.Error()))
-		os.Exit(1)
-	}
+	return root
 }
 
 // redactArgs hides secrets given as flags should an error quote them.
@@ -201,6 +206,7 @@ func restoreCmd(a *app) *cobra.Command {
 		sf                             storageFlags
 		metaAddr, name, mode           string
 		clusterName, namespace, secret string
+		kubeconfig                     string
 		timeout                        time.Duration
 	)
 	cmd := &cobra.Command{
@@ -220,7 +226,17 @@ func restoreCmd(a *app) *cobra.Command {
 				fmt.Fprintln(os.Stderr, res)
 				return nil
 			case "k8s":
-				return errors.New("--mode=k8s creates a NebulaRestore for the operator: it comes with the nebula-operator")
+				o := restorek8s.Options{
+					Namespace: namespace, Cluster: clusterName, Secret: secret, Backup: name,
+					Storage: sf.uri, Region: sf.region, Endpoint: sf.endpoint, Concurrency: int32(sf.concurrency),
+				}
+				// --timeout's default is meant for services coming back in
+				// local mode; a restore through the operator takes as long
+				// as it takes unless the user says otherwise.
+				if cmd.Flags().Changed("timeout") {
+					o.Timeout = timeout
+				}
+				return restoreK8s(cmd.Context(), o, kubeconfig)
 			}
 			return fmt.Errorf("--mode %q: use local or k8s", mode)
 		},
@@ -232,8 +248,9 @@ func restoreCmd(a *app) *cobra.Command {
 	fl.StringVar(&mode, "mode", "local", "local (through the agents) or k8s (through the operator)")
 	fl.StringVar(&clusterName, "cluster", "", "k8s mode: the backed-up NebulaCluster")
 	fl.StringVar(&namespace, "namespace", "default", "k8s mode: namespace of the new cluster")
-	fl.StringVar(&secret, "secret", "", "k8s mode: Secret with the S3 keys")
-	fl.DurationVar(&timeout, "timeout", 2*time.Minute, "how long services may take to come back")
+	fl.StringVar(&secret, "secret", "", "k8s mode: Secret with the S3 keys (the operator reads it; --s3.access_key/--s3.secret_key are not used)")
+	fl.StringVar(&kubeconfig, "kubeconfig", "", "k8s mode: kubeconfig file (default: in-cluster in a pod, else $KUBECONFIG or ~/.kube/config)")
+	fl.DurationVar(&timeout, "timeout", 2*time.Minute, "local mode: how long services may take to come back; k8s mode: how long to follow the restore (default: until it ends)")
 	cmd.MarkFlagRequired("name")
 	return cmd
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/nebula-open/nebula-br/internal/controller/nebulabackup"
 	"github.com/nebula-open/nebula-br/internal/controller/nebulacluster"
 	"github.com/nebula-open/nebula-br/internal/controller/nebulacronbackup"
+	"github.com/nebula-open/nebula-br/internal/controller/nebularestore"
 )
 
 // controllerOptions are the controllers' manager-wide options (tests run
@@ -116,6 +117,9 @@ func run(ctx context.Context, args []string, cfg *rest.Config) error {
 	}
 	if err := (&nebulacronbackup.Reconciler{}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("NebulaCronBackup controller: %w", err)
+	}
+	if err := (&nebularestore.Reconciler{}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("NebulaRestore controller: %w", err)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return err

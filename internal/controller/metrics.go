@@ -30,10 +30,37 @@ var (
 		Name: "nebula_backup_last_success_timestamp_seconds",
 		Help: "Unix time at which the cluster's last successful backup completed.",
 	}, []string{"namespace", "cluster"})
+
+	// RestoresTotal counts finished restores by result.
+	RestoresTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "nebula_restores_total",
+		Help: "NebulaRestores that finished, by result (complete, failed, invalid).",
+	}, []string{"result"})
+
+	// RestoreDuration observes how long restores took, by result.
+	RestoreDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "nebula_restore_duration_seconds",
+		Help:    "Time from a restore's start to its end, by result.",
+		Buckets: prometheus.ExponentialBuckets(5, 2, 12),
+	}, []string{"result"})
+
+	// RestoredBytes counts the bytes restores downloaded into clusters.
+	RestoredBytes = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "nebula_restore_downloaded_bytes_total",
+		Help: "Bytes downloaded from storage into restored clusters.",
+	})
 )
 
 func init() {
-	metrics.Registry.MustRegister(BackupsTotal, BackupDuration, LastSuccessfulBackup)
+	metrics.Registry.MustRegister(BackupsTotal, BackupDuration, LastSuccessfulBackup, RestoresTotal, RestoreDuration, RestoredBytes)
+}
+
+// RecordRestore records a finished restore (started may be zero).
+func RecordRestore(result string, started, finished time.Time) {
+	RestoresTotal.WithLabelValues(result).Inc()
+	if !started.IsZero() {
+		RestoreDuration.WithLabelValues(result).Observe(finished.Sub(started).Seconds())
+	}
 }
 
 // Backup results (the result label).

@@ -39,7 +39,11 @@ func TestSamples(t *testing.T) {
 			t.Errorf("%s: no objects", f)
 		}
 		for _, o := range objs {
-			if o.GetKind() != "Secret" && o.GetAPIVersion() != v1alpha1.GroupVersion.String() {
+			// Besides our kinds: the S3 Secret, and br restore --mode=k8s's
+			// ServiceAccount, Role and RoleBinding (br_restore_rbac.yaml).
+			other := map[string]bool{"v1/Secret": true, "v1/ServiceAccount": true,
+				"rbac.authorization.k8s.io/v1/Role": true, "rbac.authorization.k8s.io/v1/RoleBinding": true}
+			if !other[o.GetAPIVersion()+"/"+o.GetKind()] && o.GetAPIVersion() != v1alpha1.GroupVersion.String() {
 				t.Errorf("%s: %s %s is not one of our kinds", f, o.GetAPIVersion(), o.GetKind())
 			}
 			kinds[o.GetKind()]++

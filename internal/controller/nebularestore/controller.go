@@ -1,0 +1,353 @@
+// Package nebularestore reconciles NebulaRestores: it restores a backup
+// into a new NebulaCluster, stage by stage (design.md section 6).
+//
+//  1. Pending: the spec, the source cluster, the Secret and the bucket are
+//     checked, the backup chain is loaded and the topology compared, all
+//     before anything is created; the restored cluster's name is chosen
+//     and recorded.
+//  2. Running: the new cluster is created, held at the metad stage; each
+//     metad pod's restore-agent init container downloads metad's export
+//     and is stopped, metad starts, restoreMeta maps the backed-up storage
+//     hosts to the new pods. Part placement goes to status.
+//  3. MetadComplete: storaged is released; each storaged pod's restore
+//     agent downloads its host's data and the chain's WAL, plays it back
+//     and is stopped; storaged starts and registers.
+//  4. StoragedComplete: the downloaded meta export is removed, the hold is
+//     lifted (graphd starts, the init containers go), the cluster becomes
+//     ready: Complete.
+//
+// Every step reads the state it acts on (is the agent still in its init
+// stage? does metad already hold spaces?), so an operator restart at any
+// point resumes where the restore stood.
+package nebularestore
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/nebula-open/nebula-br/api/v1alpha1"
+	"github.com/nebula-open/nebula-br/internal/br"
+	ctl "github.com/nebula-open/nebula-br/internal/controller"
+	"github.com/nebula-open/nebula-br/internal/controller/s3access"
+)
+
+// Condition reasons.
+const (
+	ReasonSpecInvalid      = "SpecInvalid"
+	ReasonClusterNotFound  = "ClusterNotFound"
+	ReasonBackupNotFound   = "BackupNotFound"
+	ReasonBackupDamaged    = "BackupUnreadable"
+	ReasonTopology         = "TopologyMismatch"
+	ReasonClusterCreated   = "ClusterCreated"
+	ReasonClusterGone      = "ClusterDeleted"
+	ReasonMetaDownload     = "MetaDownloadFailed"
+	ReasonRestoreMeta      = "RestoreMetaFailed"
+	ReasonDataDownload     = "DataDownloadFailed"
+	ReasonPlayback         = "PlaybackFailed"
+	ReasonTimeout          = "Timeout"
+	ReasonMetadRestored    = "MetadRestored"
+	ReasonStoragedRestored = "StoragedRestored"
+	ReasonRestored         = "Restored"
+)
+
+// Reconciler reconciles NebulaRestores.
+type Reconciler struct {
+	Client    client.Client
+	APIReader client.Reader        // uncached reads (Secrets, the source cluster)
+	Recorder  events.EventRecorder // may be nil
+	// Timeout bounds a whole restore; past it the restore fails, naming
+	// what it was waiting for (default 1h).
+	Timeout time.Duration
+	// Poll is how often a waiting stage looks again (default 2s).
+	Poll time.Duration
+
+	plans sync.Map // restore UID -> *br.RestorePlan: the chain is read once per operator run
+}
+
+// SetupWithManager registers the controller.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Client == nil {
+		r.Client = mgr.GetClient()
+	}
+	if r.APIReader == nil {
+		r.APIReader = mgr.GetAPIReader()
+	}
+	if r.Recorder == nil {
+		r.Recorder = mgr.GetEventRecorder("nebularestore-controller")
+	}
+	if r.Timeout == 0 {
+		r.Timeout = time.Hour
+	}
+	if r.Poll == 0 {
+		r.Poll = 2 * time.Second
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&v1alpha1.NebulaRestore{}).
+		// The restored cluster is not owned by the restore (deleting the
+		// restore must not delete the data), so it is found by label.
+		Watches(&v1alpha1.NebulaCluster{}, handler.EnqueueRequestsFromMapFunc(restoreOf)).
+		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
+		Named("nebularestore").
+		Complete(r)
+}
+
+func restoreOf(_ context.Context, obj client.Object) []reconcile.Request {
+	name := obj.GetLabels()[v1alpha1.LabelRestore]
+	if name == "" {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: obj.GetNamespace(), Name: name}}}
+}
+
+func (r *Reconciler) event(rt *v1alpha1.NebulaRestore, typ, reason, msg string) {
+	if r.Recorder != nil {
+		r.Recorder.Eventf(rt, nil, typ, reason, reason, "%s", msg)
+	}
+}
+
+// Reconcile moves a restore on by one stage at most.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	return ctl.RetryLostRaces(r.reconcile(ctx, req))
+}
+
+func (r *Reconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	rt := &v1alpha1.NebulaRestore{}
+	if err := r.Client.Get(ctx, req.NamespacedName, rt); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !rt.DeletionTimestamp.IsZero() {
+		r.plans.Delete(rt.UID)
+		return ctrl.Result{}, nil
+	}
+	switch rt.Status.Phase {
+	case v1alpha1.RestoreComplete, v1alpha1.RestoreFailed, v1alpha1.RestoreInvalid:
+		r.plans.Delete(rt.UID)
+		return ctrl.Result{}, nil
+	case "", v1alpha1.RestorePending:
+		return r.start(ctx, rt)
+	}
+	if time.Since(rt.Status.TimeStarted.Time) > r.Timeout {
+		return r.fail(ctx, rt, ReasonTimeout, fmt.Sprintf("the restore did not finish within %s; it stood at %s: %s",
+			r.Timeout, rt.Status.Phase, waitingFor(rt)))
+	}
+	run, res, err := r.prepare(ctx, rt)
+	if run == nil {
+		return res, err
+	}
+	switch rt.Status.Phase {
+	case v1alpha1.RestoreRunning:
+		return r.metadStage(ctx, run)
+	case v1alpha1.RestoreMetadComplete:
+		return r.storagedStage(ctx, run)
+	case v1alpha1.RestoreStoragedComplete:
+		return r.cleanupStage(ctx, run)
+	}
+	return ctrl.Result{}, nil
+}
+
+// waitingFor is the message of the Progressing condition, if any.
+func waitingFor(rt *v1alpha1.NebulaRestore) string {
+	if c := meta.FindStatusCondition(rt.Status.Conditions, condProgressing); c != nil {
+		return c.Message
+	}
+	return "no progress recorded"
+}
+
+// condProgressing says what the current stage waits for or does.
+const condProgressing = "Progressing"
+
+func sourceKey(rt *v1alpha1.NebulaRestore, cfg *v1alpha1.RestoreConfig) types.NamespacedName {
+	ns := rt.Namespace
+	if cfg.ClusterNamespace != nil && *cfg.ClusterNamespace != "" {
+		ns = *cfg.ClusterNamespace
+	}
+	return types.NamespacedName{Namespace: ns, Name: cfg.ClusterName}
+}
+
+// check validates everything a restore needs before it creates anything;
+// a *s3access.Problem is an Invalid reason.
+func (r *Reconciler) check(ctx context.Context, rt *v1alpha1.NebulaRestore) (*v1alpha1.NebulaCluster, br.Storage, *br.RestorePlan, *s3access.Problem) {
+	cfg := rt.Spec.EffectiveConfig()
+	if cfg == nil || cfg.S3 == nil {
+		return nil, br.Storage{}, nil, &s3access.Problem{Reason: ReasonSpecInvalid, Message: "spec.config (or spec.br) with s3 is required"}
+	}
+	key := sourceKey(rt, cfg)
+	src := &v1alpha1.NebulaCluster{}
+	if err := r.APIReader.Get(ctx, key, src); err != nil {
+		msg := fmt.Sprintf("NebulaCluster %s/%s not found: spec.config.clusterName must name the cluster the backup was taken of", key.Namespace, key.Name)
+		if !apierrors.IsNotFound(err) {
+			msg = fmt.Sprintf("cannot read NebulaCluster %s/%s: %v", key.Namespace, key.Name, err)
+		}
+		return nil, br.Storage{}, nil, &s3access.Problem{Reason: ReasonClusterNotFound, Message: msg}
+	}
+	if src.Spec.Metad == nil || src.Spec.Storaged == nil {
+		return nil, br.Storage{}, nil, &s3access.Problem{Reason: ReasonSpecInvalid, Message: fmt.Sprintf("NebulaCluster %s has no metad or storaged to copy", key)}
+	}
+	creds, p := s3access.ReadSecret(ctx, r.APIReader, rt.Namespace, cfg.S3.SecretName)
+	if p != nil {
+		return nil, br.Storage{}, nil, p
+	}
+	st := s3access.Storage(cfg.S3, creds)
+	if _, p := s3access.Check(ctx, st); p != nil {
+		return nil, br.Storage{}, nil, p
+	}
+	plan, err := br.PlanRestore(ctx, st, cfg.BackupName)
+	if err != nil {
+		reason := ReasonBackupDamaged
+		if errors.Is(err, br.ErrBackupNotFound) {
+			reason = ReasonBackupNotFound
+		}
+		return nil, br.Storage{}, nil, &s3access.Problem{Reason: reason, Message: st.Redact(err.Error())}
+	}
+	if want, have := len(plan.Hosts), int(replicas(src.Spec.Storaged.Replicas)); want != have {
+		return nil, br.Storage{}, nil, &s3access.Problem{Reason: ReasonTopology, Message: fmt.Sprintf(
+			"backup %s was taken from %d storage hosts, but NebulaCluster %s has %d storaged replicas: the restored cluster copies that spec, so it would not match; restore a backup of this cluster, or set spec.storaged.replicas of %s to %d",
+			cfg.BackupName, want, key, have, key, want)}
+	}
+	return src, st, plan, nil
+}
+
+func replicas(p *int32) int32 {
+	if p == nil {
+		return 1
+	}
+	return *p
+}
+
+// start validates the restore and records the new cluster's name.
+func (r *Reconciler) start(ctx context.Context, rt *v1alpha1.NebulaRestore) (ctrl.Result, error) {
+	src, _, plan, p := r.check(ctx, rt)
+	if p != nil {
+		return r.invalid(ctx, rt, p.Reason, p.Message)
+	}
+	now := metav1.Now()
+	rt.Status.Phase = v1alpha1.RestoreRunning
+	rt.Status.TimeStarted = &now
+	if rt.Status.ClusterName == "" {
+		rt.Status.ClusterName = newClusterName(src.Name)
+	}
+	meta.SetStatusCondition(&rt.Status.Conditions, metav1.Condition{Type: condProgressing, Status: metav1.ConditionTrue, Reason: "Validated",
+		Message: fmt.Sprintf("backup chain %v checked; restoring into new NebulaCluster %s", plan.Chain, rt.Status.ClusterName), ObservedGeneration: rt.Generation})
+	if err := r.Client.Status().Update(ctx, rt); err != nil {
+		return ctrl.Result{}, err
+	}
+	r.plans.Store(rt.UID, plan)
+	r.event(rt, corev1.EventTypeNormal, "Started", fmt.Sprintf("restoring %s (chain %v) into new NebulaCluster %s", plan.Name, plan.Chain, rt.Status.ClusterName))
+	return ctrl.Result{Requeue: true}, nil
+}
+
+// newClusterName is the source's name (cut so that the longest derived
+// object name, "<name>-storaged-headless", fits 63 characters) and a
+// random suffix.
+func newClusterName(source string) string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, 5)
+	rand.Read(b)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	if len(source) > 38 {
+		source = source[:38]
+	}
+	for len(source) > 0 && source[len(source)-1] == '-' {
+		source = source[:len(source)-1]
+	}
+	return source + "-" + string(b)
+}
+
+func (r *Reconciler) invalid(ctx context.Context, rt *v1alpha1.NebulaRestore, reason, msg string) (ctrl.Result, error) {
+	now := metav1.Now()
+	rt.Status.Phase = v1alpha1.RestoreInvalid
+	rt.Status.TimeCompleted = &now
+	meta.SetStatusCondition(&rt.Status.Conditions, metav1.Condition{Type: string(v1alpha1.RestoreInvalid), Status: metav1.ConditionTrue,
+		Reason: reason, Message: msg, ObservedGeneration: rt.Generation})
+	if err := r.Client.Status().Update(ctx, rt); err != nil {
+		return ctrl.Result{}, err
+	}
+	r.event(rt, corev1.EventTypeWarning, reason, msg)
+	ctl.RecordRestore(ctl.ResultInvalid, time.Time{}, now.Time)
+	return ctrl.Result{}, nil
+}
+
+// fail ends the restore; with autoRemoveFailed the half-built cluster goes.
+func (r *Reconciler) fail(ctx context.Context, rt *v1alpha1.NebulaRestore, reason, msg string) (ctrl.Result, error) {
+	now := metav1.Now()
+	rt.Status.Phase = v1alpha1.RestoreFailed
+	rt.Status.TimeCompleted = &now
+	meta.SetStatusCondition(&rt.Status.Conditions, metav1.Condition{Type: string(v1alpha1.RestoreFailed), Status: metav1.ConditionTrue,
+		Reason: reason, Message: msg, ObservedGeneration: rt.Generation})
+	meta.SetStatusCondition(&rt.Status.Conditions, metav1.Condition{Type: condProgressing, Status: metav1.ConditionFalse,
+		Reason: reason, Message: "the restore failed", ObservedGeneration: rt.Generation})
+	if err := r.Client.Status().Update(ctx, rt); err != nil {
+		return ctrl.Result{}, err
+	}
+	r.event(rt, corev1.EventTypeWarning, reason, msg)
+	var started time.Time
+	if rt.Status.TimeStarted != nil {
+		started = rt.Status.TimeStarted.Time
+	}
+	ctl.RecordRestore(ctl.ResultFailed, started, now.Time)
+	r.plans.Delete(rt.UID)
+	if rt.Spec.AutoRemoveFailed && rt.Status.ClusterName != "" {
+		nc := &v1alpha1.NebulaCluster{ObjectMeta: metav1.ObjectMeta{Namespace: rt.Namespace, Name: rt.Status.ClusterName}}
+		if err := r.Client.Delete(ctx, nc); client.IgnoreNotFound(err) != nil {
+			return ctrl.Result{}, fmt.Errorf("autoRemoveFailed: delete NebulaCluster %s: %w", nc.Name, err)
+		}
+		r.event(rt, corev1.EventTypeNormal, "ClusterRemoved", "autoRemoveFailed: deleted the half-built NebulaCluster "+nc.Name)
+	}
+	return ctrl.Result{}, nil
+}
+
+// progress records what the stage waits for and looks again shortly.
+func (r *Reconciler) progress(ctx context.Context, rt *v1alpha1.NebulaRestore, reason, msg string) (ctrl.Result, error) {
+	c := meta.FindStatusCondition(rt.Status.Conditions, condProgressing)
+	if c == nil || c.Message != msg || c.Reason != reason {
+		meta.SetStatusCondition(&rt.Status.Conditions, metav1.Condition{Type: condProgressing, Status: metav1.ConditionTrue,
+			Reason: reason, Message: msg, ObservedGeneration: rt.Generation})
+		if err := r.Client.Status().Update(ctx, rt); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	return ctrl.Result{RequeueAfter: r.Poll}, nil
+}
+
+// advance moves the restore to the next phase with its condition.
+func (r *Reconciler) advance(ctx context.Context, rt *v1alpha1.NebulaRestore, phase v1alpha1.RestorePhase, reason, msg string) (ctrl.Result, error) {
+	now := metav1.Now()
+	rt.Status.Phase = phase
+	meta.SetStatusCondition(&rt.Status.Conditions, metav1.Condition{Type: string(phase), Status: metav1.ConditionTrue,
+		Reason: reason, Message: msg, ObservedGeneration: rt.Generation})
+	meta.SetStatusCondition(&rt.Status.Conditions, metav1.Condition{Type: condProgressing, Status: metav1.ConditionTrue,
+		Reason: reason, Message: msg, ObservedGeneration: rt.Generation})
+	if phase == v1alpha1.RestoreComplete {
+		rt.Status.TimeCompleted = &now
+		meta.SetStatusCondition(&rt.Status.Conditions, metav1.Condition{Type: condProgressing, Status: metav1.ConditionFalse,
+			Reason: reason, Message: msg, ObservedGeneration: rt.Generation})
+	}
+	if err := r.Client.Status().Update(ctx, rt); err != nil {
+		return ctrl.Result{}, err
+	}
+	r.event(rt, corev1.EventTypeNormal, reason, msg)
+	if phase == v1alpha1.RestoreComplete {
+		ctl.RecordRestore(ctl.ResultComplete, rt.Status.TimeStarted.Time, now.Time)
+		r.plans.Delete(rt.UID)
+		return ctrl.Result{}, nil
+	}
+	return ctrl.Result{Requeue: true}, nil
+}
