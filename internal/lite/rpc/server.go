@@ -60,8 +60,12 @@ func (s *Server) Stop() error {
 // host itself when it is an IP, every interface when it is a DNS name
 // (on Kubernetes --local_ip is the pod's FQDN).
 func ListenAddr(host string, port int) string {
+	addr := net.JoinHostPort(host, fmt.Sprint(port))
+	if l := hostmap.Listen(addr); l != addr {
+		return l
+	}
 	if net.ParseIP(host) != nil {
-		return net.JoinHostPort(host, fmt.Sprint(port))
+		return addr
 	}
 	return net.JoinHostPort("0.0.0.0", fmt.Sprint(port))
 }

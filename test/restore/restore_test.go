@@ -1,0 +1,448 @@
+// Package restore_test runs NebulaRestores end to end against a real
+// kube-apiserver (envtest), a real MinIO, and real nebula-lite processes
+// and br-agents standing behind the pods' DNS names (fakekubelet plays the
+// kubelet and the StatefulSet controller, which envtest lacks).
+package restore_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/nebula-open/nebula-br/api/v1alpha1"
+	"github.com/nebula-open/nebula-br/internal/controller/nebulacluster"
+	"github.com/nebula-open/nebula-br/internal/controller/nebularestore"
+	"github.com/nebula-open/nebula-br/internal/envtest"
+	"github.com/nebula-open/nebula-br/internal/envtest/fakekubelet"
+	"github.com/nebula-open/nebula-br/internal/hostmap"
+	nebulaclient "github.com/nebula-open/nebula-br/internal/nebula/client"
+	"github.com/nebula-open/nebula-br/internal/objstore/miniotest"
+)
+
+var binDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "restore-test-bin")
+	if err != nil {
+		panic(err)
+	}
+	binDir = dir
+	for _, b := range []string{"nebula-lite", "br-agent", "br"} {
+		out, err := exec.Command("go", "build", "-o", filepath.Join(dir, b), "github.com/nebula-open/nebula-br/cmd/"+b).CombinedOutput()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "build %s: %v\n%s", b, err, out)
+			os.Exit(1)
+		}
+	}
+	for _, role := range []string{"metad", "storaged", "graphd"} {
+		if err := os.Symlink("nebula-lite", filepath.Join(dir, "nebula-"+role)); err != nil {
+			panic(err)
+		}
+	}
+	code := envtest.Main(m)
+	miniotest.Cleanup()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type world struct {
+	t       *testing.T
+	env     *envtest.Env
+	c       client.Client
+	ns, ns2 string // ns runs pods; ns2 has objects only
+	hosts   string
+	kubelet *fakekubelet.Kubelet
+	minio   *miniotest.Server
+	bucket  string
+}
+
+func newWorld(t *testing.T) *world {
+	env := envtest.Shared(t)
+	w := &world{t: t, env: env, c: env.Client, ns: env.Namespace(t), ns2: env.Namespace(t)}
+	w.hosts = filepath.Join(t.TempDir(), "hosts")
+	if err := os.WriteFile(w.hosts, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(hostmap.EnvFile, w.hosts)
+	w.minio = miniotest.Shared(t)
+	w.bucket = w.minio.Bucket(t, "restore-"+strings.ToLower(w.ns))
+	for _, ns := range []string{w.ns, w.ns2} {
+		sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "s3"},
+			Data: map[string][]byte{"access-key": []byte(w.minio.AccessKey), "secret-key": []byte(w.minio.SecretKey)}}
+		if err := w.c.Create(context.Background(), sec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.kubelet = &fakekubelet.Kubelet{
+		Client: w.c, Namespace: w.ns, Root: t.TempDir(), HostsFile: w.hosts, IPBase: [3]byte{127, 0, 3},
+		Binaries: map[string]string{
+			"nebula-metad": filepath.Join(binDir, "nebula-metad"), "nebula-storaged": filepath.Join(binDir, "nebula-storaged"),
+			"nebula-graphd": filepath.Join(binDir, "nebula-graphd"), "br-agent": filepath.Join(binDir, "br-agent"),
+		},
+		Logf: t.Logf,
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { w.kubelet.Run(ctx); close(done) }()
+	t.Cleanup(func() {
+		if t.Failed() {
+			w.dumpLogs()
+		}
+		cancel()
+		<-done
+	})
+	return w
+}
+
+func (w *world) dumpLogs() {
+	logs, _ := filepath.Glob(filepath.Join(w.kubelet.Root, "*", "*.log"))
+	more, _ := filepath.Glob(filepath.Join(w.kubelet.Root, "*", "nebula", "logs", "*"))
+	for _, l := range append(logs, more...) {
+		b, _ := os.ReadFile(l)
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		if len(lines) > 12 {
+			lines = lines[len(lines)-12:]
+		}
+		w.t.Logf("--- %s\n%s", l, strings.Join(lines, "\n"))
+	}
+}
+
+// operator runs the NebulaCluster and NebulaRestore controllers in
+// process; stop ends them as an operator pod's deletion would.
+func (w *world) operator() (stop func()) {
+	w.t.Helper()
+	mgr, err := ctrl.NewManager(w.env.Config, ctrl.Options{
+		Scheme:     envtest.Scheme,
+		Metrics:    metricsserver.Options{BindAddress: "0"},
+		Cache:      cache.Options{DefaultNamespaces: map[string]cache.Config{w.ns: {}, w.ns2: {}}},
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+	})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if err := (&nebulacluster.Reconciler{}).SetupWithManager(mgr); err != nil {
+		w.t.Fatal(err)
+	}
+	if err := (&nebularestore.Reconciler{Poll: 300 * time.Millisecond, Timeout: 5 * time.Minute}).SetupWithManager(mgr); err != nil {
+		w.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	stopped := false
+	stop = func() {
+		if !stopped {
+			stopped = true
+			cancel()
+			if err := <-done; err != nil {
+				w.t.Errorf("manager: %v", err)
+			}
+		}
+	}
+	w.t.Cleanup(stop)
+	return stop
+}
+
+func eventually(t *testing.T, timeout time.Duration, what string, f func() (bool, error)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var lastErr error
+	for time.Now().Before(deadline) {
+		ok, err := f()
+		if ok {
+			return
+		}
+		lastErr = err
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("timed out after %s waiting for %s (last error: %v)", timeout, what, lastErr)
+}
+
+func sourceCluster(ns, name string, storaged int32) *v1alpha1.NebulaCluster {
+	comp := func(n int32, img string) v1alpha1.ComponentSpec {
+		return v1alpha1.ComponentSpec{Replicas: ptr.To(n), Image: img, Version: "v3.8.0"}
+	}
+	return &v1alpha1.NebulaCluster{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: v1alpha1.NebulaClusterSpec{
+			Metad:    &v1alpha1.MetadSpec{ComponentSpec: comp(1, "nebula-lite")},
+			Storaged: &v1alpha1.StoragedSpec{ComponentSpec: comp(storaged, "nebula-lite")},
+			Graphd:   &v1alpha1.GraphdSpec{ComponentSpec: comp(1, "nebula-lite")},
+			EnableBR: true,
+			Agent:    &v1alpha1.AgentSpec{Image: "br-agent", HeartbeatInterval: 1},
+		},
+	}
+}
+
+func (w *world) waitReady(name string, timeout time.Duration) *v1alpha1.NebulaCluster {
+	w.t.Helper()
+	nc := &v1alpha1.NebulaCluster{}
+	eventually(w.t, timeout, "NebulaCluster "+name+" ready", func() (bool, error) {
+		err := w.c.Get(context.Background(), client.ObjectKey{Namespace: w.ns, Name: name}, nc)
+		return err == nil && nc.Status.Phase == v1alpha1.ClusterRunning && meta.IsStatusConditionTrue(nc.Status.Conditions, v1alpha1.ClusterReady), err
+	})
+	return nc
+}
+
+type session struct {
+	t *testing.T
+	g *nebulaclient.GraphClient
+}
+
+func (w *world) connect(cluster string) *session {
+	w.t.Helper()
+	addr := fmt.Sprintf("%s:%d", nebulacluster.PodFQDN(cluster, w.ns, nebulacluster.Graphd, 0), nebulacluster.GraphdPort)
+	g, err := nebulaclient.NewGraphClient(addr, nebulaclient.Options{})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if _, err := g.Authenticate(context.Background(), "root", "nebula"); err != nil {
+		w.t.Fatal(err)
+	}
+	w.t.Cleanup(func() { g.Close() })
+	return &session{w.t, g}
+}
+
+func (s *session) must(q string) {
+	s.t.Helper()
+	if _, err := s.g.Execute(context.Background(), q); err != nil {
+		s.t.Fatalf("%.120s: %v", q, err)
+	}
+}
+
+func (s *session) fingerprint(space string) string {
+	s.t.Helper()
+	resp, err := s.g.Execute(context.Background(), "USE "+space+"; SHOW FINGERPRINT")
+	if err != nil {
+		s.t.Fatalf("fingerprint %s: %v", space, err)
+	}
+	last := resp.Data.Rows[len(resp.Data.Rows)-1]
+	return fmt.Sprintf("%s/%d", last.Values[3].SVal, *last.Values[2].IVal)
+}
+
+func (s *session) load(space string, from, to int) {
+	s.must("USE " + space)
+	for lo := from; lo < to; lo += 250 {
+		var v, e strings.Builder
+		for i := lo; i < min(lo+250, to); i++ {
+			if i > lo {
+				v.WriteByte(',')
+				e.WriteByte(',')
+			}
+			fmt.Fprintf(&v, `"v%d":("n%d", %d)`, i, i, i)
+			fmt.Fprintf(&e, `"v%d"->"v%d":(%d)`, i, i+1, i)
+		}
+		s.must("INSERT VERTEX p(name, n) VALUES " + v.String())
+		s.must("INSERT EDGE r(w) VALUES " + e.String())
+	}
+}
+
+var nameRE = regexp.MustCompile(`(?m)^BACKUP_\d{4}(_\d{2}){5}$`)
+
+// backup runs br against the source cluster, as the backup Job would.
+func (w *world) backup(cluster string, kind string) string {
+	w.t.Helper()
+	meta := fmt.Sprintf("%s:%d", nebulacluster.PodFQDN(cluster, w.ns, nebulacluster.Metad, 0), nebulacluster.MetadPort)
+	cmd := exec.Command(filepath.Join(binDir, "br"), "backup", kind, "--meta", meta, "--storage", "s3://"+w.bucket,
+		"--s3.endpoint", w.minio.Endpoint, "--s3.region", "us-east-1")
+	cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID="+w.minio.AccessKey, "AWS_SECRET_ACCESS_KEY="+w.minio.SecretKey)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		w.t.Fatalf("br backup %s: %v\n%s", kind, err, out.String())
+	}
+	name := nameRE.FindString(out.String())
+	if name == "" {
+		w.t.Fatalf("no backup name in:\n%s", out.String())
+	}
+	return name
+}
+
+func (w *world) restore(ns, name, cluster, backup string) *v1alpha1.NebulaRestore {
+	w.t.Helper()
+	rt := &v1alpha1.NebulaRestore{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: v1alpha1.NebulaRestoreSpec{
+			// The older spec.br form, as the reference page writes it.
+			BR: &v1alpha1.RestoreConfig{ClusterName: cluster, BackupName: backup,
+				S3: &v1alpha1.S3StorageProvider{Region: "us-east-1", Bucket: w.bucket, Endpoint: w.minio.Endpoint, SecretName: "s3"}},
+		},
+	}
+	if err := w.c.Create(context.Background(), rt); err != nil {
+		w.t.Fatal(err)
+	}
+	return rt
+}
+
+func (w *world) get(rt *v1alpha1.NebulaRestore) *v1alpha1.NebulaRestore {
+	cur := &v1alpha1.NebulaRestore{}
+	if err := w.c.Get(context.Background(), client.ObjectKeyFromObject(rt), cur); err != nil {
+		w.t.Fatal(err)
+	}
+	return cur
+}
+
+// waitPhase waits for one of phases and returns the restore.
+func (w *world) waitPhase(rt *v1alpha1.NebulaRestore, timeout time.Duration, phases ...v1alpha1.RestorePhase) *v1alpha1.NebulaRestore {
+	w.t.Helper()
+	var cur *v1alpha1.NebulaRestore
+	eventually(w.t, timeout, fmt.Sprintf("restore %s in %v", rt.Name, phases), func() (bool, error) {
+		cur = w.get(rt)
+		for _, p := range phases {
+			if cur.Status.Phase == p {
+				return true, nil
+			}
+		}
+		if cur.Status.Phase == v1alpha1.RestoreFailed || cur.Status.Phase == v1alpha1.RestoreInvalid {
+			w.t.Fatalf("restore %s ended %s: %+v", rt.Name, cur.Status.Phase, cur.Status.Conditions)
+		}
+		return false, fmt.Errorf("phase %q, conditions %+v", cur.Status.Phase, cur.Status.Conditions)
+	})
+	return cur
+}
+
+// TestRestoreIntoNewCluster restores an incremental backup (with its full
+// base) of a live source cluster into a new cluster, stopping the operator
+// twice along the way, and checks the data is exact and the source
+// untouched. Then the Invalid cases, on the same backups.
+func TestRestoreIntoNewCluster(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	stop := w.operator()
+
+	src := sourceCluster(w.ns, "src", 3)
+	if err := w.c.Create(ctx, src); err != nil {
+		t.Fatal(err)
+	}
+	w.waitReady("src", 2*time.Minute)
+	s := w.connect("src")
+	eventually(t, time.Minute, "space created (storaged registered)", func() (bool, error) {
+		_, err := s.g.Execute(ctx, "CREATE SPACE g (partition_num = 6, vid_type = FIXED_STRING(12))")
+		return err == nil, err
+	})
+	s.must("USE g; CREATE TAG p(name string, n int); CREATE EDGE r(w int)")
+	s.load("g", 0, 2000)
+	full := w.backup("src", "full")
+	s.load("g", 2000, 2300)
+	s.must(`USE g; INSERT VERTEX p(name, n) VALUES "v7":("renamed", 777); DELETE VERTEX "v9" WITH EDGE`)
+	incr := w.backup("src", "incr")
+	want := s.fingerprint("g")
+	srcBefore := &v1alpha1.NebulaCluster{}
+	if err := w.c.Get(ctx, client.ObjectKeyFromObject(src), srcBefore); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("backups %s (full) and %s (incremental); fingerprint %s", full, incr, want)
+
+	rt := w.restore(w.ns, "rt", "src", incr)
+	// Restart the operator in the metad stage, once the new cluster's
+	// metad pod has started its restore agent ...
+	cur := w.waitPhase(rt, time.Minute, v1alpha1.RestoreRunning)
+	restored := cur.Status.ClusterName
+	if restored == "" || restored == "src" || !strings.HasPrefix(restored, "src-") {
+		t.Fatalf("restored cluster name %q: want an operator-generated src-xxxxx", restored)
+	}
+	eventually(t, time.Minute, "restored metad pod started", func() (bool, error) {
+		return w.kubelet.IP(restored+"-metad-0") != "", nil
+	})
+	stop()
+	t.Log("operator stopped in the metad stage")
+	stop = w.operator()
+	// ... and again once metad is restored.
+	cur = w.waitPhase(rt, 2*time.Minute, v1alpha1.RestoreMetadComplete, v1alpha1.RestoreStoragedComplete, v1alpha1.RestoreComplete)
+	stop()
+	t.Logf("operator stopped at %s", cur.Status.Phase)
+	w.operator()
+	cur = w.waitPhase(rt, 3*time.Minute, v1alpha1.RestoreComplete)
+
+	for _, c := range []string{string(v1alpha1.RestoreMetadComplete), string(v1alpha1.RestoreStoragedComplete), string(v1alpha1.RestoreComplete)} {
+		if !meta.IsStatusConditionTrue(cur.Status.Conditions, c) {
+			t.Errorf("condition %s not true: %+v", c, cur.Status.Conditions)
+		}
+	}
+	if cur.Status.TimeStarted == nil || cur.Status.TimeCompleted == nil {
+		t.Errorf("times not set: %+v", cur.Status)
+	}
+	if len(cur.Status.Partitions) != 6 {
+		t.Errorf("partitions in status: %v, want 6 parts", cur.Status.Partitions)
+	}
+	for p, hosts := range cur.Status.Partitions {
+		if len(hosts) != 1 || !strings.HasPrefix(hosts[0].Host, restored+"-storaged-") {
+			t.Errorf("part %s on %v: want one of the restored storaged pods", p, hosts)
+		}
+	}
+	if len(cur.Status.Checkpoints) != 0 {
+		t.Errorf("downloads not cleaned: %v", cur.Status.Checkpoints)
+	}
+	if left, _ := filepath.Glob(filepath.Join(w.kubelet.PodDir(restored+"-metad-0"), "nebula", "data", "metad", "restore-meta-*")); len(left) != 0 {
+		t.Errorf("downloaded meta export left behind: %v", left)
+	}
+	nc := w.waitReady(restored, time.Minute)
+	if nc.Labels[v1alpha1.LabelRestore] != "rt" || nc.Annotations[v1alpha1.AnnotationRestoreStage] != "" {
+		t.Errorf("restored cluster labels %v annotations %v", nc.Labels, nc.Annotations)
+	}
+	got := w.connect(restored).fingerprint("g")
+	if got != want {
+		t.Fatalf("restored fingerprint %s, want %s", got, want)
+	}
+	// The source is untouched: same spec generation, same data, serving.
+	srcAfter := &v1alpha1.NebulaCluster{}
+	if err := w.c.Get(ctx, client.ObjectKeyFromObject(src), srcAfter); err != nil {
+		t.Fatal(err)
+	}
+	if srcAfter.Generation != srcBefore.Generation || len(srcAfter.Annotations) != len(srcBefore.Annotations) {
+		t.Errorf("source cluster modified: generation %d -> %d, annotations %v", srcBefore.Generation, srcAfter.Generation, srcAfter.Annotations)
+	}
+	if fp := s.fingerprint("g"); fp != want {
+		t.Errorf("source fingerprint changed: %s -> %s", want, fp)
+	}
+
+	// Invalid cases, in a namespace without pods. Each ends within seconds
+	// with a reason and a message naming the problem.
+	if err := w.c.Create(ctx, sourceCluster(w.ns2, "two", 2)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.c.Create(ctx, sourceCluster(w.ns2, "three", 3)); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, cluster, backup, reason, text string
+	}{
+		{"missing-backup", "three", "BACKUP_2001_01_01_00_00_00", nebularestore.ReasonBackupNotFound, "BACKUP_2001_01_01_00_00_00 not found"},
+		{"wrong-cluster", "nosuch", incr, nebularestore.ReasonClusterNotFound, "NebulaCluster " + w.ns2 + "/nosuch not found"},
+		{"topology", "two", full, nebularestore.ReasonTopology, "3 storage hosts, but NebulaCluster " + w.ns2 + "/two has 2 storaged replicas"},
+	} {
+		start := time.Now()
+		rt := w.restore(w.ns2, tc.name, tc.cluster, tc.backup)
+		var cond *metav1.Condition
+		eventually(t, 20*time.Second, tc.name+" Invalid", func() (bool, error) {
+			cur := w.get(rt)
+			cond = meta.FindStatusCondition(cur.Status.Conditions, string(v1alpha1.RestoreInvalid))
+			return cur.Status.Phase == v1alpha1.RestoreInvalid && cond != nil, nil
+		})
+		if cond.Reason != tc.reason || !strings.Contains(cond.Message, tc.text) {
+			t.Errorf("%s: Invalid %s: %s; want %s containing %q", tc.name, cond.Reason, cond.Message, tc.reason, tc.text)
+		}
+		var ncs v1alpha1.NebulaClusterList
+		if err := w.c.List(ctx, &ncs, client.InNamespace(w.ns2)); err != nil || len(ncs.Items) != 2 {
+			t.Errorf("%s: an invalid restore created a cluster (%d clusters, %v)", tc.name, len(ncs.Items), err)
+		}
+		t.Logf("%s: Invalid %s after %s", tc.name, cond.Reason, time.Since(start).Round(time.Millisecond))
+	}
+}
