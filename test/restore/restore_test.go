@@ -17,6 +17,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -33,6 +34,7 @@ import (
 	"github.com/nebula-open/nebula-br/internal/envtest/fakekubelet"
 	"github.com/nebula-open/nebula-br/internal/hostmap"
 	nebulaclient "github.com/nebula-open/nebula-br/internal/nebula/client"
+	"github.com/nebula-open/nebula-br/internal/objstore"
 	"github.com/nebula-open/nebula-br/internal/objstore/miniotest"
 )
 
@@ -275,7 +277,34 @@ func (w *world) backup(cluster string, kind string) string {
 	return name
 }
 
-func (w *world) restore(ns, name, cluster, backup string) *v1alpha1.NebulaRestore {
+// corruptDataObject overwrites one data object of a backup with as many
+// different bytes (so only the checksum can tell) and returns its key.
+func (w *world) corruptDataObject(backup string) string {
+	w.t.Helper()
+	ctx := context.Background()
+	st, err := objstore.Open(ctx, "s3://"+w.bucket, objstore.Config{S3: objstore.S3Config{
+		AccessKey: w.minio.AccessKey, SecretKey: w.minio.SecretKey, Region: "us-east-1", Endpoint: w.minio.Endpoint}})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	var victim objstore.ObjectInfo
+	st.List(ctx, backup+"/data/", func(o objstore.ObjectInfo) error {
+		if victim.Key == "" && o.Size > 0 {
+			victim = o
+		}
+		return nil
+	})
+	if victim.Key == "" {
+		w.t.Fatalf("no data object under %s", backup)
+	}
+	junk := bytes.Repeat([]byte{0x5a}, int(victim.Size))
+	if err := st.Put(ctx, victim.Key, bytes.NewReader(junk), victim.Size); err != nil {
+		w.t.Fatal(err)
+	}
+	return victim.Key
+}
+
+func (w *world) restore(ns, name, cluster, backup string, opts ...func(*v1alpha1.NebulaRestore)) *v1alpha1.NebulaRestore {
 	w.t.Helper()
 	rt := &v1alpha1.NebulaRestore{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
@@ -284,6 +313,9 @@ func (w *world) restore(ns, name, cluster, backup string) *v1alpha1.NebulaRestor
 			BR: &v1alpha1.RestoreConfig{ClusterName: cluster, BackupName: backup,
 				S3: &v1alpha1.S3StorageProvider{Region: "us-east-1", Bucket: w.bucket, Endpoint: w.minio.Endpoint, SecretName: "s3"}},
 		},
+	}
+	for _, o := range opts {
+		o(rt)
 	}
 	if err := w.c.Create(context.Background(), rt); err != nil {
 		w.t.Fatal(err)
@@ -412,6 +444,24 @@ func TestRestoreIntoNewCluster(t *testing.T) {
 	if fp := s.fingerprint("g"); fp != want {
 		t.Errorf("source fingerprint changed: %s -> %s", want, fp)
 	}
+
+	// A damaged object fails the restore in the storaged stage, naming the
+	// object; autoRemoveFailed deletes the half-built cluster.
+	key := w.corruptDataObject(full)
+	bad := w.restore(w.ns, "bad", "src", full, func(rt *v1alpha1.NebulaRestore) { rt.Spec.AutoRemoveFailed = true })
+	var failed *v1alpha1.NebulaRestore
+	eventually(t, 2*time.Minute, "damaged restore Failed", func() (bool, error) {
+		failed = w.get(bad)
+		return failed.Status.Phase == v1alpha1.RestoreFailed, fmt.Errorf("phase %s", failed.Status.Phase)
+	})
+	cond := meta.FindStatusCondition(failed.Status.Conditions, string(v1alpha1.RestoreFailed))
+	if cond == nil || cond.Reason != nebularestore.ReasonDataDownload || !strings.Contains(cond.Message, "checksum mismatch") || !strings.Contains(cond.Message, filepath.Base(key)) {
+		t.Errorf("Failed condition %+v: want %s naming %s", cond, nebularestore.ReasonDataDownload, key)
+	}
+	eventually(t, 20*time.Second, "half-built cluster removed", func() (bool, error) {
+		err := w.c.Get(ctx, client.ObjectKey{Namespace: w.ns, Name: failed.Status.ClusterName}, &v1alpha1.NebulaCluster{})
+		return apierrors.IsNotFound(err), err
+	})
 
 	// Invalid cases, in a namespace without pods. Each ends within seconds
 	// with a reason and a message naming the problem.
