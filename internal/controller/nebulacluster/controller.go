@@ -188,6 +188,15 @@ func (r *Reconciler) apply(ctx context.Context, nc *v1alpha1.NebulaCluster, c co
 	}); err != nil {
 		return nil, false, fmt.Errorf("%s headless Service: %w", c.role, err)
 	}
+	if c.role == Graphd {
+		client := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: GraphdServiceName(nc.Name), Namespace: ns}}
+		if _, err := controllerutil.CreateOrUpdate(ctx, r.Client, client, func() error {
+			graphdService(nc, c, client)
+			return controllerutil.SetControllerReference(nc, client, r.Client.Scheme())
+		}); err != nil {
+			return nil, false, fmt.Errorf("graphd client Service: %w", err)
+		}
+	}
 	sts := &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Name: WorkloadName(nc.Name, c.role), Namespace: ns}}
 	op, err := controllerutil.CreateOrUpdate(ctx, r.Client, sts, func() error {
 		statefulSet(nc, c, r.Images, sts)

@@ -243,6 +243,13 @@ func TestClusterCreatedInOrderWithAgents(t *testing.T) {
 
 	markReady(t, c, storaged)
 	graphd := waitComponent(t, c, nc, "graphd")
+	gsvc := &corev1.Service{}
+	if err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: nebulacluster.GraphdServiceName(nc.Name)}, gsvc); err != nil {
+		t.Fatalf("graphd client Service: %v", err)
+	}
+	if gsvc.Spec.Type != corev1.ServiceTypeClusterIP || gsvc.Spec.ClusterIP == corev1.ClusterIPNone || len(gsvc.Spec.Ports) != 1 || gsvc.Spec.Ports[0].Port != 9669 {
+		t.Errorf("graphd client Service: %+v", gsvc.Spec)
+	}
 	// Every pod runs an agent: metad's listCluster wants one on every
 	// host that runs a service, graphd's included.
 	if container(t, graphd, "ng-agent") == nil {

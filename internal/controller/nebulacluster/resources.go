@@ -65,6 +65,10 @@ func WorkloadName(cluster, role string) string { return cluster + "-" + role }
 // HeadlessName is the headless Service of a component.
 func HeadlessName(cluster, role string) string { return cluster + "-" + role + "-headless" }
 
+// GraphdServiceName is graphd's client Service, where applications and
+// consoles connect: <cluster>-graphd-svc:9669.
+func GraphdServiceName(cluster string) string { return cluster + "-graphd-svc" }
+
 // PodFQDN is the DNS name of pod ordinal i of a component.
 func PodFQDN(cluster, ns, role string, i int) string {
 	return fmt.Sprintf("%s-%s-%d.%s.%s.svc.cluster.local", cluster, role, i, HeadlessName(cluster, role), ns)
@@ -209,6 +213,29 @@ func headless(nc *v1alpha1.NebulaCluster, c component, svc *corev1.Service) {
 		ports = append(ports, corev1.ServicePort{Name: "agent", Port: AgentPort, TargetPort: intstr.FromInt32(AgentPort), Protocol: corev1.ProtocolTCP})
 	}
 	svc.Spec.Ports = ports
+}
+
+// graphdService is the client Service in front of the graphd pods,
+// shaped by spec.graphd.service.
+func graphdService(nc *v1alpha1.NebulaCluster, c component, svc *corev1.Service) {
+	svc.Labels = labels(nc, c.role)
+	svc.Spec.Selector = labels(nc, c.role)
+	svc.Spec.Type = corev1.ServiceTypeClusterIP
+	svc.Annotations = nil
+	if s := nc.Spec.Graphd.Service; s != nil {
+		if s.Type != "" {
+			svc.Spec.Type = s.Type
+		}
+		svc.Annotations = s.Annotations
+		if s.ClusterIP != nil && svc.Spec.ClusterIP == "" {
+			svc.Spec.ClusterIP = *s.ClusterIP // immutable once set
+		}
+		svc.Spec.PublishNotReadyAddresses = s.PublishNotReadyAddresses
+		if s.LoadBalancerIP != nil {
+			svc.Spec.LoadBalancerIP = *s.LoadBalancerIP
+		}
+	}
+	svc.Spec.Ports = []corev1.ServicePort{{Name: "thrift", Port: GraphdPort, TargetPort: intstr.FromInt32(GraphdPort), Protocol: corev1.ProtocolTCP}}
 }
 
 func podEnv(nc *v1alpha1.NebulaCluster, c component) []corev1.EnvVar {
