@@ -402,6 +402,8 @@ func TestRestoreIntoNewCluster(t *testing.T) {
 	t.Logf("operator stopped at %s", cur.Status.Phase)
 	w.operator()
 	cur = w.waitPhase(rt, 3*time.Minute, v1alpha1.RestoreComplete)
+	t.Logf("restore %s Complete into %s after %s (two operator restarts included)", rt.Name, restored,
+		cur.Status.TimeCompleted.Sub(cur.Status.TimeStarted.Time))
 
 	for _, c := range []string{string(v1alpha1.RestoreMetadComplete), string(v1alpha1.RestoreStoragedComplete), string(v1alpha1.RestoreComplete)} {
 		if !meta.IsStatusConditionTrue(cur.Status.Conditions, c) {
