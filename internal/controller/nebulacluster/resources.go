@@ -400,7 +400,9 @@ func statefulSet(nc *v1alpha1.NebulaCluster, c component, def Images, sts *appsv
 		VolumeMounts: volumeMounts(c),
 		ReadinessProbe: &corev1.Probe{
 			ProbeHandler:        corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(port(c.role))}},
-			InitialDelaySeconds: 5, PeriodSeconds: 10, TimeoutSeconds: 5,
+			// Probed often: each component waits for the previous one to be
+			// ready, and a restore rolls metad and storaged once.
+			InitialDelaySeconds: 1, PeriodSeconds: 3, TimeoutSeconds: 3,
 		},
 	}
 	if c.spec.Resources != nil {
