@@ -3,8 +3,10 @@ GO      ?= go
 BIN     := $(CURDIR)/bin
 PKGS    := ./...
 TESTFLAGS ?= -count=1 -timeout 40m
+# The e2e cluster's state (hack/e2e): binaries, images, PKI, logs, run/.
+E2E_CACHE := $(CURDIR)/.cache/e2e
 
-.PHONY: all build generate test bench lint demo clean tools
+.PHONY: all build generate test bench lint demo clean tools e2e e2e-up e2e-down
 
 all: build
 
@@ -36,6 +38,18 @@ lint:
 
 demo: build
 	hack/demo.sh
+
+# e2e: a single-node Kubernetes built from source (hack/e2e, state in
+# $(E2E_CACHE)), the suite test/e2e on it, the host restored after.
+e2e:
+	hack/e2e/run.sh
+
+e2e-up:
+	hack/e2e/build.sh
+	hack/e2e/up.sh
+
+e2e-down:
+	hack/e2e/down.sh
 
 clean:
 	rm -rf $(BIN) .cache

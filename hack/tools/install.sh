@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # hack/tools/install.sh NAME... builds the pinned tools into the repository's
-# bin/ (NAME: minio, rclone, kube-apiserver, etcd, controller-gen).
+# bin/ (NAME: minio, rclone, kube-apiserver, etcd, controller-gen; for the
+# e2e cluster of hack/e2e also kube-controller-manager, kube-scheduler,
+# kubelet, kube-proxy and kubectl, from the same k8s.io/kubernetes).
 # hack/tools/go.mod pins the versions (its tool directives; to move one:
 # cd hack/tools && go get -tool MODULE@VERSION && go mod tidy). A tool whose
 # bin/NAME exists and whose bin/.NAME.version matches is skipped, so a rerun
@@ -26,7 +28,7 @@ bin="$root/bin"
 GO=${GO:-go}
 
 if [ $# -eq 0 ]; then
-	echo "usage: $0 NAME... (NAME: minio, rclone, kube-apiserver, etcd, controller-gen)" >&2
+	echo "usage: $0 NAME... (NAME: minio, rclone, kube-apiserver, etcd, controller-gen, kube-controller-manager, kube-scheduler, kubelet, kube-proxy, kubectl)" >&2
 	exit 2
 fi
 
@@ -43,11 +45,12 @@ for name in "$@"; do
 	case "$name" in
 	minio) mod=github.com/minio/minio ;;
 	rclone) mod=github.com/rclone/rclone ;;
-	kube-apiserver) mod=k8s.io/kubernetes pkg=k8s.io/kubernetes/cmd/kube-apiserver ;;
+	kube-apiserver | kube-controller-manager | kube-scheduler | kubelet | kube-proxy | kubectl)
+		mod=k8s.io/kubernetes pkg=k8s.io/kubernetes/cmd/$name ;;
 	etcd) mod=go.etcd.io/etcd/server/v3 ;;
 	controller-gen) mod=sigs.k8s.io/controller-tools pkg=sigs.k8s.io/controller-tools/cmd/controller-gen ;;
 	*)
-		echo "$0: unknown tool $name (known: minio, rclone, kube-apiserver, etcd, controller-gen)" >&2
+		echo "$0: unknown tool $name (known: minio, rclone, kube-apiserver, etcd, controller-gen, kube-controller-manager, kube-scheduler, kubelet, kube-proxy, kubectl)" >&2
 		exit 2
 		;;
 	esac
@@ -88,13 +91,18 @@ for name in "$@"; do
 				ldflags="$ldflags -X github.com/minio/minio/cmd.CopyrightYear=${t:0:4}"
 			fi
 		fi
-		if [ "$name" = kube-apiserver ]; then
+		if [ "$mod" = k8s.io/kubernetes ]; then
 			# What /version reports (Kubernetes' own builds set these; the
 			# default is v0.0.0-master).
 			minor=$(echo "$version" | cut -d. -f2)
 			cb=k8s.io/component-base/version
 			ldflags="$ldflags -X $cb.gitVersion=$version -X $cb.gitMajor=1 -X $cb.gitMinor=$minor -X $cb.gitTreeState=clean"
 			ldflags="$ldflags -X $cb.buildDate=1970-01-01T00:00:00Z"
+			if [ "$name" = kubectl ]; then
+				# kubectl version's client half.
+				cv=k8s.io/client-go/pkg/version
+				ldflags="$ldflags -X $cv.gitVersion=$version -X $cv.gitMajor=1 -X $cv.gitMinor=$minor -X $cv.gitTreeState=clean"
+			fi
 		fi
 		if [ "$name" = controller-gen ]; then
 			# What generated CRDs record in controller-gen.kubebuilder.io/version.
