@@ -51,5 +51,7 @@ e2e-up:
 e2e-down:
 	hack/e2e/down.sh
 
+# A running e2e cluster is stopped first: .cache holds its live mounts.
 clean:
+	@if [ -d .cache/e2e/run/pids ]; then hack/e2e/down.sh; fi
 	rm -rf $(BIN) .cache

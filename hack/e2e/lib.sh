@@ -12,6 +12,14 @@ L="$C/logs"              # component logs (kept until the next up.sh)
 PIDS="$R/pids"
 IMAGES="$C/images"
 export KUBECONFIG="$P/admin.kubeconfig"
+
+# The cluster needs root: network namespaces, iptables, mounts, cgroups.
+need_root() {
+	if [ "$(id -u)" != 0 ]; then
+		echo "e2e: $(basename "$0") needs root (network namespaces, iptables, mounts, cgroups): run it as root" >&2
+		exit 1
+	fi
+}
 export PATH="$B:$EB:$PATH"
 
 NODE=e2e-node

@@ -6,6 +6,7 @@
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 GO=${GO:-go}
+need_root
 T0=$(date +%s)
 phase() { echo "e2e $(date +%T) ===== $*"; }
 

@@ -17,6 +17,7 @@
 # the host taken here is compared after). KUBECONFIG=.cache/e2e/pki/admin.kubeconfig
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+need_root
 
 T0=$(date +%s)
 if alive kube-apiserver; then

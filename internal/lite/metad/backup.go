@@ -144,7 +144,7 @@ func (m *Metad) CreateBackup(ctx context.Context, spaceNames []string, base stri
 		}
 	}()
 	for _, h := range hosts {
-		a, err := m.cfg.Admin(ctx, h)
+		a, err := m.connectAdmin(ctx, h)
 		if err != nil {
 			return nil, coded(codeBackupFailed, "backup %s: storage host %s unreachable: %v", bm.Name, h, err)
 		}
@@ -181,6 +181,28 @@ func (m *Metad) CreateBackup(ctx context.Context, spaceNames []string, base stri
 
 // cutCheckpoints blocks writes everywhere, cuts a checkpoint on every host
 // and unblocks, whatever happens. It returns the hosts that cut one.
+// adminRetries are the waits before reconnecting to a storage host's admin
+// service: a name lookup or a connect can fail for a moment (cluster DNS
+// under load, a pod IP being re-published), and nothing is blocked yet.
+var adminRetries = []time.Duration{300 * time.Millisecond, time.Second}
+
+func (m *Metad) connectAdmin(ctx context.Context, h Addr) (Admin, error) {
+	a, err := m.cfg.Admin(ctx, h)
+	for _, wait := range adminRetries {
+		if err == nil {
+			return a, nil
+		}
+		m.log.Warn("storage host unreachable, retrying", "host", h.String(), "err", err, "in", wait)
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(wait):
+		}
+		a, err = m.cfg.Admin(ctx, h)
+	}
+	return a, err
+}
+
 func (m *Metad) cutCheckpoints(ctx context.Context, bm *BackupMeta, hosts []Addr, hostSpaces map[Addr][]int32, admins map[Addr]Admin) ([]Addr, error) {
 	var blocked, cut []Addr
 	defer func() {
