@@ -399,7 +399,7 @@ func statefulSet(nc *v1alpha1.NebulaCluster, c component, def Images, sts *appsv
 		Ports:        []corev1.ContainerPort{{Name: "thrift", ContainerPort: port(c.role), Protocol: corev1.ProtocolTCP}},
 		VolumeMounts: volumeMounts(c),
 		ReadinessProbe: &corev1.Probe{
-			ProbeHandler:        corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(port(c.role))}},
+			ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(port(c.role))}},
 			// Probed often: each component waits for the previous one to be
 			// ready, and a restore rolls metad and storaged once.
 			InitialDelaySeconds: 1, PeriodSeconds: 3, TimeoutSeconds: 3,
