@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"sort"
@@ -21,6 +20,7 @@ import (
 	"github.com/nebula-open/nebula-br/internal/lite/cluster"
 	nclient "github.com/nebula-open/nebula-br/internal/nebula/client"
 	"github.com/nebula-open/nebula-br/internal/nebula/gen/nebula/meta"
+	"github.com/nebula-open/nebula-br/internal/testbin"
 )
 
 // binDir holds nebula-lite and br-agent, built by TestMain (not with -short).
@@ -29,20 +29,7 @@ var binDir string
 func TestMain(m *testing.M) {
 	flag.Parse()
 	if !testing.Short() {
-		dir, err := os.MkdirTemp("", "br-agent-test-bin-")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		for _, pkg := range []string{"nebula-lite", "br-agent"} {
-			out, err := exec.Command("go", "build", "-o", filepath.Join(dir, pkg), "github.com/nebula-open/nebula-br/cmd/"+pkg).CombinedOutput()
-			if err != nil {
-				fmt.Fprintf(os.Stderr, "go build %s: %v\n%s", pkg, err, out)
-				os.RemoveAll(dir)
-				os.Exit(1)
-			}
-		}
-		binDir = dir
+		binDir = testbin.MustBuild("nebula-lite", "br-agent")
 	}
 	code := m.Run()
 	if binDir != "" {

@@ -17,27 +17,18 @@ import (
 
 	"github.com/nebula-open/nebula-br/internal/lite/cluster"
 	"github.com/nebula-open/nebula-br/internal/nebula/client"
+	"github.com/nebula-open/nebula-br/internal/nebula/graphtest"
 	"github.com/nebula-open/nebula-br/internal/objstore/miniotest"
+	"github.com/nebula-open/nebula-br/internal/testbin"
 )
 
 var binDir string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "br-test-bin")
-	if err != nil {
-		panic(err)
-	}
-	binDir = dir
-	for _, b := range []string{"nebula-lite", "br-agent", "br"} {
-		out, err := exec.Command("go", "build", "-o", filepath.Join(dir, b), "github.com/nebula-open/nebula-br/cmd/"+b).CombinedOutput()
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "build %s: %v\n%s", b, err, out)
-			os.Exit(1)
-		}
-	}
+	binDir = testbin.MustBuild("nebula-lite", "br-agent", "br")
 	code := m.Run()
 	miniotest.Cleanup()
-	os.RemoveAll(dir)
+	os.RemoveAll(binDir)
 	os.Exit(code)
 }
 
@@ -114,46 +105,24 @@ func backupName(t *testing.T, out string) string {
 	return n
 }
 
-type session struct {
-	t *testing.T
-	g *client.GraphClient
-}
+// session adds the schema and data these tests use to a graphd session.
+type session struct{ *graphtest.Session }
 
 func connect(t *testing.T, c *cluster.Cluster) *session {
 	t.Helper()
-	g, err := client.NewGraphClient(c.GraphAddr(), client.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := g.Authenticate(context.Background(), "root", "nebula"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { g.Close() })
-	return &session{t, g}
-}
-
-func (s *session) must(q string) {
-	s.t.Helper()
-	if _, err := s.g.Execute(context.Background(), q); err != nil {
-		s.t.Fatalf("%.120s: %v", q, err)
-	}
+	return &session{graphtest.Connect(t, c.GraphAddr())}
 }
 
 func (s *session) fingerprint(space string) string {
-	s.t.Helper()
-	resp, err := s.g.Execute(context.Background(), "USE "+space+"; SHOW FINGERPRINT")
-	if err != nil {
-		s.t.Fatalf("fingerprint %s: %v", space, err)
-	}
-	last := resp.Data.Rows[len(resp.Data.Rows)-1]
-	return fmt.Sprintf("%s/%d", last.Values[3].SVal, *last.Values[2].IVal)
+	s.T.Helper()
+	return s.FingerprintString(space)
 }
 
 func (s *session) spaces() []string {
-	s.t.Helper()
-	resp, err := s.g.Execute(context.Background(), "SHOW SPACES")
+	s.T.Helper()
+	resp, err := s.G.Execute(context.Background(), "SHOW SPACES")
 	if err != nil {
-		s.t.Fatal(err)
+		s.T.Fatal(err)
 	}
 	var out []string
 	for _, r := range resp.Data.Rows {
@@ -163,12 +132,12 @@ func (s *session) spaces() []string {
 }
 
 func (s *session) schema(space string) {
-	s.must(fmt.Sprintf("CREATE SPACE %s (partition_num = 6, vid_type = FIXED_STRING(12)); USE %s; CREATE TAG p(name string, n int); CREATE EDGE r(w int)", space, space))
+	s.Must(fmt.Sprintf("CREATE SPACE %s (partition_num = 6, vid_type = FIXED_STRING(12)); USE %s; CREATE TAG p(name string, n int); CREATE EDGE r(w int)", space, space))
 }
 
 // load writes vertices [from, to) and three edges for each.
 func (s *session) load(space string, from, to int) {
-	s.must("USE " + space)
+	s.Must("USE " + space)
 	for lo := from; lo < to; lo += 250 {
 		var v, e strings.Builder
 		for i := lo; i < min(lo+250, to); i++ {
@@ -179,8 +148,8 @@ func (s *session) load(space string, from, to int) {
 			fmt.Fprintf(&v, `"v%d":("n%d", %d)`, i, i, i)
 			fmt.Fprintf(&e, `"v%d"->"v%d":(%d),"v%d"->"v%d"@2:(%d),"v%d"->"v%d":(%d)`, i, i+1, i, i, i+3, i, i, i*7%to, i)
 		}
-		s.must("INSERT VERTEX p(name, n) VALUES " + v.String())
-		s.must("INSERT EDGE r(w) VALUES " + e.String())
+		s.Must("INSERT VERTEX p(name, n) VALUES " + v.String())
+		s.Must("INSERT EDGE r(w) VALUES " + e.String())
 	}
 }
 
@@ -231,7 +200,7 @@ func TestChainRestoresEveryLink(t *testing.T) {
 			names, prints = append(names, backupName(t, out)), append(prints, s.fingerprint("g"))
 			// Second link: more data, a deletion, and a space created since the base.
 			s.load("g", 1500, 2000)
-			s.must(`USE g; DELETE VERTEX "v7" WITH EDGE`)
+			s.Must(`USE g; DELETE VERTEX "v7" WITH EDGE`)
 			s.schema("late")
 			s.load("late", 0, 300)
 			out = brOK(t, st.env, st.flags("backup", "incr", "--meta", meta)...)
@@ -267,7 +236,7 @@ func TestChainRestoresEveryLink(t *testing.T) {
 					}
 				}
 				// The restored cluster takes writes.
-				d.must(`USE g; INSERT VERTEX p(name, n) VALUES "new":("x", 1)`)
+				d.Must(`USE g; INSERT VERTEX p(name, n) VALUES "new":("x", 1)`)
 			}
 			// The source was never touched.
 			if got := s.fingerprint("g"); got != prints[2] {

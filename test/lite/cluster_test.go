@@ -9,7 +9,6 @@ import (
 	"math/rand"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -17,22 +16,15 @@ import (
 	"time"
 
 	"github.com/nebula-open/nebula-br/internal/lite/cluster"
-	"github.com/nebula-open/nebula-br/internal/nebula/client"
+	"github.com/nebula-open/nebula-br/internal/nebula/graphtest"
+	"github.com/nebula-open/nebula-br/internal/testbin"
 )
 
 var binary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "nebula-lite-test")
-	if err != nil {
-		panic(err)
-	}
+	dir := testbin.MustBuild("nebula-lite")
 	binary = filepath.Join(dir, "nebula-lite")
-	out, err := exec.Command("go", "build", "-o", binary, "github.com/nebula-open/nebula-br/cmd/nebula-lite").CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "build nebula-lite: %v\n%s", err, out)
-		os.Exit(1)
-	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
@@ -69,49 +61,9 @@ func tail(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-type session struct {
-	t *testing.T
-	g *client.GraphClient
-}
-
-func connect(t *testing.T, addr string) *session {
-	t.Helper()
-	g, err := client.NewGraphClient(addr, client.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := g.Authenticate(context.Background(), "root", "nebula"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { g.Close() })
-	return &session{t, g}
-}
-
-func (s *session) exec(q string) error {
-	_, err := s.g.Execute(context.Background(), q)
-	return err
-}
-
-func (s *session) must(q string) {
-	s.t.Helper()
-	if err := s.exec(q); err != nil {
-		s.t.Fatalf("%s: %v", q, err)
-	}
-}
-
-func (s *session) fingerprint(space string) (string, int64) {
-	s.t.Helper()
-	resp, err := s.g.Execute(context.Background(), "USE "+space+"; SHOW FINGERPRINT")
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	last := resp.Data.Rows[len(resp.Data.Rows)-1]
-	return string(last.Values[3].SVal), *last.Values[2].IVal
-}
-
 // load writes n vertices and 3n edges.
-func load(s *session, space string, from, n int) {
-	s.must(fmt.Sprintf("USE %s", space))
+func load(s *graphtest.Session, space string, from, n int) {
+	s.Must(fmt.Sprintf("USE %s", space))
 	for lo := from; lo < from+n; lo += 200 {
 		var v, e strings.Builder
 		for i := lo; i < min(lo+200, from+n); i++ {
@@ -122,18 +74,18 @@ func load(s *session, space string, from, n int) {
 			fmt.Fprintf(&v, `"p%d":("name %d", %d)`, i, i, i%90)
 			fmt.Fprintf(&e, `"p%d"->"p%d":(%d),"p%d"->"p%d"@1:(%d),"p%d"->"p%d":(%d)`, i, (i+1)%(from+n), i, i, (i+7)%(from+n), i+1, i, (i*13)%(from+n), i+2)
 		}
-		s.must("INSERT VERTEX person(name, age) VALUES " + v.String())
-		s.must("INSERT EDGE knows(w) VALUES " + e.String())
+		s.Must("INSERT VERTEX person(name, age) VALUES " + v.String())
+		s.Must("INSERT EDGE knows(w) VALUES " + e.String())
 	}
 }
 
 func TestRestartEveryProcessKeepsData(t *testing.T) {
 	c := up(t, "127.0.0.40", 3, nil)
-	s := connect(t, c.GraphAddr())
-	s.must(`CREATE SPACE g (partition_num = 12, replica_factor = 1, vid_type = FIXED_STRING(16))`)
-	s.must(`USE g; CREATE TAG person(name string, age int); CREATE EDGE knows(w int)`)
+	s := graphtest.Connect(t, c.GraphAddr())
+	s.Must(`CREATE SPACE g (partition_num = 12, replica_factor = 1, vid_type = FIXED_STRING(16))`)
+	s.Must(`USE g; CREATE TAG person(name string, age int); CREATE EDGE knows(w int)`)
 	load(s, "g", 0, 2000)
-	before, n := s.fingerprint("g")
+	before, n := s.Fingerprint("g")
 	if n != 2000+6000 {
 		t.Fatalf("loaded %d items, want 8000", n)
 	}
@@ -153,8 +105,8 @@ func TestRestartEveryProcessKeepsData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s2 := connect(t, c2.GraphAddr())
-	after, _ := s2.fingerprint("g")
+	s2 := graphtest.Connect(t, c2.GraphAddr())
+	after, _ := s2.Fingerprint("g")
 	if after != before {
 		t.Fatalf("fingerprint after restart %s, before %s", after, before)
 	}
@@ -164,22 +116,22 @@ func TestRestartEveryProcessKeepsData(t *testing.T) {
 // none that it acknowledged: its WAL is replayed on start.
 func TestKill9DuringWritesLosesNoAcknowledgedWrite(t *testing.T) {
 	c := up(t, "127.0.0.50", 1, nil)
-	s := connect(t, c.GraphAddr())
-	s.must(`CREATE SPACE k (partition_num = 4, vid_type = INT64); USE k; CREATE TAG t(x int)`)
+	s := graphtest.Connect(t, c.GraphAddr())
+	s.Must(`CREATE SPACE k (partition_num = 4, vid_type = INT64); USE k; CREATE TAG t(x int)`)
 	var acked atomic.Int64
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		w := connect(t, c.GraphAddr())
-		w.must("USE k")
+		w := graphtest.Connect(t, c.GraphAddr())
+		w.Must("USE k")
 		for i := int64(1); ; i++ {
 			select {
 			case <-stop:
 				return
 			default:
 			}
-			if w.exec(fmt.Sprintf("INSERT VERTEX t(x) VALUES %d:(%d)", i, i)) != nil {
+			if w.Exec(fmt.Sprintf("INSERT VERTEX t(x) VALUES %d:(%d)", i, i)) != nil {
 				return // the storaged is gone
 			}
 			acked.Store(i)
@@ -201,7 +153,7 @@ func TestKill9DuringWritesLosesNoAcknowledgedWrite(t *testing.T) {
 	var got int64
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		resp, err := s.g.Execute(context.Background(), "USE k; SHOW FINGERPRINT")
+		resp, err := s.G.Execute(context.Background(), "USE k; SHOW FINGERPRINT")
 		if err == nil {
 			got = *resp.Data.Rows[len(resp.Data.Rows)-1].Values[2].IVal
 			break
@@ -242,10 +194,10 @@ func TestGarbageOnEveryPort(t *testing.T) {
 			}
 		}
 	}
-	s := connect(t, c.GraphAddr())
-	s.must(`CREATE SPACE ok (partition_num = 2, vid_type = INT64); USE ok; CREATE TAG t(x int)`)
-	s.must(`INSERT VERTEX t(x) VALUES 1:(1)`)
-	if _, n := s.fingerprint("ok"); n != 1 {
+	s := graphtest.Connect(t, c.GraphAddr())
+	s.Must(`CREATE SPACE ok (partition_num = 2, vid_type = INT64); USE ok; CREATE TAG t(x int)`)
+	s.Must(`INSERT VERTEX t(x) VALUES 1:(1)`)
+	if _, n := s.Fingerprint("ok"); n != 1 {
 		t.Fatalf("after garbage, count %d", n)
 	}
 }

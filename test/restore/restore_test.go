@@ -33,34 +33,24 @@ import (
 	"github.com/nebula-open/nebula-br/internal/envtest"
 	"github.com/nebula-open/nebula-br/internal/envtest/fakekubelet"
 	"github.com/nebula-open/nebula-br/internal/hostmap"
-	nebulaclient "github.com/nebula-open/nebula-br/internal/nebula/client"
+	"github.com/nebula-open/nebula-br/internal/nebula/graphtest"
 	"github.com/nebula-open/nebula-br/internal/objstore"
 	"github.com/nebula-open/nebula-br/internal/objstore/miniotest"
+	"github.com/nebula-open/nebula-br/internal/testbin"
 )
 
 var binDir string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "restore-test-bin")
-	if err != nil {
-		panic(err)
-	}
-	binDir = dir
-	for _, b := range []string{"nebula-lite", "br-agent", "br"} {
-		out, err := exec.Command("go", "build", "-o", filepath.Join(dir, b), "github.com/nebula-open/nebula-br/cmd/"+b).CombinedOutput()
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "build %s: %v\n%s", b, err, out)
-			os.Exit(1)
-		}
-	}
+	binDir = testbin.MustBuild("nebula-lite", "br-agent", "br")
 	for _, role := range []string{"metad", "storaged", "graphd"} {
-		if err := os.Symlink("nebula-lite", filepath.Join(dir, "nebula-"+role)); err != nil {
+		if err := os.Symlink("nebula-lite", filepath.Join(binDir, "nebula-"+role)); err != nil {
 			panic(err)
 		}
 	}
 	code := envtest.Main(m)
 	miniotest.Cleanup()
-	os.RemoveAll(dir)
+	os.RemoveAll(binDir)
 	os.Exit(code)
 }
 
@@ -203,44 +193,22 @@ func (w *world) waitReady(name string, timeout time.Duration) *v1alpha1.NebulaCl
 	return nc
 }
 
-type session struct {
-	t *testing.T
-	g *nebulaclient.GraphClient
-}
+// session is a graphd session with this test's data loader.
+type session struct{ *graphtest.Session }
 
 func (w *world) connect(cluster string) *session {
 	w.t.Helper()
 	addr := fmt.Sprintf("%s:%d", nebulacluster.PodFQDN(cluster, w.ns, nebulacluster.Graphd, 0), nebulacluster.GraphdPort)
-	g, err := nebulaclient.NewGraphClient(addr, nebulaclient.Options{})
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	if _, err := g.Authenticate(context.Background(), "root", "nebula"); err != nil {
-		w.t.Fatal(err)
-	}
-	w.t.Cleanup(func() { g.Close() })
-	return &session{w.t, g}
-}
-
-func (s *session) must(q string) {
-	s.t.Helper()
-	if _, err := s.g.Execute(context.Background(), q); err != nil {
-		s.t.Fatalf("%.120s: %v", q, err)
-	}
+	return &session{graphtest.Connect(w.t, addr)}
 }
 
 func (s *session) fingerprint(space string) string {
-	s.t.Helper()
-	resp, err := s.g.Execute(context.Background(), "USE "+space+"; SHOW FINGERPRINT")
-	if err != nil {
-		s.t.Fatalf("fingerprint %s: %v", space, err)
-	}
-	last := resp.Data.Rows[len(resp.Data.Rows)-1]
-	return fmt.Sprintf("%s/%d", last.Values[3].SVal, *last.Values[2].IVal)
+	s.T.Helper()
+	return s.FingerprintString(space)
 }
 
 func (s *session) load(space string, from, to int) {
-	s.must("USE " + space)
+	s.Must("USE " + space)
 	for lo := from; lo < to; lo += 250 {
 		var v, e strings.Builder
 		for i := lo; i < min(lo+250, to); i++ {
@@ -251,8 +219,8 @@ func (s *session) load(space string, from, to int) {
 			fmt.Fprintf(&v, `"v%d":("n%d", %d)`, i, i, i)
 			fmt.Fprintf(&e, `"v%d"->"v%d":(%d)`, i, i+1, i)
 		}
-		s.must("INSERT VERTEX p(name, n) VALUES " + v.String())
-		s.must("INSERT EDGE r(w) VALUES " + e.String())
+		s.Must("INSERT VERTEX p(name, n) VALUES " + v.String())
+		s.Must("INSERT EDGE r(w) VALUES " + e.String())
 	}
 }
 
@@ -366,14 +334,14 @@ func TestRestoreIntoNewCluster(t *testing.T) {
 	w.waitReady("src", 2*time.Minute)
 	s := w.connect("src")
 	eventually(t, time.Minute, "space created (storaged registered)", func() (bool, error) {
-		_, err := s.g.Execute(ctx, "CREATE SPACE g (partition_num = 6, vid_type = FIXED_STRING(12))")
+		_, err := s.G.Execute(ctx, "CREATE SPACE g (partition_num = 6, vid_type = FIXED_STRING(12))")
 		return err == nil, err
 	})
-	s.must("USE g; CREATE TAG p(name string, n int); CREATE EDGE r(w int)")
+	s.Must("USE g; CREATE TAG p(name string, n int); CREATE EDGE r(w int)")
 	s.load("g", 0, 2000)
 	full := w.backup("src", "full")
 	s.load("g", 2000, 2300)
-	s.must(`USE g; INSERT VERTEX p(name, n) VALUES "v7":("renamed", 777); DELETE VERTEX "v9" WITH EDGE`)
+	s.Must(`USE g; INSERT VERTEX p(name, n) VALUES "v7":("renamed", 777); DELETE VERTEX "v9" WITH EDGE`)
 	incr := w.backup("src", "incr")
 	want := s.fingerprint("g")
 	srcBefore := &v1alpha1.NebulaCluster{}
