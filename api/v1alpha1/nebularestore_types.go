@@ -86,8 +86,10 @@ type RestoreConfig struct {
 	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",message="clusterName must be a NebulaCluster name: lowercase letters, digits and '-', starting and ending with a letter or digit"
 	ClusterName string `json:"clusterName"`
 
-	// ClusterNamespace is that cluster's namespace (default: the
-	// restore's); the restored cluster is created in the restore's.
+	// ClusterNamespace is that cluster's namespace. Unset, the cluster is
+	// looked for in the restore's namespace, then in every namespace (it
+	// must be the only one of that name). The restored cluster is created
+	// in the restore's namespace.
 	// +kubebuilder:validation:MaxLength=63
 	// +optional
 	ClusterNamespace *string `json:"clusterNamespace,omitempty"`
@@ -148,6 +150,11 @@ type NebulaRestoreStatus struct {
 	// namespace), chosen by the operator.
 	// +optional
 	ClusterName string `json:"clusterName,omitempty"`
+
+	// SourceCluster is the backed-up NebulaCluster, namespace/name, whose
+	// spec the restored cluster copies.
+	// +optional
+	SourceCluster string `json:"sourceCluster,omitempty"`
 
 	// Phase: Pending, Running, MetadComplete, StoragedComplete, Complete,
 	// Failed or Invalid.

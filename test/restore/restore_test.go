@@ -445,7 +445,7 @@ func TestRestoreIntoNewCluster(t *testing.T) {
 		name, cluster, backup, reason, text string
 	}{
 		{"missing-backup", "three", "BACKUP_2001_01_01_00_00_00", nebularestore.ReasonBackupNotFound, "BACKUP_2001_01_01_00_00_00 not found"},
-		{"wrong-cluster", "nosuch", incr, nebularestore.ReasonClusterNotFound, "NebulaCluster " + w.ns2 + "/nosuch not found"},
+		{"wrong-cluster", "nosuch", incr, nebularestore.ReasonClusterNotFound, "NebulaCluster nosuch not found in namespace " + w.ns2 + " nor in any other"},
 		{"topology", "two", full, nebularestore.ReasonTopology, "3 storage hosts, but NebulaCluster " + w.ns2 + "/two has 2 storaged replicas"},
 	} {
 		start := time.Now()
@@ -465,4 +465,15 @@ func TestRestoreIntoNewCluster(t *testing.T) {
 		}
 		t.Logf("%s: Invalid %s after %s", tc.name, cond.Reason, time.Since(start).Round(time.Millisecond))
 	}
+
+	// The reference page restores into another namespace than the backed-up
+	// cluster's without naming it: the only cluster of that name is found.
+	cross := w.restore(w.ns2, "cross", "src", full)
+	eventually(t, 20*time.Second, "cross-namespace restore validated", func() (bool, error) {
+		cur := w.get(cross)
+		if cur.Status.Phase == v1alpha1.RestoreInvalid {
+			t.Fatalf("cross-namespace restore Invalid: %+v", cur.Status.Conditions)
+		}
+		return cur.Status.Phase == v1alpha1.RestoreRunning && cur.Status.SourceCluster == w.ns+"/src", fmt.Errorf("status %+v", cur.Status)
+	})
 }

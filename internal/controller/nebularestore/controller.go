@@ -26,6 +26,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -172,12 +173,59 @@ func waitingFor(rt *v1alpha1.NebulaRestore) string {
 // condProgressing says what the current stage waits for or does.
 const condProgressing = "Progressing"
 
+// sourceKey is the backed-up cluster as recorded when the restore started.
 func sourceKey(rt *v1alpha1.NebulaRestore, cfg *v1alpha1.RestoreConfig) types.NamespacedName {
+	if ns, name, ok := strings.Cut(rt.Status.SourceCluster, "/"); ok {
+		return types.NamespacedName{Namespace: ns, Name: name}
+	}
 	ns := rt.Namespace
 	if cfg.ClusterNamespace != nil && *cfg.ClusterNamespace != "" {
 		ns = *cfg.ClusterNamespace
 	}
 	return types.NamespacedName{Namespace: ns, Name: cfg.ClusterName}
+}
+
+// findSource finds the backed-up cluster: in clusterNamespace when set,
+// else in the restore's namespace, else the only cluster of that name in
+// any namespace (the reference page restores into "default" a cluster
+// backed up in another namespace, without naming it).
+func (r *Reconciler) findSource(ctx context.Context, rt *v1alpha1.NebulaRestore, cfg *v1alpha1.RestoreConfig) (*v1alpha1.NebulaCluster, *s3access.Problem) {
+	key := sourceKey(rt, cfg)
+	src := &v1alpha1.NebulaCluster{}
+	err := r.APIReader.Get(ctx, key, src)
+	if err == nil {
+		return src, nil
+	}
+	if !apierrors.IsNotFound(err) {
+		return nil, &s3access.Problem{Reason: ReasonClusterNotFound, Message: fmt.Sprintf("cannot read NebulaCluster %s: %v", key, err)}
+	}
+	notFound := &s3access.Problem{Reason: ReasonClusterNotFound, Message: fmt.Sprintf(
+		"NebulaCluster %s not found: spec.config.clusterName must name the cluster the backup was taken of", key)}
+	if cfg.ClusterNamespace != nil && *cfg.ClusterNamespace != "" {
+		return nil, notFound
+	}
+	var all v1alpha1.NebulaClusterList
+	if err := r.APIReader.List(ctx, &all); err != nil {
+		return nil, notFound
+	}
+	var found []*v1alpha1.NebulaCluster
+	var where []string
+	for i := range all.Items {
+		if nc := &all.Items[i]; nc.Name == cfg.ClusterName {
+			found = append(found, nc)
+			where = append(where, nc.Namespace)
+		}
+	}
+	switch len(found) {
+	case 0:
+		notFound.Message = fmt.Sprintf("NebulaCluster %s not found in namespace %s nor in any other: spec.config.clusterName must name the cluster the backup was taken of", cfg.ClusterName, rt.Namespace)
+		return nil, notFound
+	case 1:
+		return found[0], nil
+	}
+	return nil, &s3access.Problem{Reason: ReasonClusterNotFound, Message: fmt.Sprintf(
+		"NebulaCluster %s is not in namespace %s, and clusters of that name are in namespaces %s: set spec.config.clusterNamespace",
+		cfg.ClusterName, rt.Namespace, strings.Join(where, ", "))}
 }
 
 // check validates everything a restore needs before it creates anything;
@@ -187,15 +235,11 @@ func (r *Reconciler) check(ctx context.Context, rt *v1alpha1.NebulaRestore) (*v1
 	if cfg == nil || cfg.S3 == nil {
 		return nil, br.Storage{}, nil, &s3access.Problem{Reason: ReasonSpecInvalid, Message: "spec.config (or spec.br) with s3 is required"}
 	}
-	key := sourceKey(rt, cfg)
-	src := &v1alpha1.NebulaCluster{}
-	if err := r.APIReader.Get(ctx, key, src); err != nil {
-		msg := fmt.Sprintf("NebulaCluster %s/%s not found: spec.config.clusterName must name the cluster the backup was taken of", key.Namespace, key.Name)
-		if !apierrors.IsNotFound(err) {
-			msg = fmt.Sprintf("cannot read NebulaCluster %s/%s: %v", key.Namespace, key.Name, err)
-		}
-		return nil, br.Storage{}, nil, &s3access.Problem{Reason: ReasonClusterNotFound, Message: msg}
+	src, p := r.findSource(ctx, rt, cfg)
+	if p != nil {
+		return nil, br.Storage{}, nil, p
 	}
+	key := client.ObjectKeyFromObject(src)
 	if src.Spec.Metad == nil || src.Spec.Storaged == nil {
 		return nil, br.Storage{}, nil, &s3access.Problem{Reason: ReasonSpecInvalid, Message: fmt.Sprintf("NebulaCluster %s has no metad or storaged to copy", key)}
 	}
@@ -242,6 +286,7 @@ func (r *Reconciler) start(ctx context.Context, rt *v1alpha1.NebulaRestore) (ctr
 	if rt.Status.ClusterName == "" {
 		rt.Status.ClusterName = newClusterName(src.Name)
 	}
+	rt.Status.SourceCluster = src.Namespace + "/" + src.Name
 	meta.SetStatusCondition(&rt.Status.Conditions, metav1.Condition{Type: condProgressing, Status: metav1.ConditionTrue, Reason: "Validated",
 		Message: fmt.Sprintf("backup chain %v checked; restoring into new NebulaCluster %s", plan.Chain, rt.Status.ClusterName), ObservedGeneration: rt.Generation})
 	if err := r.Client.Status().Update(ctx, rt); err != nil {
