@@ -526,19 +526,17 @@ spec:
 	s.checkRestored(t, nc, s.fpAtFull, s.fullName)
 
 	// 5b. The reference page's Secret and restore Pod, on the incremental
-	// backup. br restore --mode=k8s creates NebulaRestore
-	// restore-<cluster>-<backup> in --namespace and looks the backed-up
-	// cluster up there: the page's Jobs back up namespace nebula, so
-	// --namespace nebula (the page says default). RBAC:
-	// config/samples/br_restore_rbac.yaml, subjects moved to nebula.
-	rbac := readFile(t, filepath.Join(s.e.root, "config", "samples", "br_restore_rbac.yaml"))
-	s.e.apply(t, ns, strings.ReplaceAll(rbac, "namespace: default", "namespace: "+ns))
+	// backup, in namespace default as printed: br restore --mode=k8s
+	// creates NebulaRestore restore-<cluster>-<backup> there, and the
+	// operator finds the backed-up cluster in namespace nebula, the only
+	// one of that name. RBAC: config/samples/br_restore_rbac.yaml as is.
+	const podNS = "default"
+	s.e.apply(t, podNS, readFile(t, filepath.Join(s.e.root, "config", "samples", "br_restore_rbac.yaml")))
 	raw := readRef(t, s.e, "restore-secret-and-pod.yaml")
 	r := strings.NewReplacer(
 		"<ACCESS_KEY>", b64(minioAccess), "<SECRET_KEY>", b64(minioSecret),
 		"reg.vesoft-inc.com/cloud-dev/br-ent:v{{br_ent.release}}", imageRepo+"br:"+imageTag,
 		"imagePullPolicy: Always", "imagePullPolicy: IfNotPresent",
-		"--namespace default", "--namespace "+ns,
 		"--name BACKUP_2023_02_12_10_04_16", "--name "+s.incrName,
 		"s3://BUCKET", "s3://"+bucket,
 		"--s3.region=REGION", "--s3.region="+region,
@@ -550,9 +548,9 @@ spec:
 	manifest = regexp.MustCompile(`(?m)(\S)[ \t]+#[^\n]*$`).ReplaceAllString(manifest, "$1")
 	s.logShellArgs(t, "restore Pod without the explanations", strings.SplitN(manifest, "\n---", 2)[1])
 	podRT := "restore-" + cluster + "-" + strings.ToLower(strings.ReplaceAll(s.incrName, "_", "-"))
-	nc = s.runRestore(t, podRT, func() {
-		s.e.k("-n", ns, "delete", "pod", "nebula-restore", "--ignore-not-found")
-		s.e.apply(t, ns, manifest)
+	nc = s.runRestoreIn(t, podNS, podRT, func() {
+		s.e.k("-n", podNS, "delete", "pod", "nebula-restore", "--ignore-not-found")
+		s.e.apply(t, podNS, manifest)
 	})
 	// The page's Pod names no restartPolicy (Always): once br has exited 0,
 	// the kubelet starts it again (it then finds the restore Complete and
@@ -560,7 +558,7 @@ spec:
 	var first string
 	eventually(t, 2*time.Minute, 500*time.Millisecond, "the restore Pod's br to exit 0", func() (bool, error) {
 		var pod corev1.Pod
-		if err := s.e.getJSON(&pod, "-n", ns, "pod", "nebula-restore"); err != nil {
+		if err := s.e.getJSON(&pod, "-n", podNS, "pod", "nebula-restore"); err != nil {
 			return false, err
 		}
 		if len(pod.Status.ContainerStatuses) == 0 {
@@ -576,16 +574,16 @@ spec:
 			return false, fmt.Errorf("container %s, restarts %d", containerState(cs.State), cs.RestartCount)
 		}
 		if term.ExitCode != 0 {
-			logs, _ := s.e.k("-n", ns, "logs", "nebula-restore", fmt.Sprintf("--previous=%v", prev))
+			logs, _ := s.e.k("-n", podNS, "logs", "nebula-restore", fmt.Sprintf("--previous=%v", prev))
 			t.Fatalf("restore Pod: br exited %d:\n%s", term.ExitCode, logs)
 		}
-		first, _ = s.e.k("-n", ns, "logs", "nebula-restore", fmt.Sprintf("--previous=%v", prev))
+		first, _ = s.e.k("-n", podNS, "logs", "nebula-restore", fmt.Sprintf("--previous=%v", prev))
 		t.Logf("restore Pod: br exited 0 (restarts so far %d: restartPolicy Always, as printed)", cs.RestartCount)
 		return true, nil
 	})
 	t.Logf("restore Pod log:\n%s", tail(first, 15))
-	s.e.k("-n", ns, "delete", "pod", "nebula-restore", "--wait=false")
-	s.checkRestored(t, nc, s.fpAtIncr, s.incrName)
+	s.e.k("-n", podNS, "delete", "pod", "nebula-restore", "--wait=false")
+	s.checkRestoredIn(t, podNS, nc, s.fpAtIncr, s.incrName)
 
 	if fp := s.fingerprint(t); fp != srcBefore {
 		t.Fatalf("source cluster's fingerprint changed by the restores: %s, was %s", fp, srcBefore)
@@ -597,16 +595,22 @@ spec:
 // kubectl get rt NAME -w until Complete; it returns the new cluster's name.
 func (s *suite) runRestore(t *testing.T, name string, create func()) string {
 	t.Helper()
+	return s.runRestoreIn(t, ns, name, create)
+}
+
+// runRestoreIn is runRestore for a NebulaRestore in namespace rns.
+func (s *suite) runRestoreIn(t *testing.T, rns, name string, create func()) string {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	watch := exec.CommandContext(ctx, s.e.kubectl, "--kubeconfig", s.e.kubeconfig, "-n", ns, "get", "rt", name, "-w")
+	watch := exec.CommandContext(ctx, s.e.kubectl, "--kubeconfig", s.e.kubeconfig, "-n", rns, "get", "rt", name, "-w")
 	var wout strings.Builder
 	watch.Stdout, watch.Stderr = &wout, &wout
 	start := time.Now()
 	create()
 	// -w on an object that does not exist yet exits: start it once it does.
 	eventually(t, time.Minute, 500*time.Millisecond, "NebulaRestore "+name, func() (bool, error) {
-		_, err := s.e.k("-n", ns, "get", "rt", name)
+		_, err := s.e.k("-n", rns, "get", "rt", name)
 		return err == nil, err
 	})
 	if err := watch.Start(); err != nil {
@@ -614,7 +618,7 @@ func (s *suite) runRestore(t *testing.T, name string, create func()) string {
 	}
 	var rt v1alpha1.NebulaRestore
 	eventually(t, 10*time.Minute, 2*time.Second, "NebulaRestore "+name+" Complete", func() (bool, error) {
-		if err := s.e.getJSON(&rt, "-n", ns, "rt", name); err != nil {
+		if err := s.e.getJSON(&rt, "-n", rns, "rt", name); err != nil {
 			return false, err
 		}
 		switch rt.Status.Phase {
@@ -645,8 +649,14 @@ func (s *suite) runRestore(t *testing.T, name string, create func()) string {
 // fingerprint at the backup, then deletes the restored cluster.
 func (s *suite) checkRestored(t *testing.T, nc, want, backup string) {
 	t.Helper()
-	s.waitClusterReady(t, ns, nc, 5*time.Minute)
-	ip, err := s.e.k("-n", ns, "get", "pod", nc+"-graphd-0", "-o", "jsonpath={.status.podIP}")
+	s.checkRestoredIn(t, ns, nc, want, backup)
+}
+
+// checkRestoredIn is checkRestored for a cluster in namespace cns.
+func (s *suite) checkRestoredIn(t *testing.T, cns, nc, want, backup string) {
+	t.Helper()
+	s.waitClusterReady(t, cns, nc, 5*time.Minute)
+	ip, err := s.e.k("-n", cns, "get", "pod", nc+"-graphd-0", "-o", "jsonpath={.status.podIP}")
 	if err != nil || ip == "" {
 		t.Fatalf("graphd of %s: %q %v", nc, ip, err)
 	}
@@ -667,7 +677,7 @@ func (s *suite) checkRestored(t *testing.T, nc, want, backup string) {
 		t.Fatalf("restored cluster %s (backup %s): fingerprint %s, want the source's at the backup %s", nc, backup, got, want)
 	}
 	t.Logf("restored cluster %s from %s: fingerprint %s equals the source's at the backup", nc, backup, got)
-	s.e.k("-n", ns, "delete", "nebulacluster", nc, "--wait=false")
+	s.e.k("-n", cns, "delete", "nebulacluster", nc, "--wait=false")
 }
 
 func containerState(st corev1.ContainerState) string {
