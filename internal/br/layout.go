@@ -15,11 +15,9 @@ package br
 
 import (
 	"fmt"
-	"net"
 	"path"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/nebula-open/nebula-br/internal/nebula/gen/nebula"
@@ -58,16 +56,4 @@ func addr(h *nebula.HostAddr) string { return fmt.Sprintf("%s:%d", h.Host, h.Por
 
 func sortHosts(hs []*nebula.HostAddr) {
 	sort.Slice(hs, func(i, j int) bool { return addr(hs[i]) < addr(hs[j]) })
-}
-
-func parseAddr(s string) (*nebula.HostAddr, error) {
-	host, port, err := net.SplitHostPort(s)
-	if err != nil {
-		return nil, err
-	}
-	p, err := strconv.Atoi(port)
-	if err != nil {
-		return nil, err
-	}
-	return &nebula.HostAddr{Host: host, Port: nebula.Port(p)}, nil
 }

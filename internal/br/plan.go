@@ -66,30 +66,21 @@ func planFrom(ctx context.Context, st objstore.Store, storage Storage, name stri
 	return p, nil
 }
 
-// Pair maps each backed-up storage host ("host:port") to a target host,
-// by position in address order: the target needs as many storage hosts.
-func (p *RestorePlan) Pair(target []*nebula.HostAddr) (map[string]*nebula.HostAddr, error) {
+// Pair maps each backed-up storage host to a target host, by position in
+// address order (the target needs as many storage hosts), in restoreMeta's
+// terms.
+func (p *RestorePlan) Pair(target []*nebula.HostAddr) ([]*meta.HostPair, error) {
 	if len(target) != len(p.Hosts) {
 		return nil, fmt.Errorf("backup %s was taken from a cluster with %d storage hosts; the target has %d: restore into a cluster with %d storage hosts",
 			p.Name, len(p.Hosts), len(target), len(p.Hosts))
 	}
 	sorted := append([]*nebula.HostAddr(nil), target...)
 	sortHosts(sorted)
-	pairs := map[string]*nebula.HostAddr{}
+	pairs := make([]*meta.HostPair, len(p.Hosts))
 	for i, h := range p.Hosts {
-		pairs[addr(h)] = sorted[i]
+		pairs[i] = &meta.HostPair{FromHost: h, ToHost: sorted[i]}
 	}
 	return pairs, nil
-}
-
-// HostPairs is Pair in restoreMeta's terms.
-func HostPairs(pairs map[string]*nebula.HostAddr) []*meta.HostPair {
-	var out []*meta.HostPair
-	for from, to := range pairs {
-		fh, _ := parseAddr(from)
-		out = append(out, &meta.HostPair{FromHost: fh, ToHost: to})
-	}
-	return out
 }
 
 // MetaDownload is the download of metad's export into dir, and the files

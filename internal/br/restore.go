@@ -88,7 +88,7 @@ type restorer struct {
 	o      RestoreOptions
 	plan   *RestorePlan
 	topo   *topology
-	pairs  map[string]*nebula.HostAddr // backed-up storage host -> target
+	pairs  []*meta.HostPair // backed-up storage host -> target
 	pool   *agentPool
 	start  time.Time
 	result *RestoreResult
@@ -197,7 +197,7 @@ func (r *restorer) run(ctx context.Context) error {
 		return err
 	}
 	defer m.Close()
-	if _, err := m.RestoreMeta(ctx, files, HostPairs(r.pairs)); err != nil {
+	if _, err := m.RestoreMeta(ctx, files, r.pairs); err != nil {
 		return fmt.Errorf("restoreMeta on %s: %w", r.o.MetaAddr, err)
 	}
 	if err := r.plan.FinishMeta(ctx, m); err != nil {
@@ -209,14 +209,13 @@ func (r *restorer) run(ctx context.Context) error {
 	// full, then the WAL of every later link of the chain.
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(r.o.Concurrency)
-	for from, to := range r.pairs {
-		svc := r.topo.storage(to)
+	for _, pair := range r.pairs {
+		svc := r.topo.storage(pair.ToHost)
 		dataDir, err := svc.dataPath()
 		if err != nil {
 			return err
 		}
-		fh, _ := parseAddr(from)
-		for _, req := range r.plan.DataDownloads(fh, dataDir, 4) {
+		for _, req := range r.plan.DataDownloads(pair.FromHost, dataDir, 4) {
 			g.Go(func() error { return r.pool.download(gctx, svc.Agent, req, prog.task()) })
 		}
 	}

@@ -22,10 +22,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/nebula-open/nebula-br/api/v1alpha1"
 	"github.com/nebula-open/nebula-br/internal/controller/nebulacluster"
@@ -120,51 +117,12 @@ func (w *world) dumpLogs() {
 // process; stop ends them as an operator pod's deletion would.
 func (w *world) operator() (stop func()) {
 	w.t.Helper()
-	mgr, err := ctrl.NewManager(w.env.Config, ctrl.Options{
-		Scheme:     envtest.Scheme,
-		Metrics:    metricsserver.Options{BindAddress: "0"},
-		Cache:      cache.Options{DefaultNamespaces: map[string]cache.Config{w.ns: {}, w.ns2: {}}},
-		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+	return envtest.StartManager(w.t, w.env, []string{w.ns, w.ns2}, func(mgr ctrl.Manager) error {
+		if err := (&nebulacluster.Reconciler{}).SetupWithManager(mgr); err != nil {
+			return err
+		}
+		return (&nebularestore.Reconciler{Poll: 300 * time.Millisecond, Timeout: 5 * time.Minute}).SetupWithManager(mgr)
 	})
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	if err := (&nebulacluster.Reconciler{}).SetupWithManager(mgr); err != nil {
-		w.t.Fatal(err)
-	}
-	if err := (&nebularestore.Reconciler{Poll: 300 * time.Millisecond, Timeout: 5 * time.Minute}).SetupWithManager(mgr); err != nil {
-		w.t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	stopped := false
-	stop = func() {
-		if !stopped {
-			stopped = true
-			cancel()
-			if err := <-done; err != nil {
-				w.t.Errorf("manager: %v", err)
-			}
-		}
-	}
-	w.t.Cleanup(stop)
-	return stop
-}
-
-func eventually(t *testing.T, timeout time.Duration, what string, f func() (bool, error)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var lastErr error
-	for time.Now().Before(deadline) {
-		ok, err := f()
-		if ok {
-			return
-		}
-		lastErr = err
-		time.Sleep(200 * time.Millisecond)
-	}
-	t.Fatalf("timed out after %s waiting for %s (last error: %v)", timeout, what, lastErr)
 }
 
 func sourceCluster(ns, name string, storaged int32) *v1alpha1.NebulaCluster {
@@ -186,7 +144,7 @@ func sourceCluster(ns, name string, storaged int32) *v1alpha1.NebulaCluster {
 func (w *world) waitReady(name string, timeout time.Duration) *v1alpha1.NebulaCluster {
 	w.t.Helper()
 	nc := &v1alpha1.NebulaCluster{}
-	eventually(w.t, timeout, "NebulaCluster "+name+" ready", func() (bool, error) {
+	envtest.Eventually(w.t, timeout, "NebulaCluster "+name+" ready", func() (bool, error) {
 		err := w.c.Get(context.Background(), client.ObjectKey{Namespace: w.ns, Name: name}, nc)
 		return err == nil && nc.Status.Phase == v1alpha1.ClusterRunning && meta.IsStatusConditionTrue(nc.Status.Conditions, v1alpha1.ClusterReady), err
 	})
@@ -303,7 +261,7 @@ func (w *world) get(rt *v1alpha1.NebulaRestore) *v1alpha1.NebulaRestore {
 func (w *world) waitPhase(rt *v1alpha1.NebulaRestore, timeout time.Duration, phases ...v1alpha1.RestorePhase) *v1alpha1.NebulaRestore {
 	w.t.Helper()
 	var cur *v1alpha1.NebulaRestore
-	eventually(w.t, timeout, fmt.Sprintf("restore %s in %v", rt.Name, phases), func() (bool, error) {
+	envtest.Eventually(w.t, timeout, fmt.Sprintf("restore %s in %v", rt.Name, phases), func() (bool, error) {
 		cur = w.get(rt)
 		for _, p := range phases {
 			if cur.Status.Phase == p {
@@ -333,7 +291,7 @@ func TestRestoreIntoNewCluster(t *testing.T) {
 	}
 	w.waitReady("src", 2*time.Minute)
 	s := w.connect("src")
-	eventually(t, time.Minute, "space created (storaged registered)", func() (bool, error) {
+	envtest.Eventually(t, time.Minute, "space created (storaged registered)", func() (bool, error) {
 		_, err := s.G.Execute(ctx, "CREATE SPACE g (partition_num = 6, vid_type = FIXED_STRING(12))")
 		return err == nil, err
 	})
@@ -358,7 +316,7 @@ func TestRestoreIntoNewCluster(t *testing.T) {
 	if restored == "" || restored == "src" || !strings.HasPrefix(restored, "src-") {
 		t.Fatalf("restored cluster name %q: want an operator-generated src-xxxxx", restored)
 	}
-	eventually(t, time.Minute, "restored metad pod started", func() (bool, error) {
+	envtest.Eventually(t, time.Minute, "restored metad pod started", func() (bool, error) {
 		return w.kubelet.IP(restored+"-metad-0") != "", nil
 	})
 	stop()
@@ -420,7 +378,7 @@ func TestRestoreIntoNewCluster(t *testing.T) {
 	key := w.corruptDataObject(full)
 	bad := w.restore(w.ns, "bad", "src", full, func(rt *v1alpha1.NebulaRestore) { rt.Spec.AutoRemoveFailed = true })
 	var failed *v1alpha1.NebulaRestore
-	eventually(t, 2*time.Minute, "damaged restore Failed", func() (bool, error) {
+	envtest.Eventually(t, 2*time.Minute, "damaged restore Failed", func() (bool, error) {
 		failed = w.get(bad)
 		return failed.Status.Phase == v1alpha1.RestoreFailed, fmt.Errorf("phase %s", failed.Status.Phase)
 	})
@@ -428,7 +386,7 @@ func TestRestoreIntoNewCluster(t *testing.T) {
 	if cond == nil || cond.Reason != nebularestore.ReasonDataDownload || !strings.Contains(cond.Message, "checksum mismatch") || !strings.Contains(cond.Message, filepath.Base(key)) {
 		t.Errorf("Failed condition %+v: want %s naming %s", cond, nebularestore.ReasonDataDownload, key)
 	}
-	eventually(t, 20*time.Second, "half-built cluster removed", func() (bool, error) {
+	envtest.Eventually(t, 20*time.Second, "half-built cluster removed", func() (bool, error) {
 		err := w.c.Get(ctx, client.ObjectKey{Namespace: w.ns, Name: failed.Status.ClusterName}, &v1alpha1.NebulaCluster{})
 		return apierrors.IsNotFound(err), err
 	})
@@ -451,7 +409,7 @@ func TestRestoreIntoNewCluster(t *testing.T) {
 		start := time.Now()
 		rt := w.restore(w.ns2, tc.name, tc.cluster, tc.backup)
 		var cond *metav1.Condition
-		eventually(t, 20*time.Second, tc.name+" Invalid", func() (bool, error) {
+		envtest.Eventually(t, 20*time.Second, tc.name+" Invalid", func() (bool, error) {
 			cur := w.get(rt)
 			cond = meta.FindStatusCondition(cur.Status.Conditions, string(v1alpha1.RestoreInvalid))
 			return cur.Status.Phase == v1alpha1.RestoreInvalid && cond != nil, nil
@@ -469,7 +427,7 @@ func TestRestoreIntoNewCluster(t *testing.T) {
 	// The reference page restores into another namespace than the backed-up
 	// cluster's without naming it: the only cluster of that name is found.
 	cross := w.restore(w.ns2, "cross", "src", full)
-	eventually(t, 20*time.Second, "cross-namespace restore validated", func() (bool, error) {
+	envtest.Eventually(t, 20*time.Second, "cross-namespace restore validated", func() (bool, error) {
 		cur := w.get(cross)
 		if cur.Status.Phase == v1alpha1.RestoreInvalid {
 			t.Fatalf("cross-namespace restore Invalid: %+v", cur.Status.Conditions)

@@ -19,10 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/nebula-open/nebula-br/api/v1alpha1"
 	"github.com/nebula-open/nebula-br/internal/controller/nebulabackup"
@@ -73,27 +70,8 @@ func setup(t *testing.T) *fixture {
 	if err := f.c.Create(ctx, sec); err != nil {
 		t.Fatal(err)
 	}
-	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
-		Scheme:     envtest.Scheme,
-		Metrics:    metricsserver.Options{BindAddress: "0"},
-		Cache:      cache.Options{DefaultNamespaces: map[string]cache.Config{f.ns: {}}},
-		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &nebulabackup.Reconciler{BRImage: "nebula-br/br:test", NameWait: 3 * time.Second}
-	if err := r.SetupWithManager(mgr); err != nil {
-		t.Fatal(err)
-	}
-	mctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(mctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("manager: %v", err)
-		}
+	envtest.StartManager(t, env, []string{f.ns}, func(mgr ctrl.Manager) error {
+		return (&nebulabackup.Reconciler{BRImage: "nebula-br/br:test", NameWait: 3 * time.Second}).SetupWithManager(mgr)
 	})
 	return f
 }
@@ -120,17 +98,7 @@ func (f *fixture) backup(name string, mutate func(*v1alpha1.NebulaBackup)) *v1al
 
 func eventually(t *testing.T, what string, f func() (bool, error)) {
 	t.Helper()
-	deadline := time.Now().Add(40 * time.Second)
-	var lastErr error
-	for time.Now().Before(deadline) {
-		ok, err := f()
-		if ok {
-			return
-		}
-		lastErr = err
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s (last error: %v)", what, lastErr)
+	envtest.Eventually(t, 40*time.Second, what, f)
 }
 
 func (f *fixture) waitPhase(nb *v1alpha1.NebulaBackup, phase v1alpha1.BackupPhase) *v1alpha1.NebulaBackup {

@@ -18,10 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/nebula-open/nebula-br/api/v1alpha1"
 	"github.com/nebula-open/nebula-br/internal/controller/nebulacluster"
@@ -33,27 +30,8 @@ func TestMain(m *testing.M) { os.Exit(envtest.Main(m)) }
 // startManager runs the NebulaCluster controller, watching only ns.
 func startManager(t *testing.T, env *envtest.Env, ns string) {
 	t.Helper()
-	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
-		Scheme:     envtest.Scheme,
-		Metrics:    metricsserver.Options{BindAddress: "0"},
-		Cache:      cache.Options{DefaultNamespaces: map[string]cache.Config{ns: {}}},
-		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &nebulacluster.Reconciler{Images: nebulacluster.Images{Agent: "default/agent:v1"}}
-	if err := r.SetupWithManager(mgr); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("manager: %v", err)
-		}
+	envtest.StartManager(t, env, []string{ns}, func(mgr ctrl.Manager) error {
+		return (&nebulacluster.Reconciler{Images: nebulacluster.Images{Agent: "default/agent:v1"}}).SetupWithManager(mgr)
 	})
 }
 
@@ -78,17 +56,7 @@ func cluster(ns, name string, enableBR bool) *v1alpha1.NebulaCluster {
 
 func eventually(t *testing.T, what string, f func() (bool, error)) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	var lastErr error
-	for time.Now().Before(deadline) {
-		ok, err := f()
-		if ok {
-			return
-		}
-		lastErr = err
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s (last error: %v)", what, lastErr)
+	envtest.Eventually(t, 30*time.Second, what, f)
 }
 
 func getSTS(ctx context.Context, c client.Client, ns, name string) (*appsv1.StatefulSet, error) {

@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -247,7 +245,7 @@ func (r *Reconciler) metadStage(ctx context.Context, x *run) (ctrl.Result, error
 		if err != nil {
 			return r.progress(ctx, rt, "WaitingForMetad", fmt.Sprintf("waiting for metad %s to start: %v", addr, err))
 		}
-		res, err := restoreMetad(ctx, x, m, pairs, x.agentAddr(nebulacluster.Metad, i))
+		err = restoreMetad(ctx, x, m, pairs, x.agentAddr(nebulacluster.Metad, i))
 		if err == nil && parts == nil {
 			parts, err = partitions(ctx, m, plan)
 		}
@@ -257,9 +255,6 @@ func (r *Reconciler) metadStage(ctx context.Context, x *run) (ctrl.Result, error
 				return r.progress(ctx, rt, "WaitingForMetad", fmt.Sprintf("metad %s: %v", addr, err))
 			}
 			return r.fail(ctx, rt, ReasonRestoreMeta, fmt.Sprintf("restoreMeta on %s: %v", addr, err))
-		}
-		if res != nil {
-			return *res, nil
 		}
 	}
 	rt.Status.Partitions = parts
@@ -275,10 +270,10 @@ func (r *Reconciler) metadStage(ctx context.Context, x *run) (ctrl.Result, error
 // restoreMetad runs restoreMeta on one metad unless it already holds the
 // backup's spaces (a resumed restore), then drops the spaces a per-space
 // backup does not hold.
-func restoreMetad(ctx context.Context, x *run, m *nebulaclient.MetaClient, pairs map[string]*nebula.HostAddr, agent string) (*ctrl.Result, error) {
+func restoreMetad(ctx context.Context, x *run, m *nebulaclient.MetaClient, pairs []*metathrift.HostPair, agent string) error {
 	spaces, err := m.ListSpaces(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if len(spaces) == 0 && len(x.plan.Meta.SpaceBackups) > 0 {
 		var dir string
@@ -286,15 +281,15 @@ func restoreMetad(ctx context.Context, x *run, m *nebulaclient.MetaClient, pairs
 			dir = d
 		}
 		if dir == "" {
-			return nil, fmt.Errorf("metad runs without the backup's export: its restore agent at %s was stopped before a download was recorded; delete the restored cluster and restore again", agent)
+			return fmt.Errorf("metad runs without the backup's export: its restore agent at %s was stopped before a download was recorded; delete the restored cluster and restore again", agent)
 		}
 		_, files := x.plan.MetaDownload(dir, 0)
-		if _, err := m.RestoreMeta(ctx, files, br.HostPairs(pairs)); err != nil {
-			return nil, err
+		if _, err := m.RestoreMeta(ctx, files, pairs); err != nil {
+			return err
 		}
 		x.r.event(x.rt, corev1.EventTypeNormal, "MetaRestored", fmt.Sprintf("restoreMeta on %s: %d storage hosts mapped", m.Addr(), len(pairs)))
 	}
-	return nil, x.plan.FinishMeta(ctx, m)
+	return x.plan.FinishMeta(ctx, m)
 }
 
 // partitions reads where the restored parts live.
@@ -343,11 +338,9 @@ func (r *Reconciler) storagedStage(ctx context.Context, x *run) (ctrl.Result, er
 	if err != nil {
 		return r.fail(ctx, rt, ReasonTopology, err.Error())
 	}
-	sourceOf := map[string]*nebula.HostAddr{}
-	for from, to := range pairs {
-		host, port, _ := net.SplitHostPort(from)
-		p, _ := strconv.Atoi(port)
-		sourceOf[to.Host] = &nebula.HostAddr{Host: host, Port: nebula.Port(p)}
+	sourceOf := map[string]*nebula.HostAddr{} // target host -> backed-up host
+	for _, p := range pairs {
+		sourceOf[p.ToHost.Host] = p.FromHost
 	}
 	targets := x.storageHosts()
 	type waiting struct{ reason, msg string }

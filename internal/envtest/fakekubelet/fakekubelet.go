@@ -50,7 +50,6 @@ type Kubelet struct {
 }
 
 type pod struct {
-	name       string
 	generation int64
 	cancel     context.CancelFunc
 	done       chan struct{}
@@ -159,17 +158,17 @@ func (k *Kubelet) start(ctx context.Context, sts *appsv1.StatefulSet, ord int) *
 		}
 	}
 	pctx, cancel := context.WithCancel(ctx)
-	p := &pod{name: name, generation: sts.Generation, cancel: cancel, done: make(chan struct{})}
+	p := &pod{generation: sts.Generation, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(p.done)
-		if err := k.runPod(pctx, p, sts, name, fqdn, ip); err != nil && pctx.Err() == nil {
+		if err := k.runPod(pctx, p, sts, name, ip); err != nil && pctx.Err() == nil {
 			k.Logf("fakekubelet: pod %s: %v", name, err)
 		}
 	}()
 	return p
 }
 
-func (k *Kubelet) runPod(ctx context.Context, p *pod, sts *appsv1.StatefulSet, name, fqdn, ip string) error {
+func (k *Kubelet) runPod(ctx context.Context, p *pod, sts *appsv1.StatefulSet, name, ip string) error {
 	dir := k.PodDir(name)
 	spec := sts.Spec.Template.Spec
 	if err := k.mountConfigMaps(ctx, dir, spec); err != nil {
@@ -177,7 +176,7 @@ func (k *Kubelet) runPod(ctx context.Context, p *pod, sts *appsv1.StatefulSet, n
 	}
 	env := map[string]string{"POD_NAME": name}
 	for _, ct := range spec.InitContainers {
-		cmd, err := k.command(dir, name, ct, env, fqdn)
+		cmd, err := k.command(dir, name, ct, env)
 		if err != nil {
 			return err
 		}
@@ -201,7 +200,7 @@ func (k *Kubelet) runPod(ctx context.Context, p *pod, sts *appsv1.StatefulSet, n
 	var running []*exec.Cmd
 	var waits []chan error
 	for _, ct := range spec.Containers {
-		cmd, err := k.command(dir, name, ct, env, fqdn)
+		cmd, err := k.command(dir, name, ct, env)
 		if err != nil {
 			return err
 		}
@@ -285,7 +284,7 @@ func (k *Kubelet) mountConfigMaps(ctx context.Context, dir string, spec corev1.P
 
 var varRE = regexp.MustCompile(`\$\(([A-Za-z_][A-Za-z0-9_]*)\)`)
 
-func (k *Kubelet) command(dir, podName string, ct corev1.Container, podEnv map[string]string, fqdn string) (*exec.Cmd, error) {
+func (k *Kubelet) command(dir, podName string, ct corev1.Container, podEnv map[string]string) (*exec.Cmd, error) {
 	if len(ct.Command) == 0 {
 		return nil, fmt.Errorf("container %s has no command", ct.Name)
 	}
@@ -328,7 +327,6 @@ func (k *Kubelet) command(dir, podName string, ct corev1.Container, podEnv map[s
 		return nil, err
 	}
 	cmd.Stdout, cmd.Stderr = log, log
-	_ = fqdn
 	return cmd, nil
 }
 
