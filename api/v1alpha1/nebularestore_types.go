@@ -53,6 +53,12 @@ type NebulaRestoreSpec struct {
 	// +optional
 	BR *RestoreConfig `json:"br,omitempty"`
 
+	// Timeout bounds the whole restore (a duration, e.g. "2h"); past it
+	// the restore fails with reason Timeout, naming what it waited for.
+	// Unset: the operator's --restore-timeout (1h by default).
+	// +optional
+	Timeout *metav1.Duration `json:"timeout,omitempty"`
+
 	// AutoRemoveFailed deletes the half-built cluster when the restore
 	// fails.
 	// +kubebuilder:default=false

@@ -739,6 +739,11 @@ func (in *NebulaRestoreSpec) DeepCopyInto(out *NebulaRestoreSpec) {
 		*out = new(RestoreConfig)
 		(*in).DeepCopyInto(*out)
 	}
+	if in.Timeout != nil {
+		in, out := &in.Timeout, &out.Timeout
+		*out = new(metav1.Duration)
+		**out = **in
+	}
 	if in.NodeSelector != nil {
 		in, out := &in.NodeSelector, &out.NodeSelector
 		*out = make(map[string]string, len(*in))

@@ -206,8 +206,9 @@ func restoreCmd(a *app) *cobra.Command {
 		sf                             storageFlags
 		metaAddr, name, mode           string
 		clusterName, namespace, secret string
-		kubeconfig                     string
+		kubeconfig, stateDir           string
 		timeout                        time.Duration
+		resume, abort                  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "full",
@@ -219,13 +220,27 @@ func restoreCmd(a *app) *cobra.Command {
 				if metaAddr == "" {
 					return errors.New("--meta: the target cluster's metad HOST:PORT is required in local mode")
 				}
-				res, err := br.Restore(cmd.Context(), br.RestoreOptions{Options: a.options(&sf), MetaAddr: metaAddr, Name: name, Timeout: timeout})
+				if resume && abort {
+					return errors.New("--resume and --abort: give one")
+				}
+				if name == "" && !resume && !abort {
+					return errors.New("--name: the backup to restore is required")
+				}
+				hook, err := testHook()
+				if err != nil {
+					return err
+				}
+				res, err := br.Restore(cmd.Context(), br.RestoreOptions{Options: a.options(&sf), MetaAddr: metaAddr, Name: name, Timeout: timeout,
+					Resume: resume, Abort: abort, StateDir: stateDir, BeforeStep: hook})
 				if err != nil {
 					return err
 				}
 				fmt.Fprintln(os.Stderr, res)
 				return nil
 			case "k8s":
+				if name == "" {
+					return errors.New("--name: the backup to restore is required")
+				}
 				o := restorek8s.Options{
 					Namespace: namespace, Cluster: clusterName, Secret: secret, Backup: name,
 					Storage: sf.uri, Region: sf.region, Endpoint: sf.endpoint, Concurrency: int32(sf.concurrency),
@@ -244,15 +259,56 @@ func restoreCmd(a *app) *cobra.Command {
 	sf.add(cmd)
 	fl := cmd.Flags()
 	fl.StringVar(&metaAddr, "meta", "", "metad HOST:PORT of the cluster to restore into (local mode)")
-	fl.StringVar(&name, "name", "", "backup to restore (required)")
+	fl.StringVar(&name, "name", "", "backup to restore (required, except with --resume or --abort)")
+	fl.BoolVar(&resume, "resume", false, "local mode: finish the interrupted restore recorded on the target (a rerun of the same backup does this too)")
+	fl.BoolVar(&abort, "abort", false, "local mode: undo the interrupted restore recorded on the target: its old data back, the services that ran started")
+	fl.StringVar(&stateDir, "state-dir", "", "local mode: where br remembers running restores, to find their journal while metad is down (default $XDG_STATE_HOME/nebula-br or ~/.local/state/nebula-br)")
 	fl.StringVar(&mode, "mode", "local", "local (through the agents) or k8s (through the operator)")
 	fl.StringVar(&clusterName, "cluster", "", "k8s mode: the backed-up NebulaCluster")
 	fl.StringVar(&namespace, "namespace", "default", "k8s mode: namespace of the new cluster")
 	fl.StringVar(&secret, "secret", "", "k8s mode: Secret with the S3 keys (the operator reads it; --s3.access_key/--s3.secret_key are not used)")
 	fl.StringVar(&kubeconfig, "kubeconfig", "", "k8s mode: kubeconfig file (default: in-cluster in a pod, else $KUBECONFIG or ~/.kube/config)")
 	fl.DurationVar(&timeout, "timeout", 2*time.Minute, "local mode: how long services may take to come back; k8s mode: how long to follow the restore (default: until it ends)")
-	cmd.MarkFlagRequired("name")
 	return cmd
+}
+
+// testHook is for tests: NEBULA_BR_TEST_CRASH_AT=STEP makes br kill itself
+// with SIGKILL as that restore step begins, as a crash would;
+// NEBULA_BR_TEST_PAUSE_AT=STEP pauses there for NEBULA_BR_TEST_PAUSE_FOR
+// (default 5s), a window for a test's fault.
+func testHook() (func(br.Step), error) {
+	at := map[string]br.Step{}
+	for _, env := range []string{"NEBULA_BR_TEST_CRASH_AT", "NEBULA_BR_TEST_PAUSE_AT"} {
+		if v := os.Getenv(env); v != "" {
+			s, err := br.ParseStep(v)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", env, err)
+			}
+			at[env] = s
+		}
+	}
+	if len(at) == 0 {
+		return nil, nil
+	}
+	pause := 5 * time.Second
+	if v := os.Getenv("NEBULA_BR_TEST_PAUSE_FOR"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return nil, fmt.Errorf("NEBULA_BR_TEST_PAUSE_FOR: %w", err)
+		}
+		pause = d
+	}
+	return func(s br.Step) {
+		if c, ok := at["NEBULA_BR_TEST_CRASH_AT"]; ok && c == s {
+			fmt.Fprintf(os.Stderr, "test hook: crashing at step %s\n", s)
+			syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {}
+		}
+		if p, ok := at["NEBULA_BR_TEST_PAUSE_AT"]; ok && p == s {
+			fmt.Fprintf(os.Stderr, "test hook: pausing at step %s for %s\n", s, pause)
+			time.Sleep(pause)
+		}
+	}, nil
 }
 
 func showCmd(a *app) *cobra.Command {

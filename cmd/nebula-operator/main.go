@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/go-logr/logr"
 
@@ -60,7 +61,9 @@ func run(ctx context.Context, args []string, cfg *rest.Config) error {
 		leaderElectionNamespace string
 		brImage, agentImage     string
 		kubeconfig              string
+		restoreTimeout          time.Duration
 	)
+	fs.DurationVar(&restoreTimeout, "restore-timeout", time.Hour, "how long a NebulaRestore may take unless its spec.timeout says otherwise")
 	fs.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster config, or $KUBECONFIG, or ~/.kube/config)")
 	fs.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint (0 disables it)")
 	fs.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "address of the /healthz and /readyz probes")
@@ -118,7 +121,7 @@ func run(ctx context.Context, args []string, cfg *rest.Config) error {
 	if err := (&nebulacronbackup.Reconciler{}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("NebulaCronBackup controller: %w", err)
 	}
-	if err := (&nebularestore.Reconciler{}).SetupWithManager(mgr); err != nil {
+	if err := (&nebularestore.Reconciler{Timeout: restoreTimeout}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("NebulaRestore controller: %w", err)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {

@@ -25,10 +25,21 @@ type heartbeat struct {
 	lastErr  error
 	loggedAt time.Time // when a failure was last logged
 	beats    int       // successful heartbeats
+	soon     chan struct{}
 }
 
 func newHeartbeat(s *Server) *heartbeat {
-	return &heartbeat{s: s, roots: map[meta.HostRole]string{}}
+	return &heartbeat{s: s, roots: map[meta.HostRole]string{}, soon: make(chan struct{}, 1)}
+}
+
+// nudge asks for a heartbeat now: a service was just started here, maybe
+// metad after a restore, which knows no agent until one heartbeats (with
+// upstream's 60 s interval a restored cluster would wait that long).
+func (h *heartbeat) nudge() {
+	select {
+	case h.soon <- struct{}{}:
+	default:
+	}
 }
 
 func (h *heartbeat) run(ctx context.Context) {
@@ -49,6 +60,7 @@ func (h *heartbeat) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+		case <-h.soon:
 		}
 	}
 }

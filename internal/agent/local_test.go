@@ -2,7 +2,6 @@ package agent_test
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/nebula-open/nebula-br/internal/agent"
 	"github.com/nebula-open/nebula-br/internal/agent/pb"
-	"github.com/nebula-open/nebula-br/internal/lite/kv"
 )
 
 func TestDirs(t *testing.T) {
@@ -98,66 +96,17 @@ func TestDataPlayBackAndSpaceUsages(t *testing.T) {
 	ctx := context.Background()
 	a := startAgent(t, agent.Config{})
 
-	// A storaged's data: two parts, a checkpoint, then more writes.
-	srcPath := t.TempDir()
-	s, err := kv.Open(kv.Options{DataPath: srcPath, WALFileSize: 2 << 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	put := func(p *kv.Part, k string) {
-		if _, err := p.Write(kv.Batch{Puts: []kv.KeyValue{{Key: []byte(k), Value: []byte("v-" + k)}}}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	p1, _ := s.AddPart(1, 1)
-	p2, _ := s.AddPart(1, 2)
-	for i := range 30 {
-		put(p1, fmt.Sprintf("a%03d", i))
-		put(p2, fmt.Sprintf("b%03d", i))
-	}
-	cp, err := s.Checkpoint(1, "BACKUP_1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range 50 {
-		put(p1, fmt.Sprintf("late%03d", i))
-	}
-	put(p2, "late")
-	want := map[int32]int64{1: int64(p1.Applied()), 2: int64(p2.Applied())}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	// The restore: the checkpoint's engine, plus every WAL file dropped in.
+	// A storaged's checkpoint, and WAL written after it, dropped in place.
+	f := newPlaybackFixture(t)
 	dataPath := filepath.Join(t.TempDir(), "storage")
-	copyTree(t, filepath.Join(cp.Dir, "data"), filepath.Join(dataPath, "nebula", "1", "data"))
-	copyTree(t, filepath.Join(srcPath, "nebula", "1", "wal"), filepath.Join(dataPath, "nebula", "1", "wal"))
-
-	resp, err := a.c.DataPlayBack(ctx, dataPath)
+	for _, sub := range []string{"data", "wal"} {
+		copyTree(t, filepath.Join(f.storeDir, "B", "data", "1", "h", sub), filepath.Join(dataPath, "nebula", "1", sub))
+	}
+	parts, err := a.c.DataPlayBack(ctx, dataPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := map[int32]int64{}
-	for _, p := range resp {
-		if p.SpaceId != 1 {
-			t.Errorf("unexpected space %d", p.SpaceId)
-		}
-		got[p.PartId] = p.AppliedLogId
-	}
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("applied ids %v, want %v", got, want)
-	}
-	// The replayed writes are in the engine.
-	r, err := kv.Open(kv.Options{DataPath: dataPath})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if v, ok, err := r.Space(1).Part(1).Get([]byte("late049")); err != nil || !ok || string(v) != "v-late049" {
-		t.Errorf("late write after playback: %q %v %v", v, ok, err)
-	}
-	if err := r.Close(); err != nil {
-		t.Fatal(err)
-	}
+	f.check(t, &pb.RestoreDataJob{Parts: parts}, dataPath)
 
 	// Space usages: the bytes under nebula/<space>.
 	var total int64

@@ -20,6 +20,11 @@ var quiet = map[string]bool{
 	pb.AgentService_HealthCheck_FullMethodName:   true,
 	pb.AgentService_ServiceStatus_FullMethodName: true,
 	pb.StorageService_ExistDir_FullMethodName:    true,
+	// Polled, and the journal's lease renewals (a failure is still a warning).
+	pb.AgentService_RestoreDataStatus_FullMethodName: true,
+	pb.StorageService_ReadFile_FullMethodName:        true,
+	pb.StorageService_WriteFile_FullMethodName:       true,
+	pb.StorageService_StatDisk_FullMethodName:        true,
 }
 
 func shortMethod(full string) string {

@@ -19,7 +19,18 @@ import (
 // part's WAL past its applied log id, and closes it (flushing), then
 // reports each part's applied id. storaged must not be running on it.
 func (s *Server) DataPlayBack(ctx context.Context, req *pb.DataPlayBackRequest) (*pb.DataPlayBackResponse, error) {
-	dataPath, err := absPath("data_path", req.DataPath)
+	parts, err := s.playBack(req.DataPath)
+	if err != nil {
+		return nil, err
+	}
+	return &pb.DataPlayBackResponse{Parts: parts}, nil
+}
+
+// playBack is DataPlayBack's work (RestoreData's last phase too): it opens
+// the engine on dataPath, which replays the WAL, closes it and reports the
+// parts' applied ids. Errors are status errors naming dataPath.
+func (s *Server) playBack(dataPath string) ([]*pb.PartApplied, error) {
+	dataPath, err := absPath("data_path", dataPath)
 	if err != nil {
 		return nil, err
 	}
@@ -32,7 +43,7 @@ func (s *Server) DataPlayBack(ctx context.Context, req *pb.DataPlayBackRequest) 
 	if err != nil {
 		return nil, status.Errorf(codes.FailedPrecondition, "play back %s on %s (is storaged still running on it?): %v", dataPath, s.cfg.Addr, err)
 	}
-	resp := &pb.DataPlayBackResponse{}
+	var parts []*pb.PartApplied
 	for _, spaceID := range store.Spaces() {
 		sp := store.Space(spaceID)
 		if sp == nil {
@@ -40,14 +51,14 @@ func (s *Server) DataPlayBack(ctx context.Context, req *pb.DataPlayBackRequest) 
 		}
 		for _, partID := range sp.Parts() {
 			if p := sp.Part(partID); p != nil {
-				resp.Parts = append(resp.Parts, &pb.PartApplied{SpaceId: spaceID, PartId: partID, AppliedLogId: int64(p.Applied())})
+				parts = append(parts, &pb.PartApplied{SpaceId: spaceID, PartId: partID, AppliedLogId: int64(p.Applied())})
 			}
 		}
 	}
 	if err := store.Close(); err != nil {
 		return nil, status.Errorf(codes.Internal, "play back %s on %s: close: %v", dataPath, s.cfg.Addr, err)
 	}
-	return resp, nil
+	return parts, nil
 }
 
 // GetSpaceUsages reports the bytes under data_path/nebula/<spaceId> for

@@ -85,6 +85,17 @@ type Server struct {
 
 	stopOnce sync.Once
 	stopped  chan struct{}
+
+	// writeMu serialises WriteFile (its compare-and-swap).
+	writeMu sync.Mutex
+
+	// RestoreData jobs by id; jobCtx is their parent (not any call's),
+	// cancelled when the agent stops.
+	jobsMu    sync.Mutex
+	jobs      map[string]*restoreJob
+	jobCtx    context.Context
+	jobCancel context.CancelFunc
+	jobsWG    sync.WaitGroup
 }
 
 // New makes a server; Serve runs it.
@@ -120,7 +131,9 @@ func New(cfg Config) (*Server, error) {
 		log:     cfg.Logger,
 		limiter: newLimiter(cfg.RateLimitMbps),
 		stopped: make(chan struct{}),
+		jobs:    map[string]*restoreJob{},
 	}
+	s.jobCtx, s.jobCancel = context.WithCancel(context.Background())
 	s.hb = newHeartbeat(s)
 	s.grpc = grpc.NewServer(
 		grpc.MaxRecvMsgSize(MaxMsgSize),
@@ -159,7 +172,9 @@ func (s *Server) Serve(lis net.Listener) error {
 }
 
 // Stop stops gracefully: running transfers finish first (up to grace,
-// after which they are cut off).
+// after which they are cut off). RestoreData jobs still running are then
+// cancelled (their journals let a new request resume them) and waited for
+// up to grace.
 func (s *Server) Stop(grace time.Duration) {
 	s.stopOnce.Do(func() {
 		close(s.stopped)
@@ -176,6 +191,7 @@ func (s *Server) Stop(grace time.Duration) {
 			s.grpc.Stop()
 			<-done
 		}
+		s.stopJobs(grace)
 	})
 }
 

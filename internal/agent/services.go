@@ -70,6 +70,7 @@ func (s *Server) StartService(ctx context.Context, req *pb.ServiceRequest) (*pb.
 	if _, err := s.serviceCmd(ctx, "start", req); err != nil {
 		return nil, err
 	}
+	s.hb.nudge()
 	return &pb.Empty{}, nil
 }
 

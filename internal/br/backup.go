@@ -3,7 +3,6 @@ package br
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"path"
 	"path/filepath"
@@ -72,6 +71,9 @@ func Backup(ctx context.Context, o BackupOptions) (*BackupResult, error) {
 	o.Log.Info("cluster discovered", "storage_hosts", len(topo.Storaged), "elapsed", time.Since(start))
 	pool := newAgentPool()
 	defer pool.close()
+	if err := checkNotRestoring(ctx, pool, topo, o.MetaAddr); err != nil {
+		return nil, err
+	}
 
 	var base *link
 	bm, err := func() (*meta.BackupMeta, error) {
@@ -276,10 +278,10 @@ func put(ctx context.Context, st objstore.Store, key string, b []byte) error {
 func openStorage(ctx context.Context, s Storage) (objstore.Store, error) {
 	st, err := objstore.Open(ctx, s.URI, objstore.Config{S3: s.S3})
 	if err != nil {
-		return nil, errors.New(s.Redact(err.Error()))
+		return nil, mark(storageKind(err), s.RedactError(err))
 	}
 	if err := st.Check(ctx); err != nil {
-		return nil, errors.New(s.Redact(err.Error()))
+		return nil, mark(storageKind(err), s.RedactError(err))
 	}
 	return st, nil
 }

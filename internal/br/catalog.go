@@ -154,15 +154,15 @@ func checkPresent(ctx context.Context, st objstore.Store, chain []*link) error {
 			return nil
 		})
 		if err != nil {
-			return err
+			return mark(storageKind(err), fmt.Errorf("list backup %s: %w", l.Name, err))
 		}
 		for _, s := range l.Sums {
 			size, ok := have[s.Key]
 			if !ok {
-				return fmt.Errorf("backup %s is damaged: object %s is missing (run `br verify --name %s`)", l.Name, s.Key, l.Name)
+				return markf(ErrBackupDamaged, "backup %s is damaged: object %s is missing (run `br verify --name %s`)", l.Name, s.Key, l.Name)
 			}
 			if size != s.Size {
-				return fmt.Errorf("backup %s is damaged: object %s has %d bytes, want %d (run `br verify --name %s`)", l.Name, s.Key, size, s.Size, l.Name)
+				return markf(ErrBackupDamaged, "backup %s is damaged: object %s has %d bytes, want %d (run `br verify --name %s`)", l.Name, s.Key, size, s.Size, l.Name)
 			}
 		}
 	}

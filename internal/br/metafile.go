@@ -43,11 +43,11 @@ func readMeta(ctx context.Context, st objstore.Store, name string) (*meta.Backup
 		return nil, fmt.Errorf("%w: backup %s not found under %s, or incomplete (no %s.meta): see `br show --storage %s`", ErrBackupNotFound, name, st.URI(), name, st.URI())
 	}
 	if err != nil {
-		return nil, err
+		return nil, mark(storageKind(err), fmt.Errorf("backup %s: read %s.meta: %w", name, name, err))
 	}
 	bm, err := decodeMeta(b)
 	if err != nil {
-		return nil, fmt.Errorf("backup %s: unreadable %s.meta: %w", name, name, err)
+		return nil, markf(ErrBackupDamaged, "backup %s: unreadable %s.meta: %w", name, name, err)
 	}
 	return bm, nil
 }
@@ -99,11 +99,11 @@ func decodeChecksums(b []byte) ([]fileSum, error) {
 func readChecksums(ctx context.Context, st objstore.Store, name string) ([]fileSum, error) {
 	b, err := readAll(ctx, st, checksumsKey(name))
 	if err != nil {
-		return nil, fmt.Errorf("backup %s: checksums: %w", name, err)
+		return nil, mark(storageKind(err), fmt.Errorf("backup %s: checksums: %w", name, err))
 	}
 	sums, err := decodeChecksums(b)
 	if err != nil {
-		return nil, fmt.Errorf("backup %s: %s.checksums: %w", name, name, err)
+		return nil, markf(ErrBackupDamaged, "backup %s: %s.checksums: %w", name, name, err)
 	}
 	return sums, nil
 }
@@ -133,7 +133,7 @@ func loadChain(ctx context.Context, st objstore.Store, name string) ([]*link, er
 	seen := map[string]bool{}
 	for cur := name; ; {
 		if seen[cur] {
-			return nil, fmt.Errorf("backup %s: base chain loops at %s", name, cur)
+			return nil, markf(ErrBackupDamaged, "backup %s: base chain loops at %s", name, cur)
 		}
 		seen[cur] = true
 		bm, err := readMeta(ctx, st, cur)
@@ -148,7 +148,7 @@ func loadChain(ctx context.Context, st objstore.Store, name string) ([]*link, er
 			return nil, err
 		}
 		if len(chain) > 0 && chain[0].Meta.ClusterID != bm.ClusterID {
-			return nil, fmt.Errorf("backup %s: its base %s is from another cluster (%d, not %d)", name, cur, bm.ClusterID, chain[0].Meta.ClusterID)
+			return nil, markf(ErrBackupDamaged, "backup %s: its base %s is from another cluster (%d, not %d)", name, cur, bm.ClusterID, chain[0].Meta.ClusterID)
 		}
 		chain = append([]*link{{Name: cur, Meta: bm, Sums: sums}}, chain...)
 		if bm.Full {
@@ -156,7 +156,7 @@ func loadChain(ctx context.Context, st objstore.Store, name string) ([]*link, er
 		}
 		cur = string(bm.BaseBackupName)
 		if cur == "" {
-			return nil, fmt.Errorf("backup %s is incremental but names no base", name)
+			return nil, markf(ErrBackupDamaged, "backup %s is incremental but names no base", name)
 		}
 	}
 }

@@ -2,21 +2,21 @@ package br
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"path"
 	"path/filepath"
+	"sort"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	agentclient "github.com/nebula-open/nebula-br/internal/agent/client"
 	"github.com/nebula-open/nebula-br/internal/agent/pb"
 	"github.com/nebula-open/nebula-br/internal/nebula/client"
 	"github.com/nebula-open/nebula-br/internal/nebula/gen/nebula"
 	"github.com/nebula-open/nebula-br/internal/nebula/gen/nebula/meta"
 	"github.com/nebula-open/nebula-br/internal/objstore"
 )
-
-// ErrBackupNotFound is wrapped by PlanRestore when the backup (or a base
-// of its chain) has no .meta under the storage root.
-var ErrBackupNotFound = errors.New("backup not found")
 
 // RestorePlan is what restoring a backup downloads and where, worked out
 // from the stored chain before anything is touched. Local mode (Restore)
@@ -71,7 +71,7 @@ func planFrom(ctx context.Context, st objstore.Store, storage Storage, name stri
 // terms.
 func (p *RestorePlan) Pair(target []*nebula.HostAddr) ([]*meta.HostPair, error) {
 	if len(target) != len(p.Hosts) {
-		return nil, fmt.Errorf("backup %s was taken from a cluster with %d storage hosts; the target has %d: restore into a cluster with %d storage hosts",
+		return nil, markf(ErrTopology, "backup %s was taken from a cluster with %d storage hosts; the target has %d: restore into a cluster with %d storage hosts",
 			p.Name, len(p.Hosts), len(target), len(p.Hosts))
 	}
 	sorted := append([]*nebula.HostAddr(nil), target...)
@@ -135,6 +135,118 @@ func (p *RestorePlan) DataDownloads(source *nebula.HostAddr, dataPath string, co
 	return out
 }
 
+// jobJournal is where an agent keeps its record of a restore job: inside
+// the directory it fills (in Kubernetes, on the pod's volume).
+func jobJournal(dir string) string { return filepath.Join(dir, ".br-restore-data") }
+
+// MetaJob is the agent job that downloads metad's export into dir, and
+// the files restoreMeta then reads from there. run names this run of the
+// restore: job ids must not repeat across restores (an agent remembers
+// finished jobs).
+func (p *RestorePlan) MetaJob(run, dir string, concurrency int32) (*pb.RestoreDataRequest, []string) {
+	req, files := p.MetaDownload(dir, concurrency)
+	return &pb.RestoreDataRequest{Id: MetaJobID(run), Downloads: []*pb.DownloadFileRequest{req}, JournalPath: jobJournal(dir)}, files
+}
+
+// HostJob is the agent job that gives a target storage host, whose data
+// path is dataPath, the data of backed-up host source: its downloads,
+// then the playback of the chain's WAL.
+func (p *RestorePlan) HostJob(run string, source *nebula.HostAddr, dataPath string, concurrency int32) *pb.RestoreDataRequest {
+	return &pb.RestoreDataRequest{Id: DataJobID(run), Downloads: p.DataDownloads(source, dataPath, concurrency),
+		PlaybackDataPath: dataPath, JournalPath: jobJournal(dataPath)}
+}
+
+// MetaJobID and DataJobID are the ids of a run's jobs.
+func MetaJobID(run string) string { return run + " meta" }
+func DataJobID(run string) string { return run + " data" }
+
+// BytesOf is what a job downloads.
+func BytesOf(req *pb.RestoreDataRequest) int64 {
+	var n int64
+	for _, d := range req.Downloads {
+		for _, f := range d.Files {
+			n += f.Size
+		}
+	}
+	return n
+}
+
+// AdvanceJob starts or resumes req's job on the agent (which keeps it
+// going without us) and reports where it stands. A failed job is an error
+// of its kind; a transient failure is also restarted (resuming at object
+// granularity), so that calling again later may find it done.
+func AdvanceJob(ctx context.Context, c *agentclient.Client, req *pb.RestoreDataRequest) (*pb.RestoreDataJob, error) {
+	st, err := c.RestoreDataStatus(ctx, req.Id, false)
+	if err != nil {
+		return nil, mark(agentKind(err), err)
+	}
+	if st.State == pb.RestoreDataState_RESTORE_DATA_NONE {
+		if st, err = c.RestoreData(ctx, req); err != nil {
+			return nil, mark(agentKind(err), err)
+		}
+	}
+	if st.State != pb.RestoreDataState_RESTORE_DATA_FAILED {
+		return st, nil
+	}
+	jerr := jobError(c.Addr(), st)
+	if Transient(jerr) {
+		if _, err := c.RestoreData(ctx, req); err != nil {
+			return st, mark(agentKind(err), err)
+		}
+	}
+	return st, jerr
+}
+
+func jobError(agent string, st *pb.RestoreDataJob) error {
+	err := fmt.Errorf("agent %s: %s: %s", agent, st.Phase, st.Error)
+	if st.Phase == "playback" {
+		return mark(ErrPlaybackFailed, err)
+	}
+	return mark(agentKind(status.Error(codes.Code(st.ErrorCode), st.Error)), err)
+}
+
+// RestoreMetad runs restoreMeta on metad m with the export in files,
+// unless it already holds the backup's spaces (a resumed restore: nothing
+// else gives a metad started on an empty directory spaces), then drops
+// the spaces a per-space backup does not hold.
+func (p *RestorePlan) RestoreMetad(ctx context.Context, m *client.MetaClient, files []string, pairs []*meta.HostPair) error {
+	spaces, err := m.ListSpaces(ctx)
+	if err != nil {
+		return mark(agentKind(err), fmt.Errorf("metad %s: list spaces: %w", m.Addr(), err))
+	}
+	if len(spaces) == 0 && len(p.Meta.SpaceBackups) > 0 {
+		if _, err := m.RestoreMeta(ctx, files, pairs); err != nil {
+			return mark(agentKind(err), fmt.Errorf("restoreMeta on %s: %w", m.Addr(), err))
+		}
+	}
+	if err := p.FinishMeta(ctx, m); err != nil {
+		return mark(agentKind(err), err)
+	}
+	return nil
+}
+
+// StorageOffline lists the hosts metad m does not report ONLINE.
+func StorageOffline(ctx context.Context, m *client.MetaClient, hosts []*nebula.HostAddr) ([]string, error) {
+	items, err := m.ListHosts(ctx, meta.ListHostType_STORAGE)
+	if err != nil {
+		return nil, mark(agentKind(err), fmt.Errorf("metad %s: list hosts: %w", m.Addr(), err))
+	}
+	online := map[string]bool{}
+	for _, h := range items {
+		if h.Status == meta.HostStatus_ONLINE {
+			online[addr(h.HostAddr)] = true
+		}
+	}
+	var missing []string
+	for _, h := range hosts {
+		if !online[addr(h)] {
+			missing = append(missing, addr(h))
+		}
+	}
+	sort.Strings(missing)
+	return missing, nil
+}
+
 // checkHosts makes sure every space's data sits on a backed-up storage
 // host (a damaged .meta could say otherwise).
 func (p *RestorePlan) checkHosts() error {
@@ -145,7 +257,7 @@ func (p *RestorePlan) checkHosts() error {
 	for id, sb := range p.Meta.SpaceBackups {
 		for _, hb := range sb.HostBackups {
 			if !known[addr(hb.Host)] {
-				return fmt.Errorf("space %d is on %s, which is not among the backup's storage hosts", id, addr(hb.Host))
+				return markf(ErrBackupDamaged, "space %d is on %s, which is not among the backup's storage hosts", id, addr(hb.Host))
 			}
 		}
 	}

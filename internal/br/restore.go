@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
+	agentclient "github.com/nebula-open/nebula-br/internal/agent/client"
 	"github.com/nebula-open/nebula-br/internal/agent/pb"
 	"github.com/nebula-open/nebula-br/internal/nebula/client"
 	"github.com/nebula-open/nebula-br/internal/nebula/gen/nebula"
@@ -18,333 +20,913 @@ import (
 type RestoreOptions struct {
 	Options
 	MetaAddr string        // the target cluster's metad
-	Name     string        // the backup (full or incremental) to restore
+	Name     string        // the backup (full or incremental) to restore; with Resume or Abort, may be empty
 	Timeout  time.Duration // for services to come back (default 2m)
+	// Resume finishes an interrupted restore recorded on the target;
+	// Abort puts its old data back. Without either, a rerun of the same
+	// backup resumes, and any other restore is refused while one is
+	// recorded.
+	Resume, Abort bool
+	// StateDir is where br remembers where a running restore keeps its
+	// journal, for a rerun while metad is down (default DefaultStateDir).
+	StateDir string
+	// BeforeStep, if set, is called as each step begins, once the journal
+	// records it (tests crash br there).
+	BeforeStep func(Step)
 }
 
 // RestoreResult summarises a restore.
 type RestoreResult struct {
-	Name    string
-	Chain   []string
-	Bytes   int64
-	Files   int
-	Spaces  int
-	Hosts   int
-	Elapsed time.Duration
+	Name       string
+	Chain      []string
+	Bytes      int64
+	Files      int
+	Spaces     int
+	Hosts      int
+	Elapsed    time.Duration
+	Resumed    bool   // an interrupted restore was finished
+	RolledBack bool   // Abort: the old data is back
+	Cause      string // RolledBack: why the restore was rolled back
 }
 
 func (r *RestoreResult) String() string {
-	return fmt.Sprintf("restore of %s done (chain %v): %s in %d files, %d spaces on %d storage hosts, %s (%s)",
-		r.Name, r.Chain, HumanBytes(r.Bytes), r.Files, r.Spaces, r.Hosts, r.Elapsed.Round(time.Millisecond), rate(r.Bytes, r.Elapsed))
+	if r.RolledBack {
+		return fmt.Sprintf("restore of %s rolled back: the target cluster has its old data back and its services up, %s", r.Name, r.Elapsed.Round(time.Millisecond))
+	}
+	how := "done"
+	if r.Resumed {
+		how = "resumed and done"
+	}
+	return fmt.Sprintf("restore of %s %s (chain %v): %s in %d files, %d spaces on %d storage hosts, %s (%s)",
+		r.Name, how, r.Chain, HumanBytes(r.Bytes), r.Files, r.Spaces, r.Hosts, r.Elapsed.Round(time.Millisecond), rate(r.Bytes, r.Elapsed))
 }
 
-// Restore replaces the data of the target cluster with a backup: the
-// chain (full plus incrementals up to the named one) is checked before
-// anything is touched; the target's services are stopped, their data moved
-// aside, the backup downloaded and played back, the services started. On
-// failure the old data is put back. The backed-up cluster is never touched.
+// agentGrace is how long a step waits for an unreachable agent or service
+// before it gives up.
+const agentGrace = 10 * time.Second
+
+// Restore replaces the data of the target cluster with a backup, in the
+// numbered steps of Step, each recorded in the target's journal before it
+// acts. Everything that can fail is checked before the first stop. On a
+// failure the old data is put back and every service that ran is started
+// again; if br dies, a rerun (or --resume / --abort) finishes or undoes
+// the restore from the journal. The backed-up cluster is never touched.
 func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 	o.defaults()
 	if o.Timeout == 0 {
 		o.Timeout = 2 * time.Minute
 	}
-	if err := checkName(o.Name); err != nil {
+	if o.StateDir == "" {
+		o.StateDir = DefaultStateDir()
+	}
+	if o.Name != "" {
+		if err := checkName(o.Name); err != nil {
+			return nil, err
+		}
+	} else if !o.Resume && !o.Abort {
+		return nil, errors.New("--name is required (or --resume / --abort for an interrupted restore)")
+	}
+	e := &engine{o: o, pool: newAgentPool(), start: time.Now(), me: self()}
+	defer e.pool.close()
+	j, age, err := e.locate(ctx)
+	if err != nil {
 		return nil, err
 	}
-	plan, err := PlanRestore(ctx, o.Storage, o.Name)
+	if j == nil {
+		if o.Resume || o.Abort {
+			return nil, fmt.Errorf("no interrupted restore is recorded on the target cluster (metad %s): nothing to resume or abort", o.MetaAddr)
+		}
+		return e.fresh(ctx)
+	}
+	return e.takeOver(ctx, j, age)
+}
+
+// engine carries one run of a restore.
+type engine struct {
+	o     RestoreOptions
+	pool  *agentPool
+	start time.Time
+	me    owner
+
+	js    *journalStore
+	j     *journal
+	topo  *topology // discovered from metad, or rebuilt from the journal
+	plan  *RestorePlan
+	pairs []*meta.HostPair
+
+	bytes int64
+	files int
+}
+
+// locate finds the target's journal: through metad's listCluster, or, if
+// metad does not answer (an interrupted restore stopped it), through the
+// pointer this machine kept.
+func (e *engine) locate(ctx context.Context) (*journal, time.Duration, error) {
+	err := e.discover(ctx)
+	if err == nil {
+		dir, err := e.topo.Metad.dataPath()
+		if err != nil {
+			return nil, 0, err
+		}
+		if err := e.openJournal(ctx, e.topo.Metad.Agent, journalPath(dir)); err != nil {
+			return nil, 0, err
+		}
+		return e.js.load(ctx)
+	}
+	// metad is down, or lists its hosts without their agents yet (it was
+	// just restored): an interrupted restore run from here left a pointer.
+	p, perr := readPointer(e.o.StateDir, e.o.MetaAddr)
+	if perr != nil {
+		return nil, 0, err
+	}
+	e.o.Log.Info("metad cannot describe the cluster; using the journal this machine recorded", "metad", e.o.MetaAddr, "err", err, "agent", p.Agent, "journal", p.Path)
+	if err := e.openJournal(ctx, p.Agent, p.Path); err != nil {
+		return nil, 0, err
+	}
+	j, age, jerr := e.js.load(ctx)
+	if jerr == nil && j == nil {
+		return nil, 0, err // the pointer is stale: the restore ended
+	}
+	return j, age, jerr
+}
+
+// discover asks the target's metad for its services.
+func (e *engine) discover(ctx context.Context) error {
+	m, err := client.NewMetaClient(e.o.MetaAddr, client.Options{ConnectTimeout: 3 * time.Second})
+	if err != nil {
+		return mark(ErrAgentUnavailable, fmt.Errorf("connect to the target metad %s: %w (start it)", e.o.MetaAddr, err))
+	}
+	defer m.Close()
+	topo, err := discover(ctx, m)
+	if err != nil {
+		return err
+	}
+	e.topo = topo
+	return nil
+}
+
+func (e *engine) openJournal(ctx context.Context, agent, path string) error {
+	c, err := e.agent(ctx, agent)
+	if err != nil {
+		return err
+	}
+	e.js = &journalStore{agent: c, path: path}
+	return nil
+}
+
+// agent connects to an agent, naming it in the error.
+func (e *engine) agent(ctx context.Context, a string) (*agentclient.Client, error) {
+	dctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	c, err := e.pool.get(dctx, a)
+	if err != nil {
+		return nil, mark(ErrAgentUnavailable, fmt.Errorf("br-agent %s does not answer (%w): start it", a, err))
+	}
+	return c, nil
+}
+
+// fresh runs a new restore: steps 1 and 2, then the rest.
+func (e *engine) fresh(ctx context.Context) (*RestoreResult, error) {
+	// 1. Check everything that can fail before touching anything.
+	plan, err := PlanRestore(ctx, e.o.Storage, e.o.Name)
+	if err != nil {
+		return nil, err
+	}
+	e.plan = plan
+	if err := e.pairUp(); err != nil {
+		return nil, err
+	}
+	svcs, err := e.check(ctx)
 	if err != nil {
 		return nil, err
 	}
 
-	m, err := client.NewMetaClient(o.MetaAddr, client.Options{})
-	if err != nil {
-		return nil, fmt.Errorf("connect to the target metad %s: %w", o.MetaAddr, err)
-	}
-	topo, err := discover(ctx, m)
-	m.Close()
-	if err != nil {
+	// 2. Fence: the journal is created only if there is none.
+	e.j = &journal{Format: 1, Run: newRunID(plan.Name), Backup: plan.Name, Chain: plan.Chain, Storage: e.o.Storage.URI, Owner: e.me, State: stateRestoring,
+		Step: StepFence, Services: svcs, Started: time.Now().UTC()}
+	if err := e.js.save(ctx, e.j); err != nil {
+		if errors.Is(err, errLeaseLost) {
+			if j, age, lerr := e.js.load(ctx); lerr == nil && j != nil {
+				return nil, busyError(j, age, e.where())
+			}
+		}
 		return nil, err
 	}
+	if err := writePointer(e.o.StateDir, e.o.MetaAddr, pointer{Agent: e.js.agent.Addr(), Path: e.js.path}); err != nil {
+		e.o.Log.Warn("cannot remember the journal's place on this machine (a rerun needs metad up)", "err", err)
+	}
+	e.o.Log.Info("lease taken", "journal", e.where(), "backup", plan.Name)
+	return e.run(ctx, StepStop)
+}
+
+// takeOver continues the restore a journal records, once its owner is
+// gone: forward (resume) or back (abort).
+func (e *engine) takeOver(ctx context.Context, j *journal, age time.Duration) (*RestoreResult, error) {
+	if j.Owner != e.me && j.Owner.alive(age) {
+		return nil, busyError(j, age, e.where())
+	}
+	if !e.o.Abort && !e.o.Resume && j.Backup != e.o.Name {
+		return nil, interruptedError(j, e.where(), e.o.MetaAddr)
+	}
+	if e.o.Resume && e.o.Name != "" && j.Backup != e.o.Name {
+		return nil, markf(ErrTargetBusy, "the interrupted restore recorded on the target is of backup %s, not %s: resume it without --name, or --abort it", j.Backup, e.o.Name)
+	}
+	e.j = j
+	e.j.Owner = e.me
+	if err := e.js.save(ctx, e.j); err != nil {
+		return nil, err
+	}
+	e.topo = j.topology()
+	e.o.Log.Info("taking over an interrupted restore", "backup", j.Backup, "step", j.Step.String(), "state", j.State, "journal", e.where())
+	fmt.Fprintf(e.progressOut(), "interrupted restore of %s found at step %s (%s); %s\n", j.Backup, j.Step, j.State,
+		map[bool]string{true: "putting the old data back", false: "resuming it"}[e.o.Abort || j.State == stateRollingBack])
+	if e.o.Abort || j.State == stateRollingBack {
+		cause := j.Cause
+		if e.o.Abort {
+			cause = "aborted with --abort"
+		}
+		return e.rolledBack(ctx, cause)
+	}
+	if j.State == stateCommitting {
+		return e.commit(ctx, true)
+	}
+	plan, err := PlanRestore(ctx, e.o.Storage, j.Backup)
+	if err != nil {
+		return nil, fmt.Errorf("resume the restore of %s: %w (or run with --abort to put the old data back)", j.Backup, err)
+	}
+	e.plan = plan
+	if err := e.pairUp(); err != nil {
+		return nil, err
+	}
+	for _, a := range e.agents() {
+		if _, err := e.agent(ctx, a); err != nil {
+			return nil, err
+		}
+	}
+	step := j.Step
+	if step < StepStop {
+		step = StepStop
+	}
+	res, err := e.run(ctx, step)
+	if res != nil {
+		res.Resumed = true
+	}
+	return res, err
+}
+
+func (e *engine) where() string { return e.js.agent.Addr() + ":" + e.js.path }
+
+func (e *engine) progressOut() interface{ Write([]byte) (int, error) } {
+	if e.o.Progress != nil {
+		return e.o.Progress
+	}
+	return discard{}
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// pairUp maps the backed-up storage hosts to the target's.
+func (e *engine) pairUp() error {
 	var targets []*nebula.HostAddr
-	for _, s := range topo.Storaged {
+	for _, s := range e.topo.Storaged {
 		targets = append(targets, s.Addr)
 	}
-	pairs, err := plan.Pair(targets)
+	pairs, err := e.plan.Pair(targets)
+	e.pairs = pairs
+	return err
+}
+
+// agents are the target's agents, each once.
+func (e *engine) agents() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range e.topo.all() {
+		if !seen[s.Agent] {
+			seen[s.Agent] = true
+			out = append(out, s.Agent)
+		}
+	}
+	return out
+}
+
+// check is step 1's look at the target: every agent answers, every
+// service has a data path, no old data of an earlier restore is in the
+// way, every disk has room for its download. It records which services
+// run, for a rollback.
+func (e *engine) check(ctx context.Context) ([]jService, error) {
+	for _, a := range e.agents() {
+		c, err := e.agent(ctx, a)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := c.HealthCheck(ctx); err != nil {
+			return nil, mark(ErrAgentUnavailable, fmt.Errorf("br-agent %s: %w", a, err))
+		}
+	}
+	need := map[string]int64{} // data path -> bytes the restore downloads there
+	metaDir, err := e.topo.Metad.dataPath()
 	if err != nil {
 		return nil, err
 	}
-	r := &restorer{o: o, plan: plan, topo: topo, pairs: pairs, pool: newAgentPool(), start: time.Now()}
-	defer r.pool.close()
-	if err := r.run(ctx); err != nil {
-		if rerr := r.rollback(context.WithoutCancel(ctx)); rerr != nil {
-			return nil, fmt.Errorf("restore of %s failed: %w; putting the old data back also failed: %v", o.Name, err, rerr)
+	req, _ := e.plan.MetaJob("check", metaDir, 0)
+	need[metaDir] = BytesOf(req)
+	for _, p := range e.pairs {
+		s := e.topo.storage(p.ToHost)
+		dir, err := s.dataPath()
+		if err != nil {
+			return nil, err
 		}
-		return nil, fmt.Errorf("restore of %s failed, the target cluster has its old data back: %w", o.Name, err)
+		need[dir] += BytesOf(e.plan.HostJob("check", p.FromHost, dir, 0))
 	}
-	return r.result, nil
+	var out []jService
+	for _, s := range e.topo.all() {
+		c, _ := e.agent(ctx, s.Agent)
+		st, err := c.ServiceStatus(ctx, roles[s.Role], s.Root)
+		if err != nil {
+			return nil, mark(agentKind(err), fmt.Errorf("status of %s %s: %w", roleName(s.Role), addr(s.Addr), err))
+		}
+		js := jService{Role: roleName(s.Role), Addr: addr(s.Addr), Agent: s.Agent, Root: s.Root, Running: st.Running}
+		if s.Role != meta.HostRole_GRAPH {
+			js.Data, _ = s.dataPath()
+			old := js.Data + ".br-old-" + e.plan.Name
+			if exists, err := c.ExistDir(ctx, old); err != nil {
+				return nil, mark(agentKind(err), err)
+			} else if exists {
+				return nil, markf(ErrTargetFailed, "%s on %s holds old data left by an earlier restore of %s that no journal records: look at it, move or remove it, then run again", old, s.Agent, e.plan.Name)
+			}
+			free, _, err := c.StatDisk(ctx, js.Data)
+			if err != nil {
+				return nil, mark(agentKind(err), fmt.Errorf("disk space for %s on %s: %w", js.Data, s.Agent, err))
+			}
+			if want := need[js.Data] + need[js.Data]/20 + 64<<20; free < want {
+				return nil, markf(ErrTargetFailed, "%s on %s has %s free; the restore downloads %s there (plus room to work): free some space",
+					js.Data, s.Agent, HumanBytes(free), HumanBytes(need[js.Data]))
+			}
+		}
+		out = append(out, js)
+	}
+	return out, nil
 }
 
-type restorer struct {
-	o      RestoreOptions
-	plan   *RestorePlan
-	topo   *topology
-	pairs  []*meta.HostPair // backed-up storage host -> target
-	pool   *agentPool
-	start  time.Time
-	result *RestoreResult
+// run carries the restore from step `from` on; a failure rolls it back.
+func (e *engine) run(ctx context.Context, from Step) (*RestoreResult, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stopRenew := e.renew(ctx, cancel)
+	defer stopRenew()
 
-	stopped []*service  // services stopped, to start again on rollback
-	moved   [][3]string // agent, original dir, moved-aside dir
+	prog := newProgress("downloaded", e.o.Progress, e.o.Terminal)
+	steps := []struct {
+		step Step
+		fn   func(context.Context) error
+	}{
+		{StepStop, e.stop},
+		{StepSetAside, e.setAside},
+		{StepMeta, func(ctx context.Context) error { return e.restoreMeta(ctx, prog) }},
+		{StepData, func(ctx context.Context) error { return e.data(ctx, prog, "playback") }},
+		{StepPlayback, func(ctx context.Context) error { return e.data(ctx, prog, "done") }},
+		{StepStart, e.startServices},
+		{StepVerify, e.verify},
+	}
+	for _, s := range steps {
+		if s.step < from {
+			continue
+		}
+		err := e.begin(ctx, s.step)
+		if err == nil {
+			err = s.fn(ctx)
+		}
+		if err == nil {
+			e.o.Log.Info("step done", "step", s.step.String(), "elapsed", time.Since(e.start))
+			continue
+		}
+		prog.finish()
+		if cause := context.Cause(ctx); errors.Is(cause, errLeaseLost) {
+			return nil, fmt.Errorf("restore of %s stopped at step %s: %w", e.j.Backup, s.step, cause)
+		}
+		stopRenew()
+		err = fmt.Errorf("step %s: %w", s.step, err)
+		res, rerr := e.rollback(context.WithoutCancel(ctx), err.Error())
+		if rerr != nil {
+			return nil, fmt.Errorf("restore of %s failed: %w; putting the old data back did not finish either: %v", e.j.Backup, err, rerr)
+		}
+		_ = res
+		return nil, fmt.Errorf("restore of %s failed, the target cluster has its old data back and its services up: %w", e.j.Backup, err)
+	}
+	e.bytes, e.files, _ = prog.finish()
+	return e.commit(context.WithoutCancel(ctx), false)
 }
 
-func (r *restorer) services() []*service {
-	out := append([]*service{}, r.topo.Graphd...)
-	out = append(out, r.topo.Storaged...)
-	return append(out, r.topo.Metad)
+// begin records that step is about to act.
+func (e *engine) begin(ctx context.Context, step Step) error {
+	e.j.Step = step
+	if err := e.js.save(ctx, e.j); err != nil {
+		return err
+	}
+	if e.o.BeforeStep != nil {
+		e.o.BeforeStep(step)
+	}
+	return nil
+}
+
+// renew keeps the lease while the restore runs; losing it (another br
+// took over) cancels the run.
+func (e *engine) renew(ctx context.Context, cancel context.CancelCauseFunc) func() {
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(leaseRenew)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := e.js.save(ctx, e.j); errors.Is(err, errLeaseLost) {
+					cancel(err)
+					return
+				} else if err != nil {
+					e.o.Log.Warn("lease renewal failed, retrying", "err", err)
+				}
+			}
+		}
+	}()
+	var once bool
+	return func() {
+		if !once {
+			once = true
+			close(done)
+			<-stopped
+		}
+	}
+}
+
+// retry runs fn until it succeeds or fails for a reason other than an
+// unreachable agent or service, waiting out such a one for agentGrace.
+func retry(ctx context.Context, fn func() error) error {
+	deadline := time.Now().Add(agentGrace)
+	for {
+		err := fn()
+		if err == nil || !errors.Is(err, ErrAgentUnavailable) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// serviceCall starts or stops one service through its agent.
+func (e *engine) serviceCall(ctx context.Context, s *service, start bool) error {
+	return retry(ctx, func() error {
+		c, err := e.agent(ctx, s.Agent)
+		if err != nil {
+			return err
+		}
+		if start {
+			err = c.StartService(ctx, roles[s.Role], s.Root)
+		} else {
+			err = c.StopService(ctx, roles[s.Role], s.Root)
+		}
+		if err != nil {
+			verb := map[bool]string{true: "start", false: "stop"}[start]
+			return mark(agentKind(err), fmt.Errorf("%s %s %s through agent %s: %w", verb, roleName(s.Role), addr(s.Addr), s.Agent, err))
+		}
+		return nil
+	})
+}
+
+func (e *engine) serviceCalls(ctx context.Context, svcs []*service, start bool) error {
+	g, gctx := errgroup.WithContext(ctx)
+	for _, s := range svcs {
+		g.Go(func() error { return e.serviceCall(gctx, s, start) })
+	}
+	return g.Wait()
+}
+
+// 3. stop: graphd, then storaged, then metad, each tier in parallel.
+func (e *engine) stop(ctx context.Context) error {
+	for _, tier := range [][]*service{e.topo.Graphd, e.topo.Storaged, {e.topo.Metad}} {
+		if err := e.serviceCalls(ctx, tier, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// 4. set aside: each data directory moves to <dir>.br-old-<backup>, its
+// intent recorded first; a directory already moved is left.
+func (e *engine) setAside(ctx context.Context) error {
+	if e.j.Aside == nil {
+		for _, s := range append([]*service{e.topo.Metad}, e.topo.Storaged...) {
+			dir, err := s.dataPath()
+			if err != nil {
+				return err
+			}
+			c, err := e.agent(ctx, s.Agent)
+			if err != nil {
+				return err
+			}
+			exists, err := c.ExistDir(ctx, dir)
+			if err != nil {
+				return mark(agentKind(err), err)
+			}
+			e.j.Aside = append(e.j.Aside, asideEntry{Agent: s.Agent, Dir: dir, Old: dir + ".br-old-" + e.j.Backup, HadData: exists})
+		}
+		if err := e.js.save(ctx, e.j); err != nil {
+			return err
+		}
+	}
+	for _, a := range e.j.Aside {
+		if !a.HadData {
+			continue
+		}
+		err := retry(ctx, func() error {
+			c, err := e.agent(ctx, a.Agent)
+			if err != nil {
+				return err
+			}
+			moved, err := c.ExistDir(ctx, a.Old)
+			if err != nil || moved {
+				return mark(agentKind(err), err)
+			}
+			if err := c.MoveDir(ctx, a.Dir, a.Old); err != nil {
+				return mark(agentKind(err), fmt.Errorf("move %s aside on %s: %w", a.Dir, a.Agent, err))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// metaStage is where metad's export is downloaded: beside its data.
+func (e *engine) metaStage() string {
+	dir, _ := e.topo.Metad.dataPath()
+	return dir + ".br-meta-" + e.j.Backup
+}
+
+// 5. meta: metad's export downloaded, metad started on its new empty
+// directory, restoreMeta with the host pairs.
+func (e *engine) restoreMeta(ctx context.Context, prog *progress) error {
+	req, files := e.plan.MetaJob(e.j.Run, e.metaStage(), int32(e.o.Concurrency))
+	if err := e.waitJobs(ctx, prog, map[string]*pb.RestoreDataRequest{e.topo.Metad.Agent: req}, "done"); err != nil {
+		return err
+	}
+	if err := e.serviceCall(ctx, e.topo.Metad, true); err != nil {
+		return err
+	}
+	return retry(ctx, func() error {
+		m, err := client.NewMetaClient(e.o.MetaAddr, client.Options{ConnectTimeout: 2 * time.Second})
+		if err != nil {
+			return mark(ErrAgentUnavailable, fmt.Errorf("metad %s did not come back: %w", e.o.MetaAddr, err))
+		}
+		defer m.Close()
+		return e.plan.RestoreMetad(ctx, m, files, e.pairs)
+	})
+}
+
+// 6 and 7. data and playback: every storage host's agent fills its data
+// path and plays the WAL back; the step waits until each job reaches
+// phase until.
+func (e *engine) data(ctx context.Context, prog *progress, until string) error {
+	jobs := map[string]*pb.RestoreDataRequest{}
+	for _, p := range e.pairs {
+		s := e.topo.storage(p.ToHost)
+		dir, err := s.dataPath()
+		if err != nil {
+			return err
+		}
+		jobs[s.Agent] = e.plan.HostJob(e.j.Run, p.FromHost, dir, int32(e.o.Concurrency))
+	}
+	return e.waitJobs(ctx, prog, jobs, until)
+}
+
+// waitJobs advances each agent's job until it reaches phase until ("done":
+// finished), an agent unreachable for longer than agentGrace failing it.
+func (e *engine) waitJobs(ctx context.Context, prog *progress, jobs map[string]*pb.RestoreDataRequest, until string) error {
+	tasks := map[string]func(*pb.Progress){}
+	lastSeen := map[string]time.Time{}
+	for a := range jobs {
+		tasks[a] = prog.task()
+		lastSeen[a] = time.Now()
+	}
+	for {
+		pending := 0
+		for a, req := range jobs {
+			st, err := e.advanceJob(ctx, a, req)
+			if err != nil && !Transient(err) {
+				return err
+			}
+			if err != nil {
+				if time.Since(lastSeen[a]) > agentGrace {
+					return fmt.Errorf("%w (for %s)", err, time.Since(lastSeen[a]).Round(time.Second))
+				}
+				e.o.Log.Warn("waiting for agent", "agent", a, "err", err)
+				pending++
+				continue
+			}
+			lastSeen[a] = time.Now()
+			tasks[a](&pb.Progress{BytesDone: st.BytesDone, BytesTotal: st.BytesTotal, FilesDone: st.FilesDone, FilesTotal: st.FilesTotal})
+			if !(st.State == pb.RestoreDataState_RESTORE_DATA_DONE || (until == "playback" && st.Phase != "download")) {
+				pending++
+			}
+		}
+		if pending == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func (e *engine) advanceJob(ctx context.Context, agent string, req *pb.RestoreDataRequest) (*pb.RestoreDataJob, error) {
+	c, err := e.agent(ctx, agent)
+	if err != nil {
+		return nil, err
+	}
+	st, err := AdvanceJob(ctx, c, req)
+	if err != nil {
+		return st, fmt.Errorf("%s on %s: %w", req.Id, agent, err)
+	}
+	return st, nil
+}
+
+// 8. start: storaged, then graphd (metad runs since step 5).
+func (e *engine) startServices(ctx context.Context) error {
+	if err := e.serviceCall(ctx, e.topo.Metad, true); err != nil {
+		return err
+	}
+	if err := e.serviceCalls(ctx, e.topo.Storaged, true); err != nil {
+		return err
+	}
+	return e.serviceCalls(ctx, e.topo.Graphd, true)
+}
+
+// 9. verify: every storage host registers ONLINE with metad, and metad
+// lists every service with its agent again (the next backup needs that).
+func (e *engine) verify(ctx context.Context) error {
+	var hosts []*nebula.HostAddr
+	for _, s := range e.topo.Storaged {
+		hosts = append(hosts, s.Addr)
+	}
+	if err := e.waitOnline(ctx, hosts); err != nil {
+		return err
+	}
+	return e.waitAgents(ctx)
+}
+
+// waitAgents waits until metad's listCluster names an agent for every
+// host (a restored metad learns of them from their next heartbeat).
+func (e *engine) waitAgents(ctx context.Context) error {
+	deadline := time.Now().Add(e.o.Timeout)
+	for {
+		m, err := client.NewMetaClient(e.o.MetaAddr, client.Options{ConnectTimeout: 2 * time.Second})
+		if err == nil {
+			_, err = discover(ctx, m)
+			m.Close()
+		}
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return markf(ErrTargetFailed, "after %s metad still does not list every service with its agent: %w", e.o.Timeout, err)
+		}
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func (e *engine) waitOnline(ctx context.Context, hosts []*nebula.HostAddr) error {
+	deadline := time.Now().Add(e.o.Timeout)
+	for {
+		missing, err := func() ([]string, error) {
+			m, err := client.NewMetaClient(e.o.MetaAddr, client.Options{ConnectTimeout: 2 * time.Second})
+			if err != nil {
+				return nil, err
+			}
+			defer m.Close()
+			return StorageOffline(ctx, m, hosts)
+		}()
+		if err == nil && len(missing) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return markf(ErrTargetFailed, "storage hosts %s are not online %s after starting (metad %s, err %v): see their logs",
+				strings.Join(missing, ", "), e.o.Timeout, e.o.MetaAddr, err)
+		}
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// 10. commit: the old data and the downloads' leftovers go, then the
+// journal (the lease with it).
+func (e *engine) commit(ctx context.Context, resumed bool) (*RestoreResult, error) {
+	e.j.State = stateCommitting
+	if err := e.begin(ctx, StepCommit); err != nil {
+		return nil, err
+	}
+	if err := e.removeLeftovers(ctx, true); err != nil {
+		return nil, fmt.Errorf("the restore of %s is complete, but removing the old data failed (rerun the same command to finish): %w", e.j.Backup, err)
+	}
+	if err := e.release(ctx); err != nil {
+		return nil, err
+	}
+	res := &RestoreResult{Name: e.j.Backup, Chain: e.j.Chain, Bytes: e.bytes, Files: e.files, Hosts: len(e.topo.Storaged),
+		Elapsed: time.Since(e.start), Resumed: resumed}
+	if e.plan != nil {
+		res.Spaces = len(e.plan.Meta.SpaceBackups)
+	}
+	return res, nil
+}
+
+// removeLeftovers removes the metad stage, every host's job record and,
+// on commit, the old data.
+func (e *engine) removeLeftovers(ctx context.Context, old bool) error {
+	var errs []error
+	rm := func(agent, path string) {
+		err := retry(ctx, func() error {
+			c, err := e.agent(ctx, agent)
+			if err != nil {
+				return err
+			}
+			return mark(agentKind(err), c.RemoveDir(ctx, path))
+		})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("remove %s on %s: %w", path, agent, err))
+		}
+	}
+	rm(e.topo.Metad.Agent, e.metaStage())
+	for _, s := range e.topo.Storaged {
+		if dir, err := s.dataPath(); err == nil {
+			rm(s.Agent, jobJournal(dir))
+		}
+	}
+	if old {
+		for _, a := range e.j.Aside {
+			rm(a.Agent, a.Old)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// release removes the journal and this machine's pointer to it.
+func (e *engine) release(ctx context.Context) error {
+	if err := retry(ctx, func() error { return e.js.remove(ctx) }); err != nil {
+		return err
+	}
+	if err := removePointer(e.o.StateDir, e.o.MetaAddr); err != nil {
+		e.o.Log.Warn("cannot remove the journal pointer", "err", err)
+	}
+	return nil
+}
+
+// rolledBack is --abort: the rollback as the command's result.
+func (e *engine) rolledBack(ctx context.Context, cause string) (*RestoreResult, error) {
+	res, err := e.rollback(ctx, cause)
+	if err != nil {
+		return nil, fmt.Errorf("putting the old data back did not finish: %w", err)
+	}
+	return res, nil
+}
+
+// rollback puts the old data back: jobs canceled, every service stopped,
+// each directory set aside moved back (what the restore wrote removed),
+// the services that ran before started again. It is idempotent: an
+// interrupted rollback is finished by running it again.
+func (e *engine) rollback(ctx context.Context, cause string) (*RestoreResult, error) {
+	e.j.State = stateRollingBack
+	if e.j.Cause == "" {
+		e.j.Cause = cause
+	}
+	if err := e.begin(ctx, StepRollback); err != nil {
+		return nil, err
+	}
+	e.o.Log.Warn("rolling back", "backup", e.j.Backup, "cause", cause)
+	var errs []error
+	for _, a := range e.agents() {
+		if c, err := e.agent(ctx, a); err == nil {
+			for _, id := range e.jobIDs() {
+				c.RestoreDataStatus(ctx, id, true) // stop a job still filling a directory we are about to remove
+			}
+		}
+	}
+	all := append(append(append([]*service{}, e.topo.Graphd...), e.topo.Storaged...), e.topo.Metad)
+	for _, s := range all {
+		if err := e.serviceCall(ctx, s, false); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, e.stuck(errors.Join(errs...))
+	}
+	for _, a := range e.j.Aside {
+		err := retry(ctx, func() error {
+			c, err := e.agent(ctx, a.Agent)
+			if err != nil {
+				return err
+			}
+			moved, err := c.ExistDir(ctx, a.Old)
+			if err != nil {
+				return mark(agentKind(err), err)
+			}
+			if !moved && a.HadData {
+				return nil // never moved: dir is the old data
+			}
+			if err := c.RemoveDir(ctx, a.Dir); err != nil {
+				return mark(agentKind(err), err)
+			}
+			if moved {
+				if err := c.MoveDir(ctx, a.Old, a.Dir); err != nil {
+					return mark(agentKind(err), fmt.Errorf("move %s back to %s: %w", a.Old, a.Dir, err))
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("host of agent %s: %w", a.Agent, err))
+		}
+	}
+	if err := e.removeLeftovers(ctx, false); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return nil, e.stuck(errors.Join(errs...))
+	}
+	// Start what ran before, metad first.
+	var up []*nebula.HostAddr
+	for _, tier := range [][]*service{{e.topo.Metad}, e.topo.Storaged, e.topo.Graphd} {
+		var start []*service
+		for _, s := range tier {
+			if e.j.wasRunning(s) {
+				start = append(start, s)
+				if s.Role == meta.HostRole_STORAGE {
+					up = append(up, s.Addr)
+				}
+			}
+		}
+		if err := e.serviceCalls(ctx, start, true); err != nil {
+			return nil, e.stuck(err)
+		}
+	}
+	if e.j.wasRunning(e.topo.Metad) {
+		if err := e.waitOnline(ctx, up); err != nil {
+			return nil, e.stuck(err)
+		}
+		if err := e.waitAgents(ctx); err != nil {
+			return nil, e.stuck(err)
+		}
+	}
+	if err := e.release(ctx); err != nil {
+		return nil, e.stuck(err)
+	}
+	return &RestoreResult{Name: e.j.Backup, Chain: e.j.Chain, RolledBack: true, Cause: e.j.Cause, Elapsed: time.Since(e.start)}, nil
+}
+
+// stuck: a rollback that cannot finish now says how to finish it.
+func (e *engine) stuck(err error) error {
+	return fmt.Errorf("%w; the journal %s keeps the restore's state: once that is fixed, run `br restore full --abort --meta %s --storage %s`",
+		err, e.where(), e.o.MetaAddr, e.j.Storage)
+}
+
+// jobIDs are the agent jobs this restore may have started.
+func (e *engine) jobIDs() []string {
+	return []string{MetaJobID(e.j.Run), DataJobID(e.j.Run)}
 }
 
 var roles = map[meta.HostRole]pb.ServiceRole{
 	meta.HostRole_META: pb.ServiceRole_METAD, meta.HostRole_STORAGE: pb.ServiceRole_STORAGED, meta.HostRole_GRAPH: pb.ServiceRole_GRAPHD,
 }
 
-func (r *restorer) serviceCall(ctx context.Context, s *service, start bool) error {
-	c, err := r.pool.get(ctx, s.Agent)
-	if err != nil {
-		return err
+func roleName(r meta.HostRole) string {
+	switch r {
+	case meta.HostRole_META:
+		return "metad"
+	case meta.HostRole_STORAGE:
+		return "storaged"
+	case meta.HostRole_GRAPH:
+		return "graphd"
 	}
-	if start {
-		err = c.StartService(ctx, roles[s.Role], s.Root)
-	} else {
-		err = c.StopService(ctx, roles[s.Role], s.Root)
-	}
-	if err != nil {
-		verb := map[bool]string{true: "start", false: "stop"}[start]
-		return fmt.Errorf("%s %s on %s through agent %s: %w", verb, roles[s.Role], addr(s.Addr), s.Agent, err)
-	}
-	return nil
-}
-
-// serviceCalls starts or stops services in parallel; stopped ones are
-// remembered for the rollback.
-func (r *restorer) serviceCalls(ctx context.Context, svcs []*service, start bool) error {
-	g, gctx := errgroup.WithContext(ctx)
-	for _, s := range svcs {
-		g.Go(func() error { return r.serviceCall(gctx, s, start) })
-	}
-	err := g.Wait()
-	if !start {
-		r.stopped = append(r.stopped, svcs...)
-	}
-	return err
-}
-
-func (r *restorer) run(ctx context.Context) error {
-	name := r.o.Name
-	log := r.o.Log
-	suffix := ".br-old-" + name
-
-	// 1. Stop the target (graphd, storaged, metad) and move its data aside.
-	// Tier by tier (graphd, storaged, metad), each tier in parallel.
-	for _, tier := range [][]*service{r.topo.Graphd, r.topo.Storaged, {r.topo.Metad}} {
-		if err := r.serviceCalls(ctx, tier, false); err != nil {
-			return err
-		}
-	}
-	for _, s := range append([]*service{r.topo.Metad}, r.topo.Storaged...) {
-		dir, err := s.dataPath()
-		if err != nil {
-			return err
-		}
-		c, err := r.pool.get(ctx, s.Agent)
-		if err != nil {
-			return err
-		}
-		if exists, err := c.ExistDir(ctx, dir); err != nil {
-			return err
-		} else if !exists {
-			continue
-		}
-		if err := c.MoveDir(ctx, dir, dir+suffix); err != nil {
-			return fmt.Errorf("move %s aside on %s: %w", dir, s.Agent, err)
-		}
-		r.moved = append(r.moved, [3]string{s.Agent, dir, dir + suffix})
-	}
-	log.Info("target stopped, old data moved aside", "hosts", len(r.topo.Storaged), "elapsed", time.Since(r.start))
-
-	prog := newProgress("downloaded", r.o.Progress, r.o.Terminal)
-	finished := false
-	defer func() {
-		if !finished {
-			prog.finish()
-		}
-	}()
-	// 2. metad: download the export, start, restoreMeta with host pairs.
-	metaDir, err := r.topo.Metad.dataPath()
-	if err != nil {
-		return err
-	}
-	stage := metaDir + ".br-meta-" + name
-	req, files := r.plan.MetaDownload(stage, 4)
-	if err := r.pool.download(ctx, r.topo.Metad.Agent, req, prog.task()); err != nil {
-		return fmt.Errorf("download meta of %s: %w", name, err)
-	}
-	r.moved = append(r.moved, [3]string{r.topo.Metad.Agent, "", stage}) // removed at the end
-	if err := r.serviceCall(ctx, r.topo.Metad, true); err != nil {
-		return err
-	}
-	m, err := r.waitMeta(ctx)
-	if err != nil {
-		return err
-	}
-	defer m.Close()
-	if _, err := m.RestoreMeta(ctx, files, r.pairs); err != nil {
-		return fmt.Errorf("restoreMeta on %s: %w", r.o.MetaAddr, err)
-	}
-	if err := r.plan.FinishMeta(ctx, m); err != nil {
-		return err
-	}
-	log.Info("meta restored", "spaces", len(r.plan.Meta.SpaceBackups), "elapsed", time.Since(r.start))
-
-	// 3. Every space's data: the checkpoint from the link that holds it in
-	// full, then the WAL of every later link of the chain.
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(r.o.Concurrency)
-	for _, pair := range r.pairs {
-		svc := r.topo.storage(pair.ToHost)
-		dataDir, err := svc.dataPath()
-		if err != nil {
-			return err
-		}
-		for _, req := range r.plan.DataDownloads(pair.FromHost, dataDir, 4) {
-			g.Go(func() error { return r.pool.download(gctx, svc.Agent, req, prog.task()) })
-		}
-	}
-	err = g.Wait()
-	bytesDone, files2, _ := prog.finish()
-	finished = true
-	if err != nil {
-		return err
-	}
-	log.Info("data downloaded", "bytes", bytesDone, "elapsed", time.Since(r.start))
-
-	// 4. Play the incremental WAL back onto the checkpoints, then start.
-	for _, s := range r.topo.Storaged {
-		dataDir, _ := s.dataPath()
-		c, err := r.pool.get(ctx, s.Agent)
-		if err != nil {
-			return err
-		}
-		parts, err := c.DataPlayBack(ctx, dataDir)
-		if err != nil {
-			return fmt.Errorf("play back on %s: %w", addr(s.Addr), err)
-		}
-		log.Info("played back", "host", addr(s.Addr), "parts", len(parts))
-	}
-	if err := r.serviceCalls(ctx, append(append([]*service{}, r.topo.Storaged...), r.topo.Graphd...), true); err != nil {
-		return err
-	}
-	log.Info("played back, services started", "elapsed", time.Since(r.start))
-	if err := r.waitStorage(ctx, m); err != nil {
-		return err
-	}
-	log.Info("storage hosts online", "elapsed", time.Since(r.start))
-
-	// 5. Done: remove what was moved aside.
-	for _, mv := range r.moved {
-		if c, err := r.pool.get(ctx, mv[0]); err == nil {
-			if err := c.RemoveDir(ctx, mv[2]); err != nil {
-				log.Warn("could not remove old data", "dir", mv[2], "err", err)
-			}
-		}
-	}
-	r.moved = nil
-	r.result = &RestoreResult{Name: name, Chain: r.plan.Chain, Bytes: bytesDone, Files: files2,
-		Spaces: len(r.plan.Meta.SpaceBackups), Hosts: len(r.topo.Storaged), Elapsed: time.Since(r.start)}
-	return nil
-}
-
-// waitMeta connects to the restarted metad.
-func (r *restorer) waitMeta(ctx context.Context) (*client.MetaClient, error) {
-	deadline := time.Now().Add(r.o.Timeout)
-	for {
-		m, err := client.NewMetaClient(r.o.MetaAddr, client.Options{ConnectTimeout: 2 * time.Second})
-		if err == nil {
-			return m, nil
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("metad %s did not come back within %s: %w", r.o.MetaAddr, r.o.Timeout, err)
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-}
-
-// waitStorage waits until every target storage host is online again.
-func (r *restorer) waitStorage(ctx context.Context, m *client.MetaClient) error {
-	deadline := time.Now().Add(r.o.Timeout)
-	for {
-		hosts, err := m.ListHosts(ctx, meta.ListHostType_STORAGE)
-		online := map[string]bool{}
-		for _, h := range hosts {
-			if h.Status == meta.HostStatus_ONLINE {
-				online[addr(h.HostAddr)] = true
-			}
-		}
-		missing := ""
-		for _, s := range r.topo.Storaged {
-			if !online[addr(s.Addr)] {
-				missing = addr(s.Addr)
-			}
-		}
-		if err == nil && missing == "" {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("storage host %s is not online %s after the restore (err %v): see its log", missing, r.o.Timeout, err)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-}
-
-// rollback stops what runs, drops the half-restored data, moves the old
-// data back and starts the services again.
-func (r *restorer) rollback(ctx context.Context) error {
-	var errs []error
-	for _, s := range r.services() {
-		r.serviceCall(ctx, s, false)
-	}
-	for i := len(r.moved) - 1; i >= 0; i-- {
-		mv := r.moved[i]
-		c, err := r.pool.get(ctx, mv[0])
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if mv[1] == "" { // a staging dir
-			c.RemoveDir(ctx, mv[2])
-			continue
-		}
-		if err := c.RemoveDir(ctx, mv[1]); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if err := c.MoveDir(ctx, mv[2], mv[1]); err != nil {
-			errs = append(errs, fmt.Errorf("move %s back on %s: %w", mv[2], mv[0], err))
-		}
-	}
-	for i := len(r.stopped) - 1; i >= 0; i-- {
-		if err := r.serviceCall(ctx, r.stopped[i], true); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
+	return strings.ToLower(r.String())
 }
 
 func toPB(sums []fileSum) []*pb.FileSum {

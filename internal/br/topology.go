@@ -3,7 +3,9 @@ package br
 import (
 	"context"
 	"fmt"
+	"net"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/nebula-open/nebula-br/internal/nebula/client"
@@ -91,4 +93,45 @@ func (s *service) dataPath() (string, error) {
 		return "", fmt.Errorf("%s %s reported no data path", strings.ToLower(s.Role.String()), addr(s.Addr))
 	}
 	return s.Data[0], nil
+}
+
+// all is every service: metad, storaged, graphd.
+func (t *topology) all() []*service {
+	out := append([]*service{t.Metad}, t.Storaged...)
+	return append(out, t.Graphd...)
+}
+
+// topology rebuilds the target as the journal recorded it before the
+// restore (metad may be down or hold the backup's meta by now).
+func (j *journal) topology() *topology {
+	t := &topology{}
+	for _, js := range j.Services {
+		host, port, _ := net.SplitHostPort(js.Addr)
+		p, _ := strconv.Atoi(port)
+		s := &service{Addr: &nebula.HostAddr{Host: host, Port: nebula.Port(p)}, Root: js.Root, Agent: js.Agent}
+		if js.Data != "" {
+			s.Data = []string{js.Data}
+		}
+		switch js.Role {
+		case "metad":
+			s.Role, t.Metad = meta.HostRole_META, s
+		case "storaged":
+			s.Role = meta.HostRole_STORAGE
+			t.Storaged = append(t.Storaged, s)
+		case "graphd":
+			s.Role = meta.HostRole_GRAPH
+			t.Graphd = append(t.Graphd, s)
+		}
+	}
+	return t
+}
+
+// wasRunning says whether s ran before the restore.
+func (j *journal) wasRunning(s *service) bool {
+	for _, js := range j.Services {
+		if js.Addr == addr(s.Addr) && js.Role == roleName(s.Role) {
+			return js.Running
+		}
+	}
+	return false
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -25,6 +26,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/nebula-open/nebula-br/api/v1alpha1"
+	agentclient "github.com/nebula-open/nebula-br/internal/agent/client"
+	"github.com/nebula-open/nebula-br/internal/agent/pb"
+	"github.com/nebula-open/nebula-br/internal/br"
+	"github.com/nebula-open/nebula-br/internal/controller/naming"
 	"github.com/nebula-open/nebula-br/internal/controller/nebulacluster"
 	"github.com/nebula-open/nebula-br/internal/controller/nebularestore"
 	"github.com/nebula-open/nebula-br/internal/envtest"
@@ -136,7 +141,9 @@ func sourceCluster(ns, name string, storaged int32) *v1alpha1.NebulaCluster {
 			Storaged: &v1alpha1.StoragedSpec{ComponentSpec: comp(storaged, "nebula-lite")},
 			Graphd:   &v1alpha1.GraphdSpec{ComponentSpec: comp(1, "nebula-lite")},
 			EnableBR: true,
-			Agent:    &v1alpha1.AgentSpec{Image: "br-agent", HeartbeatInterval: 1},
+			// 1 Mbps: a restore's download lasts long enough to restart
+			// the operator in its middle.
+			Agent: &v1alpha1.AgentSpec{Image: "br-agent", HeartbeatInterval: 1, RateLimit: 1},
 		},
 	}
 }
@@ -156,7 +163,7 @@ type session struct{ *graphtest.Session }
 
 func (w *world) connect(cluster string) *session {
 	w.t.Helper()
-	addr := fmt.Sprintf("%s:%d", nebulacluster.PodFQDN(cluster, w.ns, nebulacluster.Graphd, 0), nebulacluster.GraphdPort)
+	addr := fmt.Sprintf("%s:%d", naming.PodFQDN(cluster, w.ns, naming.Graphd, 0), naming.GraphdPort)
 	return &session{graphtest.Connect(w.t, addr)}
 }
 
@@ -187,7 +194,7 @@ var nameRE = regexp.MustCompile(`(?m)^BACKUP_\d{4}(_\d{2}){5}$`)
 // backup runs br against the source cluster, as the backup Job would.
 func (w *world) backup(cluster string, kind string) string {
 	w.t.Helper()
-	meta := fmt.Sprintf("%s:%d", nebulacluster.PodFQDN(cluster, w.ns, nebulacluster.Metad, 0), nebulacluster.MetadPort)
+	meta := fmt.Sprintf("%s:%d", naming.PodFQDN(cluster, w.ns, naming.Metad, 0), naming.MetadPort)
 	cmd := exec.Command(filepath.Join(binDir, "br"), "backup", kind, "--meta", meta, "--storage", "s3://"+w.bucket,
 		"--s3.endpoint", w.minio.Endpoint, "--s3.region", "us-east-1")
 	cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID="+w.minio.AccessKey, "AWS_SECRET_ACCESS_KEY="+w.minio.SecretKey)
@@ -276,6 +283,47 @@ func (w *world) waitPhase(rt *v1alpha1.NebulaRestore, timeout time.Duration, pha
 	return cur
 }
 
+// jobProgress polls a restore agent's job until ok holds for it.
+func (w *world) jobProgress(agent, id string, ok func(*pb.RestoreDataJob) bool) *pb.RestoreDataJob {
+	w.t.Helper()
+	var last *pb.RestoreDataJob
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		c, err := agentclient.Dial(ctx, agent)
+		if err == nil {
+			last, err = c.RestoreDataStatus(ctx, id, false)
+			c.Close()
+		}
+		cancel()
+		if err == nil && last.State == pb.RestoreDataState_RESTORE_DATA_FAILED {
+			w.t.Fatalf("job %s on %s failed: %s", id, agent, last.Error)
+		}
+		if err == nil && ok(last) {
+			return last
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	w.t.Fatalf("job %s on %s: not there in 2m (last %v)", id, agent, last)
+	return nil
+}
+
+// event is the message of rt's event of that reason whose message starts
+// with prefix ("" if none).
+func (w *world) event(rt *v1alpha1.NebulaRestore, reason, prefix string) string {
+	w.t.Helper()
+	var evs eventsv1.EventList
+	if err := w.c.List(context.Background(), &evs, client.InNamespace(rt.Namespace)); err != nil {
+		w.t.Fatal(err)
+	}
+	for _, e := range evs.Items {
+		if e.Regarding.Name == rt.Name && e.Reason == reason && strings.HasPrefix(e.Note, prefix) {
+			return e.Note
+		}
+	}
+	return ""
+}
+
 // TestRestoreIntoNewCluster restores an incremental backup (with its full
 // base) of a live source cluster into a new cluster, stopping the operator
 // twice along the way, and checks the data is exact and the source
@@ -296,9 +344,9 @@ func TestRestoreIntoNewCluster(t *testing.T) {
 		return err == nil, err
 	})
 	s.Must("USE g; CREATE TAG p(name string, n int); CREATE EDGE r(w int)")
-	s.load("g", 0, 2000)
+	s.load("g", 0, 6000)
 	full := w.backup("src", "full")
-	s.load("g", 2000, 2300)
+	s.load("g", 6000, 6300)
 	s.Must(`USE g; INSERT VERTEX p(name, n) VALUES "v7":("renamed", 777); DELETE VERTEX "v9" WITH EDGE`)
 	incr := w.backup("src", "incr")
 	want := s.fingerprint("g")
@@ -322,12 +370,25 @@ func TestRestoreIntoNewCluster(t *testing.T) {
 	stop()
 	t.Log("operator stopped in the metad stage")
 	stop = w.operator()
-	// ... and again once metad is restored.
-	cur = w.waitPhase(rt, 2*time.Minute, v1alpha1.RestoreMetadComplete, v1alpha1.RestoreStoragedComplete, v1alpha1.RestoreComplete)
+	// ... and again while storaged pod 0's restore agent downloads (the
+	// source's agents are rate-limited, and the restored cluster copies
+	// that): the agent's own progress shows the stop landed mid-download
+	// and that the download went on without the operator.
+	agent := fmt.Sprintf("%s:%d", naming.PodFQDN(restored, w.ns, naming.Storaged, 0), naming.AgentPort)
+	job := br.DataJobID(nebularestore.RunID(cur))
+	mid := w.jobProgress(agent, job, func(j *pb.RestoreDataJob) bool { return j.BytesDone > 0 && j.BytesDone < j.BytesTotal })
 	stop()
-	t.Logf("operator stopped at %s", cur.Status.Phase)
+	t.Logf("operator stopped while storaged pod 0 downloads: %d of %d bytes", mid.BytesDone, mid.BytesTotal)
+	later := w.jobProgress(agent, job, func(j *pb.RestoreDataJob) bool {
+		return j.BytesDone > mid.BytesDone || j.State == pb.RestoreDataState_RESTORE_DATA_DONE
+	})
+	t.Logf("with no operator running, the download went on: %d of %d bytes", later.BytesDone, later.BytesTotal)
 	w.operator()
 	cur = w.waitPhase(rt, 3*time.Minute, v1alpha1.RestoreComplete)
+	// Nothing was downloaded twice: the job fetched its share once.
+	if msg := w.event(cur, "DataRestored", "storaged pod 0:"); !strings.Contains(msg, "("+br.HumanBytes(mid.BytesTotal)+" downloaded, 0 files already in place)") {
+		t.Errorf("storaged pod 0's event %q: want %s downloaded once, no file found in place", msg, br.HumanBytes(mid.BytesTotal))
+	}
 	t.Logf("restore %s Complete into %s after %s (two operator restarts included)", rt.Name, restored,
 		cur.Status.TimeCompleted.Sub(cur.Status.TimeStarted.Time))
 
@@ -383,8 +444,8 @@ func TestRestoreIntoNewCluster(t *testing.T) {
 		return failed.Status.Phase == v1alpha1.RestoreFailed, fmt.Errorf("phase %s", failed.Status.Phase)
 	})
 	cond := meta.FindStatusCondition(failed.Status.Conditions, string(v1alpha1.RestoreFailed))
-	if cond == nil || cond.Reason != nebularestore.ReasonDataDownload || !strings.Contains(cond.Message, "checksum mismatch") || !strings.Contains(cond.Message, filepath.Base(key)) {
-		t.Errorf("Failed condition %+v: want %s naming %s", cond, nebularestore.ReasonDataDownload, key)
+	if cond == nil || cond.Reason != v1alpha1.RestoreReasonBackupDamaged || !strings.Contains(cond.Message, "checksum mismatch") || !strings.Contains(cond.Message, filepath.Base(key)) {
+		t.Errorf("Failed condition %+v: want %s naming %s", cond, v1alpha1.RestoreReasonBackupDamaged, key)
 	}
 	envtest.Eventually(t, 20*time.Second, "half-built cluster removed", func() (bool, error) {
 		err := w.c.Get(ctx, client.ObjectKey{Namespace: w.ns, Name: failed.Status.ClusterName}, &v1alpha1.NebulaCluster{})
@@ -402,9 +463,9 @@ func TestRestoreIntoNewCluster(t *testing.T) {
 	for _, tc := range []struct {
 		name, cluster, backup, reason, text string
 	}{
-		{"missing-backup", "three", "BACKUP_2001_01_01_00_00_00", nebularestore.ReasonBackupNotFound, "BACKUP_2001_01_01_00_00_00 not found"},
-		{"wrong-cluster", "nosuch", incr, nebularestore.ReasonClusterNotFound, "NebulaCluster nosuch not found in namespace " + w.ns2 + " nor in any other"},
-		{"topology", "two", full, nebularestore.ReasonTopology, "3 storage hosts, but NebulaCluster " + w.ns2 + "/two has 2 storaged replicas"},
+		{"missing-backup", "three", "BACKUP_2001_01_01_00_00_00", v1alpha1.RestoreReasonBackupNotFound, "BACKUP_2001_01_01_00_00_00 not found"},
+		{"wrong-cluster", "nosuch", incr, v1alpha1.RestoreReasonClusterNotFound, "NebulaCluster nosuch not found in namespace " + w.ns2 + " nor in any other"},
+		{"topology", "two", full, v1alpha1.RestoreReasonTopology, "3 storage hosts, but NebulaCluster " + w.ns2 + "/two has 2 storaged replicas"},
 	} {
 		start := time.Now()
 		rt := w.restore(w.ns2, tc.name, tc.cluster, tc.backup)

@@ -246,3 +246,66 @@ func (c *Client) StopAgent(ctx context.Context) error {
 	_, err := c.Agent.StopAgent(ctx, &pb.Empty{})
 	return c.Err("StopAgent", err)
 }
+
+// ReadFile reads a file on the agent's host: its content, whether it
+// exists (a missing file is not an error) and how long ago it was last
+// written, by the agent's clock.
+func (c *Client) ReadFile(ctx context.Context, path string) (content []byte, exists bool, age time.Duration, err error) {
+	resp, err := c.Storage.ReadFile(ctx, &pb.ReadFileRequest{Path: path})
+	if err != nil {
+		return nil, false, 0, c.Err("ReadFile", err)
+	}
+	return resp.Content, resp.Exists, time.Duration(resp.AgeMs) * time.Millisecond, nil
+}
+
+// CAS is what WriteFile expects to find before it writes: no file (Exists
+// false), or one whose content has CRC-32C (Castagnoli) CRC32C.
+type CAS struct {
+	Exists bool
+	CRC32C uint32
+}
+
+// WriteFile replaces a file on the agent's host atomically. With a CAS it
+// writes only if the file is as expected, else codes.FailedPrecondition;
+// the agent serialises these writes, so of several racing to create a
+// file (CAS{Exists: false}) exactly one succeeds. cas nil: unconditional.
+func (c *Client) WriteFile(ctx context.Context, path string, content []byte, cas *CAS) error {
+	req := &pb.WriteFileRequest{Path: path, Content: content}
+	if cas != nil {
+		req.Check, req.ExpectExists, req.ExpectCrc32C = true, cas.Exists, cas.CRC32C
+	}
+	_, err := c.Storage.WriteFile(ctx, req)
+	return c.Err("WriteFile", err)
+}
+
+// StatDisk reports the free and total bytes of the file system holding
+// path (or its nearest existing parent) on the agent's host.
+func (c *Client) StatDisk(ctx context.Context, path string) (free, total int64, err error) {
+	resp, err := c.Storage.StatDisk(ctx, &pb.StatDiskRequest{Path: path})
+	if err != nil {
+		return 0, 0, c.Err("StatDisk", err)
+	}
+	return resp.FreeBytes, resp.TotalBytes, nil
+}
+
+// RestoreData starts req's job on the agent, or reports it if one of that
+// id runs or is done there (a failed one is restarted). It returns at
+// once; follow the job with RestoreDataStatus.
+func (c *Client) RestoreData(ctx context.Context, req *pb.RestoreDataRequest) (*pb.RestoreDataJob, error) {
+	resp, err := c.Agent.RestoreData(ctx, req)
+	if err != nil {
+		return nil, c.Err("RestoreData", err)
+	}
+	return resp, nil
+}
+
+// RestoreDataStatus reports the job id (state RESTORE_DATA_NONE if the
+// agent has none such in memory); with cancel it first stops the job if it
+// runs (it is then FAILED with error "canceled").
+func (c *Client) RestoreDataStatus(ctx context.Context, id string, cancel bool) (*pb.RestoreDataJob, error) {
+	resp, err := c.Agent.RestoreDataStatus(ctx, &pb.RestoreDataStatusRequest{Id: id, Cancel: cancel})
+	if err != nil {
+		return nil, c.Err("RestoreDataStatus", err)
+	}
+	return resp, nil
+}

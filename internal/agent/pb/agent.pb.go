@@ -78,6 +78,58 @@ func (ServiceRole) EnumDescriptor() ([]byte, []int) {
 	return file_agent_proto_rawDescGZIP(), []int{0}
 }
 
+type RestoreDataState int32
+
+const (
+	RestoreDataState_RESTORE_DATA_NONE    RestoreDataState = 0 // no such job here
+	RestoreDataState_RESTORE_DATA_RUNNING RestoreDataState = 1
+	RestoreDataState_RESTORE_DATA_DONE    RestoreDataState = 2
+	RestoreDataState_RESTORE_DATA_FAILED  RestoreDataState = 3
+)
+
+// Enum value maps for RestoreDataState.
+var (
+	RestoreDataState_name = map[int32]string{
+		0: "RESTORE_DATA_NONE",
+		1: "RESTORE_DATA_RUNNING",
+		2: "RESTORE_DATA_DONE",
+		3: "RESTORE_DATA_FAILED",
+	}
+	RestoreDataState_value = map[string]int32{
+		"RESTORE_DATA_NONE":    0,
+		"RESTORE_DATA_RUNNING": 1,
+		"RESTORE_DATA_DONE":    2,
+		"RESTORE_DATA_FAILED":  3,
+	}
+)
+
+func (x RestoreDataState) Enum() *RestoreDataState {
+	p := new(RestoreDataState)
+	*p = x
+	return p
+}
+
+func (x RestoreDataState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RestoreDataState) Descriptor() protoreflect.EnumDescriptor {
+	return file_agent_proto_enumTypes[1].Descriptor()
+}
+
+func (RestoreDataState) Type() protoreflect.EnumType {
+	return &file_agent_proto_enumTypes[1]
+}
+
+func (x RestoreDataState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RestoreDataState.Descriptor instead.
+func (RestoreDataState) EnumDescriptor() ([]byte, []int) {
+	return file_agent_proto_rawDescGZIP(), []int{1}
+}
+
 // Backend is a storage root and what opening it needs. The secret key
 // travels only over this channel and is never logged.
 type Backend struct {
@@ -766,6 +818,288 @@ func (*Empty) Descriptor() ([]byte, []int) {
 	return file_agent_proto_rawDescGZIP(), []int{10}
 }
 
+// Journal files: a restore keeps its records on the target's hosts, beside
+// the data it moves (br's cluster-wide journal, doubling as its lease).
+type ReadFileRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Path          string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReadFileRequest) Reset() {
+	*x = ReadFileRequest{}
+	mi := &file_agent_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadFileRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadFileRequest) ProtoMessage() {}
+
+func (x *ReadFileRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_agent_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadFileRequest.ProtoReflect.Descriptor instead.
+func (*ReadFileRequest) Descriptor() ([]byte, []int) {
+	return file_agent_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ReadFileRequest) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+type ReadFileResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Exists        bool                   `protobuf:"varint,1,opt,name=exists,proto3" json:"exists,omitempty"`
+	Content       []byte                 `protobuf:"bytes,2,opt,name=content,proto3" json:"content,omitempty"`
+	AgeMs         int64                  `protobuf:"varint,3,opt,name=age_ms,json=ageMs,proto3" json:"age_ms,omitempty"` // since the last write, by the agent's clock
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReadFileResponse) Reset() {
+	*x = ReadFileResponse{}
+	mi := &file_agent_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadFileResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadFileResponse) ProtoMessage() {}
+
+func (x *ReadFileResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_agent_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadFileResponse.ProtoReflect.Descriptor instead.
+func (*ReadFileResponse) Descriptor() ([]byte, []int) {
+	return file_agent_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ReadFileResponse) GetExists() bool {
+	if x != nil {
+		return x.Exists
+	}
+	return false
+}
+
+func (x *ReadFileResponse) GetContent() []byte {
+	if x != nil {
+		return x.Content
+	}
+	return nil
+}
+
+func (x *ReadFileResponse) GetAgeMs() int64 {
+	if x != nil {
+		return x.AgeMs
+	}
+	return 0
+}
+
+// WriteFile replaces a file atomically (temp file, fsync, rename). With
+// check set it is a compare-and-swap, serialised on the agent: the write
+// happens only if the file does not exist (expect_exists false) or holds
+// content with CRC-32C expect_crc32c; otherwise FailedPrecondition.
+type WriteFileRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Path          string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	Content       []byte                 `protobuf:"bytes,2,opt,name=content,proto3" json:"content,omitempty"`
+	Check         bool                   `protobuf:"varint,3,opt,name=check,proto3" json:"check,omitempty"`
+	ExpectExists  bool                   `protobuf:"varint,4,opt,name=expect_exists,json=expectExists,proto3" json:"expect_exists,omitempty"`
+	ExpectCrc32C  uint32                 `protobuf:"varint,5,opt,name=expect_crc32c,json=expectCrc32c,proto3" json:"expect_crc32c,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WriteFileRequest) Reset() {
+	*x = WriteFileRequest{}
+	mi := &file_agent_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WriteFileRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WriteFileRequest) ProtoMessage() {}
+
+func (x *WriteFileRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_agent_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WriteFileRequest.ProtoReflect.Descriptor instead.
+func (*WriteFileRequest) Descriptor() ([]byte, []int) {
+	return file_agent_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *WriteFileRequest) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *WriteFileRequest) GetContent() []byte {
+	if x != nil {
+		return x.Content
+	}
+	return nil
+}
+
+func (x *WriteFileRequest) GetCheck() bool {
+	if x != nil {
+		return x.Check
+	}
+	return false
+}
+
+func (x *WriteFileRequest) GetExpectExists() bool {
+	if x != nil {
+		return x.ExpectExists
+	}
+	return false
+}
+
+func (x *WriteFileRequest) GetExpectCrc32C() uint32 {
+	if x != nil {
+		return x.ExpectCrc32C
+	}
+	return 0
+}
+
+type StatDiskRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Path          string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StatDiskRequest) Reset() {
+	*x = StatDiskRequest{}
+	mi := &file_agent_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StatDiskRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StatDiskRequest) ProtoMessage() {}
+
+func (x *StatDiskRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_agent_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StatDiskRequest.ProtoReflect.Descriptor instead.
+func (*StatDiskRequest) Descriptor() ([]byte, []int) {
+	return file_agent_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *StatDiskRequest) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+type StatDiskResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	FreeBytes     int64                  `protobuf:"varint,1,opt,name=free_bytes,json=freeBytes,proto3" json:"free_bytes,omitempty"`
+	TotalBytes    int64                  `protobuf:"varint,2,opt,name=total_bytes,json=totalBytes,proto3" json:"total_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StatDiskResponse) Reset() {
+	*x = StatDiskResponse{}
+	mi := &file_agent_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StatDiskResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StatDiskResponse) ProtoMessage() {}
+
+func (x *StatDiskResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_agent_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StatDiskResponse.ProtoReflect.Descriptor instead.
+func (*StatDiskResponse) Descriptor() ([]byte, []int) {
+	return file_agent_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *StatDiskResponse) GetFreeBytes() int64 {
+	if x != nil {
+		return x.FreeBytes
+	}
+	return 0
+}
+
+func (x *StatDiskResponse) GetTotalBytes() int64 {
+	if x != nil {
+		return x.TotalBytes
+	}
+	return 0
+}
+
 type HealthCheckResponse struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Status  string                 `protobuf:"bytes,1,opt,name=status,proto3" json:"status,omitempty"`
@@ -780,7 +1114,7 @@ type HealthCheckResponse struct {
 
 func (x *HealthCheckResponse) Reset() {
 	*x = HealthCheckResponse{}
-	mi := &file_agent_proto_msgTypes[11]
+	mi := &file_agent_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -792,7 +1126,7 @@ func (x *HealthCheckResponse) String() string {
 func (*HealthCheckResponse) ProtoMessage() {}
 
 func (x *HealthCheckResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_proto_msgTypes[11]
+	mi := &file_agent_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -805,7 +1139,7 @@ func (x *HealthCheckResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthCheckResponse.ProtoReflect.Descriptor instead.
 func (*HealthCheckResponse) Descriptor() ([]byte, []int) {
-	return file_agent_proto_rawDescGZIP(), []int{11}
+	return file_agent_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *HealthCheckResponse) GetStatus() string {
@@ -846,7 +1180,7 @@ type ServiceRequest struct {
 
 func (x *ServiceRequest) Reset() {
 	*x = ServiceRequest{}
-	mi := &file_agent_proto_msgTypes[12]
+	mi := &file_agent_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -858,7 +1192,7 @@ func (x *ServiceRequest) String() string {
 func (*ServiceRequest) ProtoMessage() {}
 
 func (x *ServiceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_proto_msgTypes[12]
+	mi := &file_agent_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -871,7 +1205,7 @@ func (x *ServiceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceRequest.ProtoReflect.Descriptor instead.
 func (*ServiceRequest) Descriptor() ([]byte, []int) {
-	return file_agent_proto_rawDescGZIP(), []int{12}
+	return file_agent_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ServiceRequest) GetRole() ServiceRole {
@@ -898,7 +1232,7 @@ type ServiceStatusResponse struct {
 
 func (x *ServiceStatusResponse) Reset() {
 	*x = ServiceStatusResponse{}
-	mi := &file_agent_proto_msgTypes[13]
+	mi := &file_agent_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -910,7 +1244,7 @@ func (x *ServiceStatusResponse) String() string {
 func (*ServiceStatusResponse) ProtoMessage() {}
 
 func (x *ServiceStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_proto_msgTypes[13]
+	mi := &file_agent_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -923,7 +1257,7 @@ func (x *ServiceStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceStatusResponse.ProtoReflect.Descriptor instead.
 func (*ServiceStatusResponse) Descriptor() ([]byte, []int) {
-	return file_agent_proto_rawDescGZIP(), []int{13}
+	return file_agent_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ServiceStatusResponse) GetRunning() bool {
@@ -949,7 +1283,7 @@ type DataPlayBackRequest struct {
 
 func (x *DataPlayBackRequest) Reset() {
 	*x = DataPlayBackRequest{}
-	mi := &file_agent_proto_msgTypes[14]
+	mi := &file_agent_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -961,7 +1295,7 @@ func (x *DataPlayBackRequest) String() string {
 func (*DataPlayBackRequest) ProtoMessage() {}
 
 func (x *DataPlayBackRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_proto_msgTypes[14]
+	mi := &file_agent_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -974,7 +1308,7 @@ func (x *DataPlayBackRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DataPlayBackRequest.ProtoReflect.Descriptor instead.
 func (*DataPlayBackRequest) Descriptor() ([]byte, []int) {
-	return file_agent_proto_rawDescGZIP(), []int{14}
+	return file_agent_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *DataPlayBackRequest) GetDataPath() string {
@@ -995,7 +1329,7 @@ type PartApplied struct {
 
 func (x *PartApplied) Reset() {
 	*x = PartApplied{}
-	mi := &file_agent_proto_msgTypes[15]
+	mi := &file_agent_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1007,7 +1341,7 @@ func (x *PartApplied) String() string {
 func (*PartApplied) ProtoMessage() {}
 
 func (x *PartApplied) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_proto_msgTypes[15]
+	mi := &file_agent_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1020,7 +1354,7 @@ func (x *PartApplied) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartApplied.ProtoReflect.Descriptor instead.
 func (*PartApplied) Descriptor() ([]byte, []int) {
-	return file_agent_proto_rawDescGZIP(), []int{15}
+	return file_agent_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *PartApplied) GetSpaceId() int32 {
@@ -1053,7 +1387,7 @@ type DataPlayBackResponse struct {
 
 func (x *DataPlayBackResponse) Reset() {
 	*x = DataPlayBackResponse{}
-	mi := &file_agent_proto_msgTypes[16]
+	mi := &file_agent_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1065,7 +1399,7 @@ func (x *DataPlayBackResponse) String() string {
 func (*DataPlayBackResponse) ProtoMessage() {}
 
 func (x *DataPlayBackResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_proto_msgTypes[16]
+	mi := &file_agent_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1078,7 +1412,7 @@ func (x *DataPlayBackResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DataPlayBackResponse.ProtoReflect.Descriptor instead.
 func (*DataPlayBackResponse) Descriptor() ([]byte, []int) {
-	return file_agent_proto_rawDescGZIP(), []int{16}
+	return file_agent_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *DataPlayBackResponse) GetParts() []*PartApplied {
@@ -1098,7 +1432,7 @@ type SpaceUsage struct {
 
 func (x *SpaceUsage) Reset() {
 	*x = SpaceUsage{}
-	mi := &file_agent_proto_msgTypes[17]
+	mi := &file_agent_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1110,7 +1444,7 @@ func (x *SpaceUsage) String() string {
 func (*SpaceUsage) ProtoMessage() {}
 
 func (x *SpaceUsage) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_proto_msgTypes[17]
+	mi := &file_agent_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1123,7 +1457,7 @@ func (x *SpaceUsage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SpaceUsage.ProtoReflect.Descriptor instead.
 func (*SpaceUsage) Descriptor() ([]byte, []int) {
-	return file_agent_proto_rawDescGZIP(), []int{17}
+	return file_agent_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SpaceUsage) GetSpaceId() int32 {
@@ -1149,7 +1483,7 @@ type GetSpaceUsagesRequest struct {
 
 func (x *GetSpaceUsagesRequest) Reset() {
 	*x = GetSpaceUsagesRequest{}
-	mi := &file_agent_proto_msgTypes[18]
+	mi := &file_agent_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1161,7 +1495,7 @@ func (x *GetSpaceUsagesRequest) String() string {
 func (*GetSpaceUsagesRequest) ProtoMessage() {}
 
 func (x *GetSpaceUsagesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_proto_msgTypes[18]
+	mi := &file_agent_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1174,7 +1508,7 @@ func (x *GetSpaceUsagesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSpaceUsagesRequest.ProtoReflect.Descriptor instead.
 func (*GetSpaceUsagesRequest) Descriptor() ([]byte, []int) {
-	return file_agent_proto_rawDescGZIP(), []int{18}
+	return file_agent_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GetSpaceUsagesRequest) GetDataPath() string {
@@ -1193,7 +1527,7 @@ type GetSpaceUsagesResponse struct {
 
 func (x *GetSpaceUsagesResponse) Reset() {
 	*x = GetSpaceUsagesResponse{}
-	mi := &file_agent_proto_msgTypes[19]
+	mi := &file_agent_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1205,7 +1539,7 @@ func (x *GetSpaceUsagesResponse) String() string {
 func (*GetSpaceUsagesResponse) ProtoMessage() {}
 
 func (x *GetSpaceUsagesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_proto_msgTypes[19]
+	mi := &file_agent_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1218,7 +1552,7 @@ func (x *GetSpaceUsagesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSpaceUsagesResponse.ProtoReflect.Descriptor instead.
 func (*GetSpaceUsagesResponse) Descriptor() ([]byte, []int) {
-	return file_agent_proto_rawDescGZIP(), []int{19}
+	return file_agent_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *GetSpaceUsagesResponse) GetSpaces() []*SpaceUsage {
@@ -1226,6 +1560,267 @@ func (x *GetSpaceUsagesResponse) GetSpaces() []*SpaceUsage {
 		return x.Spaces
 	}
 	return nil
+}
+
+// RestoreData has the agent fill its host's share of a restore in the
+// background: the downloads in order, then (if playback_data_path is set)
+// DataPlayBack. It returns at once. A job is known by its id: asking again
+// reports the running or finished job instead of starting another, so a
+// driver that restarts (br, the operator) finds its work going on. The
+// job's state is kept in journal_path, so after an agent restart a new
+// request of the same id resumes: objects already in place with the right
+// size and CRC-32C are not fetched again, a finished job is not redone,
+// and an interrupted playback starts over from fresh downloads.
+type RestoreDataRequest struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	Id               string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Downloads        []*DownloadFileRequest `protobuf:"bytes,2,rep,name=downloads,proto3" json:"downloads,omitempty"`
+	PlaybackDataPath string                 `protobuf:"bytes,3,opt,name=playback_data_path,json=playbackDataPath,proto3" json:"playback_data_path,omitempty"`
+	JournalPath      string                 `protobuf:"bytes,4,opt,name=journal_path,json=journalPath,proto3" json:"journal_path,omitempty"` // the host's record of the job (required)
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *RestoreDataRequest) Reset() {
+	*x = RestoreDataRequest{}
+	mi := &file_agent_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RestoreDataRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RestoreDataRequest) ProtoMessage() {}
+
+func (x *RestoreDataRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_agent_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RestoreDataRequest.ProtoReflect.Descriptor instead.
+func (*RestoreDataRequest) Descriptor() ([]byte, []int) {
+	return file_agent_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *RestoreDataRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *RestoreDataRequest) GetDownloads() []*DownloadFileRequest {
+	if x != nil {
+		return x.Downloads
+	}
+	return nil
+}
+
+func (x *RestoreDataRequest) GetPlaybackDataPath() string {
+	if x != nil {
+		return x.PlaybackDataPath
+	}
+	return ""
+}
+
+func (x *RestoreDataRequest) GetJournalPath() string {
+	if x != nil {
+		return x.JournalPath
+	}
+	return ""
+}
+
+type RestoreDataStatusRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Cancel        bool                   `protobuf:"varint,2,opt,name=cancel,proto3" json:"cancel,omitempty"` // stop a running job (its state becomes FAILED)
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RestoreDataStatusRequest) Reset() {
+	*x = RestoreDataStatusRequest{}
+	mi := &file_agent_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RestoreDataStatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RestoreDataStatusRequest) ProtoMessage() {}
+
+func (x *RestoreDataStatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_agent_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RestoreDataStatusRequest.ProtoReflect.Descriptor instead.
+func (*RestoreDataStatusRequest) Descriptor() ([]byte, []int) {
+	return file_agent_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *RestoreDataStatusRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *RestoreDataStatusRequest) GetCancel() bool {
+	if x != nil {
+		return x.Cancel
+	}
+	return false
+}
+
+type RestoreDataJob struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	State         RestoreDataState       `protobuf:"varint,2,opt,name=state,proto3,enum=nebula.agent.RestoreDataState" json:"state,omitempty"`
+	BytesDone     int64                  `protobuf:"varint,3,opt,name=bytes_done,json=bytesDone,proto3" json:"bytes_done,omitempty"` // fetched or found in place
+	BytesTotal    int64                  `protobuf:"varint,4,opt,name=bytes_total,json=bytesTotal,proto3" json:"bytes_total,omitempty"`
+	FilesDone     int32                  `protobuf:"varint,5,opt,name=files_done,json=filesDone,proto3" json:"files_done,omitempty"`
+	FilesTotal    int32                  `protobuf:"varint,6,opt,name=files_total,json=filesTotal,proto3" json:"files_total,omitempty"`
+	BytesFetched  int64                  `protobuf:"varint,7,opt,name=bytes_fetched,json=bytesFetched,proto3" json:"bytes_fetched,omitempty"` // of bytes_done, downloaded by this job
+	FilesSkipped  int32                  `protobuf:"varint,8,opt,name=files_skipped,json=filesSkipped,proto3" json:"files_skipped,omitempty"` // found in place, not fetched again
+	Error         string                 `protobuf:"bytes,9,opt,name=error,proto3" json:"error,omitempty"`                                    // when FAILED
+	ErrorCode     int32                  `protobuf:"varint,10,opt,name=error_code,json=errorCode,proto3" json:"error_code,omitempty"`         // its gRPC code
+	Parts         []*PartApplied         `protobuf:"bytes,11,rep,name=parts,proto3" json:"parts,omitempty"`                                   // when DONE with a playback
+	Phase         string                 `protobuf:"bytes,12,opt,name=phase,proto3" json:"phase,omitempty"`                                   // "download", "playback", "done"
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RestoreDataJob) Reset() {
+	*x = RestoreDataJob{}
+	mi := &file_agent_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RestoreDataJob) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RestoreDataJob) ProtoMessage() {}
+
+func (x *RestoreDataJob) ProtoReflect() protoreflect.Message {
+	mi := &file_agent_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RestoreDataJob.ProtoReflect.Descriptor instead.
+func (*RestoreDataJob) Descriptor() ([]byte, []int) {
+	return file_agent_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *RestoreDataJob) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *RestoreDataJob) GetState() RestoreDataState {
+	if x != nil {
+		return x.State
+	}
+	return RestoreDataState_RESTORE_DATA_NONE
+}
+
+func (x *RestoreDataJob) GetBytesDone() int64 {
+	if x != nil {
+		return x.BytesDone
+	}
+	return 0
+}
+
+func (x *RestoreDataJob) GetBytesTotal() int64 {
+	if x != nil {
+		return x.BytesTotal
+	}
+	return 0
+}
+
+func (x *RestoreDataJob) GetFilesDone() int32 {
+	if x != nil {
+		return x.FilesDone
+	}
+	return 0
+}
+
+func (x *RestoreDataJob) GetFilesTotal() int32 {
+	if x != nil {
+		return x.FilesTotal
+	}
+	return 0
+}
+
+func (x *RestoreDataJob) GetBytesFetched() int64 {
+	if x != nil {
+		return x.BytesFetched
+	}
+	return 0
+}
+
+func (x *RestoreDataJob) GetFilesSkipped() int32 {
+	if x != nil {
+		return x.FilesSkipped
+	}
+	return 0
+}
+
+func (x *RestoreDataJob) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *RestoreDataJob) GetErrorCode() int32 {
+	if x != nil {
+		return x.ErrorCode
+	}
+	return 0
+}
+
+func (x *RestoreDataJob) GetParts() []*PartApplied {
+	if x != nil {
+		return x.Parts
+	}
+	return nil
+}
+
+func (x *RestoreDataJob) GetPhase() string {
+	if x != nil {
+		return x.Phase
+	}
+	return ""
 }
 
 var File_agent_proto protoreflect.FileDescriptor
@@ -1287,7 +1882,26 @@ const file_agent_proto_rawDesc = "" +
 	"\x04path\x18\x01 \x01(\tR\x04path\"*\n" +
 	"\x10ExistDirResponse\x12\x16\n" +
 	"\x06exists\x18\x01 \x01(\bR\x06exists\"\a\n" +
-	"\x05Empty\"\x89\x01\n" +
+	"\x05Empty\"%\n" +
+	"\x0fReadFileRequest\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\"[\n" +
+	"\x10ReadFileResponse\x12\x16\n" +
+	"\x06exists\x18\x01 \x01(\bR\x06exists\x12\x18\n" +
+	"\acontent\x18\x02 \x01(\fR\acontent\x12\x15\n" +
+	"\x06age_ms\x18\x03 \x01(\x03R\x05ageMs\"\xa0\x01\n" +
+	"\x10WriteFileRequest\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12\x18\n" +
+	"\acontent\x18\x02 \x01(\fR\acontent\x12\x14\n" +
+	"\x05check\x18\x03 \x01(\bR\x05check\x12#\n" +
+	"\rexpect_exists\x18\x04 \x01(\bR\fexpectExists\x12#\n" +
+	"\rexpect_crc32c\x18\x05 \x01(\rR\fexpectCrc32c\"%\n" +
+	"\x0fStatDiskRequest\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\"R\n" +
+	"\x10StatDiskResponse\x12\x1d\n" +
+	"\n" +
+	"free_bytes\x18\x01 \x01(\x03R\tfreeBytes\x12\x1f\n" +
+	"\vtotal_bytes\x18\x02 \x01(\x03R\n" +
+	"totalBytes\"\x89\x01\n" +
 	"\x13HealthCheckResponse\x12\x16\n" +
 	"\x06status\x18\x01 \x01(\tR\x06status\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12!\n" +
@@ -1315,13 +1929,45 @@ const file_agent_proto_rawDesc = "" +
 	"\x15GetSpaceUsagesRequest\x12\x1b\n" +
 	"\tdata_path\x18\x01 \x01(\tR\bdataPath\"J\n" +
 	"\x16GetSpaceUsagesResponse\x120\n" +
-	"\x06spaces\x18\x01 \x03(\v2\x18.nebula.agent.SpaceUsageR\x06spaces*?\n" +
+	"\x06spaces\x18\x01 \x03(\v2\x18.nebula.agent.SpaceUsageR\x06spaces\"\xb6\x01\n" +
+	"\x12RestoreDataRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12?\n" +
+	"\tdownloads\x18\x02 \x03(\v2!.nebula.agent.DownloadFileRequestR\tdownloads\x12,\n" +
+	"\x12playback_data_path\x18\x03 \x01(\tR\x10playbackDataPath\x12!\n" +
+	"\fjournal_path\x18\x04 \x01(\tR\vjournalPath\"B\n" +
+	"\x18RestoreDataStatusRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06cancel\x18\x02 \x01(\bR\x06cancel\"\x9c\x03\n" +
+	"\x0eRestoreDataJob\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x124\n" +
+	"\x05state\x18\x02 \x01(\x0e2\x1e.nebula.agent.RestoreDataStateR\x05state\x12\x1d\n" +
+	"\n" +
+	"bytes_done\x18\x03 \x01(\x03R\tbytesDone\x12\x1f\n" +
+	"\vbytes_total\x18\x04 \x01(\x03R\n" +
+	"bytesTotal\x12\x1d\n" +
+	"\n" +
+	"files_done\x18\x05 \x01(\x05R\tfilesDone\x12\x1f\n" +
+	"\vfiles_total\x18\x06 \x01(\x05R\n" +
+	"filesTotal\x12#\n" +
+	"\rbytes_fetched\x18\a \x01(\x03R\fbytesFetched\x12#\n" +
+	"\rfiles_skipped\x18\b \x01(\x05R\ffilesSkipped\x12\x14\n" +
+	"\x05error\x18\t \x01(\tR\x05error\x12\x1d\n" +
+	"\n" +
+	"error_code\x18\n" +
+	" \x01(\x05R\terrorCode\x12/\n" +
+	"\x05parts\x18\v \x03(\v2\x19.nebula.agent.PartAppliedR\x05parts\x12\x14\n" +
+	"\x05phase\x18\f \x01(\tR\x05phase*?\n" +
 	"\vServiceRole\x12\v\n" +
 	"\aUNKNOWN\x10\x00\x12\t\n" +
 	"\x05METAD\x10\x01\x12\f\n" +
 	"\bSTORAGED\x10\x02\x12\n" +
 	"\n" +
-	"\x06GRAPHD\x10\x032\xc2\x03\n" +
+	"\x06GRAPHD\x10\x03*s\n" +
+	"\x10RestoreDataState\x12\x15\n" +
+	"\x11RESTORE_DATA_NONE\x10\x00\x12\x18\n" +
+	"\x14RESTORE_DATA_RUNNING\x10\x01\x12\x15\n" +
+	"\x11RESTORE_DATA_DONE\x10\x02\x12\x17\n" +
+	"\x13RESTORE_DATA_FAILED\x10\x032\x9a\x05\n" +
 	"\x0eStorageService\x12G\n" +
 	"\n" +
 	"UploadFile\x12\x1f.nebula.agent.UploadFileRequest\x1a\x16.nebula.agent.Progress0\x01\x12O\n" +
@@ -1329,7 +1975,10 @@ const file_agent_proto_rawDesc = "" +
 	"\fDownloadFile\x12!.nebula.agent.DownloadFileRequest\x1a\x16.nebula.agent.Progress0\x01\x12<\n" +
 	"\aMoveDir\x12\x1c.nebula.agent.MoveDirRequest\x1a\x13.nebula.agent.Empty\x12@\n" +
 	"\tRemoveDir\x12\x1e.nebula.agent.RemoveDirRequest\x1a\x13.nebula.agent.Empty\x12I\n" +
-	"\bExistDir\x12\x1d.nebula.agent.ExistDirRequest\x1a\x1e.nebula.agent.ExistDirResponse2\x99\x04\n" +
+	"\bExistDir\x12\x1d.nebula.agent.ExistDirRequest\x1a\x1e.nebula.agent.ExistDirResponse\x12I\n" +
+	"\bReadFile\x12\x1d.nebula.agent.ReadFileRequest\x1a\x1e.nebula.agent.ReadFileResponse\x12@\n" +
+	"\tWriteFile\x12\x1e.nebula.agent.WriteFileRequest\x1a\x13.nebula.agent.Empty\x12I\n" +
+	"\bStatDisk\x12\x1d.nebula.agent.StatDiskRequest\x1a\x1e.nebula.agent.StatDiskResponse2\xc3\x05\n" +
 	"\fAgentService\x12E\n" +
 	"\vHealthCheck\x12\x13.nebula.agent.Empty\x1a!.nebula.agent.HealthCheckResponse\x125\n" +
 	"\tStopAgent\x12\x13.nebula.agent.Empty\x1a\x13.nebula.agent.Empty\x12A\n" +
@@ -1337,7 +1986,9 @@ const file_agent_proto_rawDesc = "" +
 	"\vStopService\x12\x1c.nebula.agent.ServiceRequest\x1a\x13.nebula.agent.Empty\x12R\n" +
 	"\rServiceStatus\x12\x1c.nebula.agent.ServiceRequest\x1a#.nebula.agent.ServiceStatusResponse\x12U\n" +
 	"\fDataPlayBack\x12!.nebula.agent.DataPlayBackRequest\x1a\".nebula.agent.DataPlayBackResponse\x12[\n" +
-	"\x0eGetSpaceUsages\x12#.nebula.agent.GetSpaceUsagesRequest\x1a$.nebula.agent.GetSpaceUsagesResponseB4Z2github.com/nebula-open/nebula-br/internal/agent/pbb\x06proto3"
+	"\x0eGetSpaceUsages\x12#.nebula.agent.GetSpaceUsagesRequest\x1a$.nebula.agent.GetSpaceUsagesResponse\x12M\n" +
+	"\vRestoreData\x12 .nebula.agent.RestoreDataRequest\x1a\x1c.nebula.agent.RestoreDataJob\x12Y\n" +
+	"\x11RestoreDataStatus\x12&.nebula.agent.RestoreDataStatusRequest\x1a\x1c.nebula.agent.RestoreDataJobB4Z2github.com/nebula-open/nebula-br/internal/agent/pbb\x06proto3"
 
 var (
 	file_agent_proto_rawDescOnce sync.Once
@@ -1351,71 +2002,93 @@ func file_agent_proto_rawDescGZIP() []byte {
 	return file_agent_proto_rawDescData
 }
 
-var file_agent_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_agent_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_agent_proto_goTypes = []any{
-	(ServiceRole)(0),               // 0: nebula.agent.ServiceRole
-	(*Backend)(nil),                // 1: nebula.agent.Backend
-	(*FileSum)(nil),                // 2: nebula.agent.FileSum
-	(*Progress)(nil),               // 3: nebula.agent.Progress
-	(*UploadFileRequest)(nil),      // 4: nebula.agent.UploadFileRequest
-	(*IncrUploadFileRequest)(nil),  // 5: nebula.agent.IncrUploadFileRequest
-	(*DownloadFileRequest)(nil),    // 6: nebula.agent.DownloadFileRequest
-	(*MoveDirRequest)(nil),         // 7: nebula.agent.MoveDirRequest
-	(*RemoveDirRequest)(nil),       // 8: nebula.agent.RemoveDirRequest
-	(*ExistDirRequest)(nil),        // 9: nebula.agent.ExistDirRequest
-	(*ExistDirResponse)(nil),       // 10: nebula.agent.ExistDirResponse
-	(*Empty)(nil),                  // 11: nebula.agent.Empty
-	(*HealthCheckResponse)(nil),    // 12: nebula.agent.HealthCheckResponse
-	(*ServiceRequest)(nil),         // 13: nebula.agent.ServiceRequest
-	(*ServiceStatusResponse)(nil),  // 14: nebula.agent.ServiceStatusResponse
-	(*DataPlayBackRequest)(nil),    // 15: nebula.agent.DataPlayBackRequest
-	(*PartApplied)(nil),            // 16: nebula.agent.PartApplied
-	(*DataPlayBackResponse)(nil),   // 17: nebula.agent.DataPlayBackResponse
-	(*SpaceUsage)(nil),             // 18: nebula.agent.SpaceUsage
-	(*GetSpaceUsagesRequest)(nil),  // 19: nebula.agent.GetSpaceUsagesRequest
-	(*GetSpaceUsagesResponse)(nil), // 20: nebula.agent.GetSpaceUsagesResponse
+	(ServiceRole)(0),                 // 0: nebula.agent.ServiceRole
+	(RestoreDataState)(0),            // 1: nebula.agent.RestoreDataState
+	(*Backend)(nil),                  // 2: nebula.agent.Backend
+	(*FileSum)(nil),                  // 3: nebula.agent.FileSum
+	(*Progress)(nil),                 // 4: nebula.agent.Progress
+	(*UploadFileRequest)(nil),        // 5: nebula.agent.UploadFileRequest
+	(*IncrUploadFileRequest)(nil),    // 6: nebula.agent.IncrUploadFileRequest
+	(*DownloadFileRequest)(nil),      // 7: nebula.agent.DownloadFileRequest
+	(*MoveDirRequest)(nil),           // 8: nebula.agent.MoveDirRequest
+	(*RemoveDirRequest)(nil),         // 9: nebula.agent.RemoveDirRequest
+	(*ExistDirRequest)(nil),          // 10: nebula.agent.ExistDirRequest
+	(*ExistDirResponse)(nil),         // 11: nebula.agent.ExistDirResponse
+	(*Empty)(nil),                    // 12: nebula.agent.Empty
+	(*ReadFileRequest)(nil),          // 13: nebula.agent.ReadFileRequest
+	(*ReadFileResponse)(nil),         // 14: nebula.agent.ReadFileResponse
+	(*WriteFileRequest)(nil),         // 15: nebula.agent.WriteFileRequest
+	(*StatDiskRequest)(nil),          // 16: nebula.agent.StatDiskRequest
+	(*StatDiskResponse)(nil),         // 17: nebula.agent.StatDiskResponse
+	(*HealthCheckResponse)(nil),      // 18: nebula.agent.HealthCheckResponse
+	(*ServiceRequest)(nil),           // 19: nebula.agent.ServiceRequest
+	(*ServiceStatusResponse)(nil),    // 20: nebula.agent.ServiceStatusResponse
+	(*DataPlayBackRequest)(nil),      // 21: nebula.agent.DataPlayBackRequest
+	(*PartApplied)(nil),              // 22: nebula.agent.PartApplied
+	(*DataPlayBackResponse)(nil),     // 23: nebula.agent.DataPlayBackResponse
+	(*SpaceUsage)(nil),               // 24: nebula.agent.SpaceUsage
+	(*GetSpaceUsagesRequest)(nil),    // 25: nebula.agent.GetSpaceUsagesRequest
+	(*GetSpaceUsagesResponse)(nil),   // 26: nebula.agent.GetSpaceUsagesResponse
+	(*RestoreDataRequest)(nil),       // 27: nebula.agent.RestoreDataRequest
+	(*RestoreDataStatusRequest)(nil), // 28: nebula.agent.RestoreDataStatusRequest
+	(*RestoreDataJob)(nil),           // 29: nebula.agent.RestoreDataJob
 }
 var file_agent_proto_depIdxs = []int32{
-	2,  // 0: nebula.agent.Progress.files:type_name -> nebula.agent.FileSum
-	1,  // 1: nebula.agent.UploadFileRequest.backend:type_name -> nebula.agent.Backend
-	1,  // 2: nebula.agent.IncrUploadFileRequest.backend:type_name -> nebula.agent.Backend
-	1,  // 3: nebula.agent.DownloadFileRequest.backend:type_name -> nebula.agent.Backend
-	2,  // 4: nebula.agent.DownloadFileRequest.files:type_name -> nebula.agent.FileSum
+	3,  // 0: nebula.agent.Progress.files:type_name -> nebula.agent.FileSum
+	2,  // 1: nebula.agent.UploadFileRequest.backend:type_name -> nebula.agent.Backend
+	2,  // 2: nebula.agent.IncrUploadFileRequest.backend:type_name -> nebula.agent.Backend
+	2,  // 3: nebula.agent.DownloadFileRequest.backend:type_name -> nebula.agent.Backend
+	3,  // 4: nebula.agent.DownloadFileRequest.files:type_name -> nebula.agent.FileSum
 	0,  // 5: nebula.agent.ServiceRequest.role:type_name -> nebula.agent.ServiceRole
-	16, // 6: nebula.agent.DataPlayBackResponse.parts:type_name -> nebula.agent.PartApplied
-	18, // 7: nebula.agent.GetSpaceUsagesResponse.spaces:type_name -> nebula.agent.SpaceUsage
-	4,  // 8: nebula.agent.StorageService.UploadFile:input_type -> nebula.agent.UploadFileRequest
-	5,  // 9: nebula.agent.StorageService.IncrUploadFile:input_type -> nebula.agent.IncrUploadFileRequest
-	6,  // 10: nebula.agent.StorageService.DownloadFile:input_type -> nebula.agent.DownloadFileRequest
-	7,  // 11: nebula.agent.StorageService.MoveDir:input_type -> nebula.agent.MoveDirRequest
-	8,  // 12: nebula.agent.StorageService.RemoveDir:input_type -> nebula.agent.RemoveDirRequest
-	9,  // 13: nebula.agent.StorageService.ExistDir:input_type -> nebula.agent.ExistDirRequest
-	11, // 14: nebula.agent.AgentService.HealthCheck:input_type -> nebula.agent.Empty
-	11, // 15: nebula.agent.AgentService.StopAgent:input_type -> nebula.agent.Empty
-	13, // 16: nebula.agent.AgentService.StartService:input_type -> nebula.agent.ServiceRequest
-	13, // 17: nebula.agent.AgentService.StopService:input_type -> nebula.agent.ServiceRequest
-	13, // 18: nebula.agent.AgentService.ServiceStatus:input_type -> nebula.agent.ServiceRequest
-	15, // 19: nebula.agent.AgentService.DataPlayBack:input_type -> nebula.agent.DataPlayBackRequest
-	19, // 20: nebula.agent.AgentService.GetSpaceUsages:input_type -> nebula.agent.GetSpaceUsagesRequest
-	3,  // 21: nebula.agent.StorageService.UploadFile:output_type -> nebula.agent.Progress
-	3,  // 22: nebula.agent.StorageService.IncrUploadFile:output_type -> nebula.agent.Progress
-	3,  // 23: nebula.agent.StorageService.DownloadFile:output_type -> nebula.agent.Progress
-	11, // 24: nebula.agent.StorageService.MoveDir:output_type -> nebula.agent.Empty
-	11, // 25: nebula.agent.StorageService.RemoveDir:output_type -> nebula.agent.Empty
-	10, // 26: nebula.agent.StorageService.ExistDir:output_type -> nebula.agent.ExistDirResponse
-	12, // 27: nebula.agent.AgentService.HealthCheck:output_type -> nebula.agent.HealthCheckResponse
-	11, // 28: nebula.agent.AgentService.StopAgent:output_type -> nebula.agent.Empty
-	11, // 29: nebula.agent.AgentService.StartService:output_type -> nebula.agent.Empty
-	11, // 30: nebula.agent.AgentService.StopService:output_type -> nebula.agent.Empty
-	14, // 31: nebula.agent.AgentService.ServiceStatus:output_type -> nebula.agent.ServiceStatusResponse
-	17, // 32: nebula.agent.AgentService.DataPlayBack:output_type -> nebula.agent.DataPlayBackResponse
-	20, // 33: nebula.agent.AgentService.GetSpaceUsages:output_type -> nebula.agent.GetSpaceUsagesResponse
-	21, // [21:34] is the sub-list for method output_type
-	8,  // [8:21] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	22, // 6: nebula.agent.DataPlayBackResponse.parts:type_name -> nebula.agent.PartApplied
+	24, // 7: nebula.agent.GetSpaceUsagesResponse.spaces:type_name -> nebula.agent.SpaceUsage
+	7,  // 8: nebula.agent.RestoreDataRequest.downloads:type_name -> nebula.agent.DownloadFileRequest
+	1,  // 9: nebula.agent.RestoreDataJob.state:type_name -> nebula.agent.RestoreDataState
+	22, // 10: nebula.agent.RestoreDataJob.parts:type_name -> nebula.agent.PartApplied
+	5,  // 11: nebula.agent.StorageService.UploadFile:input_type -> nebula.agent.UploadFileRequest
+	6,  // 12: nebula.agent.StorageService.IncrUploadFile:input_type -> nebula.agent.IncrUploadFileRequest
+	7,  // 13: nebula.agent.StorageService.DownloadFile:input_type -> nebula.agent.DownloadFileRequest
+	8,  // 14: nebula.agent.StorageService.MoveDir:input_type -> nebula.agent.MoveDirRequest
+	9,  // 15: nebula.agent.StorageService.RemoveDir:input_type -> nebula.agent.RemoveDirRequest
+	10, // 16: nebula.agent.StorageService.ExistDir:input_type -> nebula.agent.ExistDirRequest
+	13, // 17: nebula.agent.StorageService.ReadFile:input_type -> nebula.agent.ReadFileRequest
+	15, // 18: nebula.agent.StorageService.WriteFile:input_type -> nebula.agent.WriteFileRequest
+	16, // 19: nebula.agent.StorageService.StatDisk:input_type -> nebula.agent.StatDiskRequest
+	12, // 20: nebula.agent.AgentService.HealthCheck:input_type -> nebula.agent.Empty
+	12, // 21: nebula.agent.AgentService.StopAgent:input_type -> nebula.agent.Empty
+	19, // 22: nebula.agent.AgentService.StartService:input_type -> nebula.agent.ServiceRequest
+	19, // 23: nebula.agent.AgentService.StopService:input_type -> nebula.agent.ServiceRequest
+	19, // 24: nebula.agent.AgentService.ServiceStatus:input_type -> nebula.agent.ServiceRequest
+	21, // 25: nebula.agent.AgentService.DataPlayBack:input_type -> nebula.agent.DataPlayBackRequest
+	25, // 26: nebula.agent.AgentService.GetSpaceUsages:input_type -> nebula.agent.GetSpaceUsagesRequest
+	27, // 27: nebula.agent.AgentService.RestoreData:input_type -> nebula.agent.RestoreDataRequest
+	28, // 28: nebula.agent.AgentService.RestoreDataStatus:input_type -> nebula.agent.RestoreDataStatusRequest
+	4,  // 29: nebula.agent.StorageService.UploadFile:output_type -> nebula.agent.Progress
+	4,  // 30: nebula.agent.StorageService.IncrUploadFile:output_type -> nebula.agent.Progress
+	4,  // 31: nebula.agent.StorageService.DownloadFile:output_type -> nebula.agent.Progress
+	12, // 32: nebula.agent.StorageService.MoveDir:output_type -> nebula.agent.Empty
+	12, // 33: nebula.agent.StorageService.RemoveDir:output_type -> nebula.agent.Empty
+	11, // 34: nebula.agent.StorageService.ExistDir:output_type -> nebula.agent.ExistDirResponse
+	14, // 35: nebula.agent.StorageService.ReadFile:output_type -> nebula.agent.ReadFileResponse
+	12, // 36: nebula.agent.StorageService.WriteFile:output_type -> nebula.agent.Empty
+	17, // 37: nebula.agent.StorageService.StatDisk:output_type -> nebula.agent.StatDiskResponse
+	18, // 38: nebula.agent.AgentService.HealthCheck:output_type -> nebula.agent.HealthCheckResponse
+	12, // 39: nebula.agent.AgentService.StopAgent:output_type -> nebula.agent.Empty
+	12, // 40: nebula.agent.AgentService.StartService:output_type -> nebula.agent.Empty
+	12, // 41: nebula.agent.AgentService.StopService:output_type -> nebula.agent.Empty
+	20, // 42: nebula.agent.AgentService.ServiceStatus:output_type -> nebula.agent.ServiceStatusResponse
+	23, // 43: nebula.agent.AgentService.DataPlayBack:output_type -> nebula.agent.DataPlayBackResponse
+	26, // 44: nebula.agent.AgentService.GetSpaceUsages:output_type -> nebula.agent.GetSpaceUsagesResponse
+	29, // 45: nebula.agent.AgentService.RestoreData:output_type -> nebula.agent.RestoreDataJob
+	29, // 46: nebula.agent.AgentService.RestoreDataStatus:output_type -> nebula.agent.RestoreDataJob
+	29, // [29:47] is the sub-list for method output_type
+	11, // [11:29] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_agent_proto_init() }
@@ -1428,8 +2101,8 @@ func file_agent_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_agent_proto_rawDesc), len(file_agent_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   20,
+			NumEnums:      2,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -30,6 +30,9 @@ const (
 	StorageService_MoveDir_FullMethodName        = "/nebula.agent.StorageService/MoveDir"
 	StorageService_RemoveDir_FullMethodName      = "/nebula.agent.StorageService/RemoveDir"
 	StorageService_ExistDir_FullMethodName       = "/nebula.agent.StorageService/ExistDir"
+	StorageService_ReadFile_FullMethodName       = "/nebula.agent.StorageService/ReadFile"
+	StorageService_WriteFile_FullMethodName      = "/nebula.agent.StorageService/WriteFile"
+	StorageService_StatDisk_FullMethodName       = "/nebula.agent.StorageService/StatDisk"
 )
 
 // StorageServiceClient is the client API for StorageService service.
@@ -42,6 +45,9 @@ type StorageServiceClient interface {
 	MoveDir(ctx context.Context, in *MoveDirRequest, opts ...grpc.CallOption) (*Empty, error)
 	RemoveDir(ctx context.Context, in *RemoveDirRequest, opts ...grpc.CallOption) (*Empty, error)
 	ExistDir(ctx context.Context, in *ExistDirRequest, opts ...grpc.CallOption) (*ExistDirResponse, error)
+	ReadFile(ctx context.Context, in *ReadFileRequest, opts ...grpc.CallOption) (*ReadFileResponse, error)
+	WriteFile(ctx context.Context, in *WriteFileRequest, opts ...grpc.CallOption) (*Empty, error)
+	StatDisk(ctx context.Context, in *StatDiskRequest, opts ...grpc.CallOption) (*StatDiskResponse, error)
 }
 
 type storageServiceClient struct {
@@ -139,6 +145,36 @@ func (c *storageServiceClient) ExistDir(ctx context.Context, in *ExistDirRequest
 	return out, nil
 }
 
+func (c *storageServiceClient) ReadFile(ctx context.Context, in *ReadFileRequest, opts ...grpc.CallOption) (*ReadFileResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReadFileResponse)
+	err := c.cc.Invoke(ctx, StorageService_ReadFile_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *storageServiceClient) WriteFile(ctx context.Context, in *WriteFileRequest, opts ...grpc.CallOption) (*Empty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Empty)
+	err := c.cc.Invoke(ctx, StorageService_WriteFile_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *storageServiceClient) StatDisk(ctx context.Context, in *StatDiskRequest, opts ...grpc.CallOption) (*StatDiskResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(StatDiskResponse)
+	err := c.cc.Invoke(ctx, StorageService_StatDisk_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // StorageServiceServer is the server API for StorageService service.
 // All implementations must embed UnimplementedStorageServiceServer
 // for forward compatibility.
@@ -149,6 +185,9 @@ type StorageServiceServer interface {
 	MoveDir(context.Context, *MoveDirRequest) (*Empty, error)
 	RemoveDir(context.Context, *RemoveDirRequest) (*Empty, error)
 	ExistDir(context.Context, *ExistDirRequest) (*ExistDirResponse, error)
+	ReadFile(context.Context, *ReadFileRequest) (*ReadFileResponse, error)
+	WriteFile(context.Context, *WriteFileRequest) (*Empty, error)
+	StatDisk(context.Context, *StatDiskRequest) (*StatDiskResponse, error)
 	mustEmbedUnimplementedStorageServiceServer()
 }
 
@@ -176,6 +215,15 @@ func (UnimplementedStorageServiceServer) RemoveDir(context.Context, *RemoveDirRe
 }
 func (UnimplementedStorageServiceServer) ExistDir(context.Context, *ExistDirRequest) (*ExistDirResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ExistDir not implemented")
+}
+func (UnimplementedStorageServiceServer) ReadFile(context.Context, *ReadFileRequest) (*ReadFileResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReadFile not implemented")
+}
+func (UnimplementedStorageServiceServer) WriteFile(context.Context, *WriteFileRequest) (*Empty, error) {
+	return nil, status.Error(codes.Unimplemented, "method WriteFile not implemented")
+}
+func (UnimplementedStorageServiceServer) StatDisk(context.Context, *StatDiskRequest) (*StatDiskResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method StatDisk not implemented")
 }
 func (UnimplementedStorageServiceServer) mustEmbedUnimplementedStorageServiceServer() {}
 func (UnimplementedStorageServiceServer) testEmbeddedByValue()                        {}
@@ -285,6 +333,60 @@ func _StorageService_ExistDir_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _StorageService_ReadFile_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReadFileRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(StorageServiceServer).ReadFile(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: StorageService_ReadFile_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(StorageServiceServer).ReadFile(ctx, req.(*ReadFileRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _StorageService_WriteFile_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(WriteFileRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(StorageServiceServer).WriteFile(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: StorageService_WriteFile_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(StorageServiceServer).WriteFile(ctx, req.(*WriteFileRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _StorageService_StatDisk_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(StatDiskRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(StorageServiceServer).StatDisk(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: StorageService_StatDisk_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(StorageServiceServer).StatDisk(ctx, req.(*StatDiskRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // StorageService_ServiceDesc is the grpc.ServiceDesc for StorageService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -303,6 +405,18 @@ var StorageService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ExistDir",
 			Handler:    _StorageService_ExistDir_Handler,
+		},
+		{
+			MethodName: "ReadFile",
+			Handler:    _StorageService_ReadFile_Handler,
+		},
+		{
+			MethodName: "WriteFile",
+			Handler:    _StorageService_WriteFile_Handler,
+		},
+		{
+			MethodName: "StatDisk",
+			Handler:    _StorageService_StatDisk_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
@@ -326,13 +440,15 @@ var StorageService_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
-	AgentService_HealthCheck_FullMethodName    = "/nebula.agent.AgentService/HealthCheck"
-	AgentService_StopAgent_FullMethodName      = "/nebula.agent.AgentService/StopAgent"
-	AgentService_StartService_FullMethodName   = "/nebula.agent.AgentService/StartService"
-	AgentService_StopService_FullMethodName    = "/nebula.agent.AgentService/StopService"
-	AgentService_ServiceStatus_FullMethodName  = "/nebula.agent.AgentService/ServiceStatus"
-	AgentService_DataPlayBack_FullMethodName   = "/nebula.agent.AgentService/DataPlayBack"
-	AgentService_GetSpaceUsages_FullMethodName = "/nebula.agent.AgentService/GetSpaceUsages"
+	AgentService_HealthCheck_FullMethodName       = "/nebula.agent.AgentService/HealthCheck"
+	AgentService_StopAgent_FullMethodName         = "/nebula.agent.AgentService/StopAgent"
+	AgentService_StartService_FullMethodName      = "/nebula.agent.AgentService/StartService"
+	AgentService_StopService_FullMethodName       = "/nebula.agent.AgentService/StopService"
+	AgentService_ServiceStatus_FullMethodName     = "/nebula.agent.AgentService/ServiceStatus"
+	AgentService_DataPlayBack_FullMethodName      = "/nebula.agent.AgentService/DataPlayBack"
+	AgentService_GetSpaceUsages_FullMethodName    = "/nebula.agent.AgentService/GetSpaceUsages"
+	AgentService_RestoreData_FullMethodName       = "/nebula.agent.AgentService/RestoreData"
+	AgentService_RestoreDataStatus_FullMethodName = "/nebula.agent.AgentService/RestoreDataStatus"
 )
 
 // AgentServiceClient is the client API for AgentService service.
@@ -346,6 +462,8 @@ type AgentServiceClient interface {
 	ServiceStatus(ctx context.Context, in *ServiceRequest, opts ...grpc.CallOption) (*ServiceStatusResponse, error)
 	DataPlayBack(ctx context.Context, in *DataPlayBackRequest, opts ...grpc.CallOption) (*DataPlayBackResponse, error)
 	GetSpaceUsages(ctx context.Context, in *GetSpaceUsagesRequest, opts ...grpc.CallOption) (*GetSpaceUsagesResponse, error)
+	RestoreData(ctx context.Context, in *RestoreDataRequest, opts ...grpc.CallOption) (*RestoreDataJob, error)
+	RestoreDataStatus(ctx context.Context, in *RestoreDataStatusRequest, opts ...grpc.CallOption) (*RestoreDataJob, error)
 }
 
 type agentServiceClient struct {
@@ -426,6 +544,26 @@ func (c *agentServiceClient) GetSpaceUsages(ctx context.Context, in *GetSpaceUsa
 	return out, nil
 }
 
+func (c *agentServiceClient) RestoreData(ctx context.Context, in *RestoreDataRequest, opts ...grpc.CallOption) (*RestoreDataJob, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RestoreDataJob)
+	err := c.cc.Invoke(ctx, AgentService_RestoreData_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *agentServiceClient) RestoreDataStatus(ctx context.Context, in *RestoreDataStatusRequest, opts ...grpc.CallOption) (*RestoreDataJob, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RestoreDataJob)
+	err := c.cc.Invoke(ctx, AgentService_RestoreDataStatus_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AgentServiceServer is the server API for AgentService service.
 // All implementations must embed UnimplementedAgentServiceServer
 // for forward compatibility.
@@ -437,6 +575,8 @@ type AgentServiceServer interface {
 	ServiceStatus(context.Context, *ServiceRequest) (*ServiceStatusResponse, error)
 	DataPlayBack(context.Context, *DataPlayBackRequest) (*DataPlayBackResponse, error)
 	GetSpaceUsages(context.Context, *GetSpaceUsagesRequest) (*GetSpaceUsagesResponse, error)
+	RestoreData(context.Context, *RestoreDataRequest) (*RestoreDataJob, error)
+	RestoreDataStatus(context.Context, *RestoreDataStatusRequest) (*RestoreDataJob, error)
 	mustEmbedUnimplementedAgentServiceServer()
 }
 
@@ -467,6 +607,12 @@ func (UnimplementedAgentServiceServer) DataPlayBack(context.Context, *DataPlayBa
 }
 func (UnimplementedAgentServiceServer) GetSpaceUsages(context.Context, *GetSpaceUsagesRequest) (*GetSpaceUsagesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetSpaceUsages not implemented")
+}
+func (UnimplementedAgentServiceServer) RestoreData(context.Context, *RestoreDataRequest) (*RestoreDataJob, error) {
+	return nil, status.Error(codes.Unimplemented, "method RestoreData not implemented")
+}
+func (UnimplementedAgentServiceServer) RestoreDataStatus(context.Context, *RestoreDataStatusRequest) (*RestoreDataJob, error) {
+	return nil, status.Error(codes.Unimplemented, "method RestoreDataStatus not implemented")
 }
 func (UnimplementedAgentServiceServer) mustEmbedUnimplementedAgentServiceServer() {}
 func (UnimplementedAgentServiceServer) testEmbeddedByValue()                      {}
@@ -615,6 +761,42 @@ func _AgentService_GetSpaceUsages_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AgentService_RestoreData_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RestoreDataRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AgentServiceServer).RestoreData(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AgentService_RestoreData_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AgentServiceServer).RestoreData(ctx, req.(*RestoreDataRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AgentService_RestoreDataStatus_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RestoreDataStatusRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AgentServiceServer).RestoreDataStatus(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AgentService_RestoreDataStatus_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AgentServiceServer).RestoreDataStatus(ctx, req.(*RestoreDataStatusRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AgentService_ServiceDesc is the grpc.ServiceDesc for AgentService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -649,6 +831,14 @@ var AgentService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetSpaceUsages",
 			Handler:    _AgentService_GetSpaceUsages_Handler,
+		},
+		{
+			MethodName: "RestoreData",
+			Handler:    _AgentService_RestoreData_Handler,
+		},
+		{
+			MethodName: "RestoreDataStatus",
+			Handler:    _AgentService_RestoreDataStatus_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

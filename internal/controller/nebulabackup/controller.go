@@ -15,7 +15,6 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -28,7 +27,7 @@ import (
 	"github.com/nebula-open/nebula-br/api/v1alpha1"
 	"github.com/nebula-open/nebula-br/internal/br"
 	"github.com/nebula-open/nebula-br/internal/controller"
-	"github.com/nebula-open/nebula-br/internal/controller/nebulacluster"
+	"github.com/nebula-open/nebula-br/internal/controller/naming"
 	"github.com/nebula-open/nebula-br/internal/controller/s3access"
 	"github.com/nebula-open/nebula-br/internal/objstore"
 )
@@ -40,21 +39,6 @@ const Finalizer = "apps.nebula-graph.io/clean-backup-data"
 // DefaultBRImage is the br image used when spec.image is empty and the
 // Reconciler has no BRImage.
 const DefaultBRImage = "nebula-br/br:latest"
-
-// Condition reasons.
-const (
-	ReasonClusterNotFound = "ClusterNotFound"
-	ReasonSecretNotFound  = s3access.ReasonSecretNotFound
-	ReasonSecretInvalid   = s3access.ReasonSecretInvalid
-	ReasonBucketNotFound  = s3access.ReasonBucketNotFound
-	ReasonAccessDenied    = s3access.ReasonAccessDenied
-	ReasonUnreachable     = s3access.ReasonUnreachable
-	ReasonStorageInvalid  = s3access.ReasonStorageInvalid
-	ReasonWaiting         = "WaitingForOtherBackup"
-	ReasonJobCreated      = "JobCreated"
-	ReasonJobComplete     = "JobComplete"
-	ReasonJobFailed       = "JobFailed"
-)
 
 // Job pod labels read by the controller.
 const (
@@ -176,12 +160,12 @@ func (r *Reconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 	}
 	if nb.Spec.Config == nil || nb.Spec.Config.S3 == nil {
-		return r.invalid(ctx, nb, ReasonStorageInvalid, "spec.config.s3 is required")
+		return r.invalid(ctx, nb, v1alpha1.StorageReasonInvalid, "spec.config.s3 is required")
 	}
-	switch nb.Status.Phase {
-	case v1alpha1.BackupComplete, v1alpha1.BackupFailed, v1alpha1.BackupInvalid:
+	switch {
+	case nb.Status.Finished():
 		return r.finished(ctx, nb)
-	case v1alpha1.BackupRunning:
+	case nb.Status.Phase == v1alpha1.BackupRunning:
 		return r.running(ctx, nb)
 	default:
 		return r.start(ctx, nb)
@@ -199,9 +183,9 @@ func (r *Reconciler) validate(ctx context.Context, nb *v1alpha1.NebulaBackup) (*
 	nc := &v1alpha1.NebulaCluster{}
 	if err := r.APIReader.Get(ctx, key, nc); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, nil, ReasonClusterNotFound, fmt.Sprintf("NebulaCluster %s/%s not found", key.Namespace, key.Name)
+			return nil, nil, v1alpha1.BackupReasonClusterNotFound, fmt.Sprintf("NebulaCluster %s/%s not found", key.Namespace, key.Name)
 		}
-		return nil, nil, ReasonClusterNotFound, fmt.Sprintf("cannot read NebulaCluster %s/%s: %v", key.Namespace, key.Name, err)
+		return nil, nil, v1alpha1.BackupReasonClusterNotFound, fmt.Sprintf("cannot read NebulaCluster %s/%s: %v", key.Namespace, key.Name, err)
 	}
 	c, p := s3access.ReadSecret(ctx, r.APIReader, nb.Namespace, nb.Spec.Config.S3.SecretName)
 	if p != nil {
@@ -219,11 +203,7 @@ func (r *Reconciler) setStatus(ctx context.Context, nb *v1alpha1.NebulaBackup) e
 
 func (r *Reconciler) invalid(ctx context.Context, nb *v1alpha1.NebulaBackup, reason, msg string) (ctrl.Result, error) {
 	now := metav1.Now()
-	nb.Status.Type = backupType(nb)
-	nb.Status.Phase = v1alpha1.BackupInvalid
-	nb.Status.TimeCompleted = &now
-	meta.SetStatusCondition(&nb.Status.Conditions, metav1.Condition{Type: string(v1alpha1.BackupInvalid), Status: metav1.ConditionTrue,
-		Reason: reason, Message: msg, ObservedGeneration: nb.Generation})
+	nb.Status.SetInvalid(backupType(nb), reason, msg, nb.Generation, now)
 	if err := r.setStatus(ctx, nb); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -263,14 +243,11 @@ func (r *Reconciler) start(ctx context.Context, nb *v1alpha1.NebulaBackup) (ctrl
 	} else if other != "" {
 		msg := fmt.Sprintf("backup %s of cluster %s is running; this one starts after it", other, nc.Name)
 		if nb.Status.Phase != v1alpha1.BackupPending {
-			nb.Status.Phase = v1alpha1.BackupPending
-			nb.Status.Type = backupType(nb)
-			meta.SetStatusCondition(&nb.Status.Conditions, metav1.Condition{Type: string(v1alpha1.BackupPending), Status: metav1.ConditionTrue,
-				Reason: ReasonWaiting, Message: msg, ObservedGeneration: nb.Generation})
+			nb.Status.SetPending(backupType(nb), v1alpha1.BackupReasonWaiting, msg, nb.Generation)
 			if err := r.setStatus(ctx, nb); err != nil {
 				return ctrl.Result{}, client.IgnoreNotFound(err)
 			}
-			r.event(nb, corev1.EventTypeNormal, ReasonWaiting, msg)
+			r.event(nb, corev1.EventTypeNormal, v1alpha1.BackupReasonWaiting, msg)
 		}
 		return ctrl.Result{RequeueAfter: 5 * time.Second}, nil
 	}
@@ -281,18 +258,11 @@ func (r *Reconciler) start(ctx context.Context, nb *v1alpha1.NebulaBackup) (ctrl
 	if err := r.Client.Create(ctx, job); err != nil && !apierrors.IsAlreadyExists(err) {
 		return ctrl.Result{}, err
 	}
-	now := metav1.Now()
-	nb.Status.Type = backupType(nb)
-	nb.Status.JobName = job.Name
-	nb.Status.TimeStarted = &now
-	nb.Status.Phase = v1alpha1.BackupRunning
-	meta.RemoveStatusCondition(&nb.Status.Conditions, string(v1alpha1.BackupPending))
-	meta.SetStatusCondition(&nb.Status.Conditions, metav1.Condition{Type: string(v1alpha1.BackupRunning), Status: metav1.ConditionTrue,
-		Reason: ReasonJobCreated, Message: "backup Job " + job.Name + " created", ObservedGeneration: nb.Generation})
+	nb.Status.SetRunning(backupType(nb), job.Name, v1alpha1.BackupReasonJobCreated, "backup Job "+job.Name+" created", nb.Generation, metav1.Now())
 	if err := r.setStatus(ctx, nb); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	r.event(nb, corev1.EventTypeNormal, ReasonJobCreated, fmt.Sprintf("%s backup of %s started as Job %s", nb.Status.Type, nc.Name, job.Name))
+	r.event(nb, corev1.EventTypeNormal, v1alpha1.BackupReasonJobCreated, fmt.Sprintf("%s backup of %s started as Job %s", nb.Status.Type, nc.Name, job.Name))
 	return ctrl.Result{}, nil
 }
 
@@ -302,7 +272,7 @@ func (r *Reconciler) job(nb *v1alpha1.NebulaBackup, nc *v1alpha1.NebulaCluster, 
 	cfg := nb.Spec.Config
 	s3 := cfg.S3
 	args := []string{"backup", string(backupType(nb)),
-		"--meta", nebulacluster.MetadAddress(nc),
+		"--meta", naming.MetadAddress(nc),
 		"--storage", "s3://" + strings.TrimSuffix(s3.Bucket, "/"),
 	}
 	if s3.Region != "" {
@@ -429,21 +399,15 @@ func (r *Reconciler) running(ctx context.Context, nb *v1alpha1.NebulaBackup) (ct
 			return ctrl.Result{RequeueAfter: time.Second}, nil
 		}
 		now := metav1.Now()
-		nb.Status.BackupName = name
-		nb.Status.Phase = v1alpha1.BackupComplete
-		nb.Status.TimeCompleted = &now
 		text := "backup " + name + " is in storage"
 		if name == "" {
 			text = "backup Job completed but its pod left no termination message with the backup name"
 		}
-		meta.SetStatusCondition(&nb.Status.Conditions, metav1.Condition{Type: string(v1alpha1.BackupRunning), Status: metav1.ConditionFalse,
-			Reason: ReasonJobComplete, Message: "backup Job finished", ObservedGeneration: nb.Generation})
-		meta.SetStatusCondition(&nb.Status.Conditions, metav1.Condition{Type: string(v1alpha1.BackupComplete), Status: metav1.ConditionTrue,
-			Reason: ReasonJobComplete, Message: text, ObservedGeneration: nb.Generation})
+		nb.Status.SetComplete(name, v1alpha1.BackupReasonJobComplete, text, nb.Generation, now)
 		if err := r.setStatus(ctx, nb); err != nil {
 			return ctrl.Result{}, client.IgnoreNotFound(err)
 		}
-		r.event(nb, corev1.EventTypeNormal, ReasonJobComplete, text)
+		r.event(nb, corev1.EventTypeNormal, v1alpha1.BackupReasonJobComplete, text)
 		controller.RecordBackup(controller.ResultComplete, clusterKey(nb).Namespace, nb.Spec.Config.ClusterName, nb.Status.TimeStarted.Time, now.Time)
 		return r.finished(ctx, nb)
 	}
@@ -477,16 +441,11 @@ func lastLines(s string, n int) string {
 
 func (r *Reconciler) fail(ctx context.Context, nb *v1alpha1.NebulaBackup, text string) (ctrl.Result, error) {
 	now := metav1.Now()
-	nb.Status.Phase = v1alpha1.BackupFailed
-	nb.Status.TimeCompleted = &now
-	meta.SetStatusCondition(&nb.Status.Conditions, metav1.Condition{Type: string(v1alpha1.BackupRunning), Status: metav1.ConditionFalse,
-		Reason: ReasonJobFailed, Message: "backup Job finished", ObservedGeneration: nb.Generation})
-	meta.SetStatusCondition(&nb.Status.Conditions, metav1.Condition{Type: string(v1alpha1.BackupFailed), Status: metav1.ConditionTrue,
-		Reason: ReasonJobFailed, Message: text, ObservedGeneration: nb.Generation})
+	nb.Status.SetFailed(v1alpha1.BackupReasonJobFailed, text, nb.Generation, now)
 	if err := r.setStatus(ctx, nb); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	r.event(nb, corev1.EventTypeWarning, ReasonJobFailed, text)
+	r.event(nb, corev1.EventTypeWarning, v1alpha1.BackupReasonJobFailed, text)
 	started := time.Time{}
 	if nb.Status.TimeStarted != nil {
 		started = nb.Status.TimeStarted.Time

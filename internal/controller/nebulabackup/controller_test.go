@@ -266,7 +266,7 @@ func TestBackupJobAndComplete(t *testing.T) {
 				seen[e.Reason] = true
 			}
 		}
-		return seen[nebulabackup.ReasonJobCreated] && seen[nebulabackup.ReasonJobComplete], nil
+		return seen[v1alpha1.BackupReasonJobCreated] && seen[v1alpha1.BackupReasonJobComplete], nil
 	})
 	// Without autoRemoveFinished the Job stays.
 	time.Sleep(300 * time.Millisecond)
@@ -288,7 +288,7 @@ func TestIncrBackupFailed(t *testing.T) {
 	f.finishJob(job.Name, false)
 	cur := f.waitPhase(nb, v1alpha1.BackupFailed)
 	c := meta.FindStatusCondition(cur.Status.Conditions, string(v1alpha1.BackupFailed))
-	if c == nil || c.Status != metav1.ConditionTrue || c.Reason != nebulabackup.ReasonJobFailed || !strings.Contains(c.Message, "WAL of part 3 expired") {
+	if c == nil || c.Status != metav1.ConditionTrue || c.Reason != v1alpha1.BackupReasonJobFailed || !strings.Contains(c.Message, "WAL of part 3 expired") {
 		t.Errorf("failed condition %+v", c)
 	}
 	if cur.Status.Type != v1alpha1.BackupTypeIncr || cur.Status.BackupName != "" || cur.Status.TimeCompleted == nil {
@@ -316,15 +316,15 @@ func TestBackupInvalid(t *testing.T) {
 		name, reason, text string
 		mutate             func(*v1alpha1.NebulaBackup)
 	}{
-		{"no-cluster", nebulabackup.ReasonClusterNotFound, "NebulaCluster " + f.ns + "/ghost not found",
+		{"no-cluster", v1alpha1.BackupReasonClusterNotFound, "NebulaCluster " + f.ns + "/ghost not found",
 			func(nb *v1alpha1.NebulaBackup) { nb.Spec.Config.ClusterName = "ghost" }},
-		{"no-secret", nebulabackup.ReasonSecretNotFound, "Secret " + f.ns + "/missing not found",
+		{"no-secret", v1alpha1.StorageReasonSecretNotFound, "Secret " + f.ns + "/missing not found",
 			func(nb *v1alpha1.NebulaBackup) { nb.Spec.Config.S3.SecretName = "missing" }},
-		{"bad-secret", nebulabackup.ReasonSecretInvalid, "neither access_key",
+		{"bad-secret", v1alpha1.StorageReasonSecretInvalid, "neither access_key",
 			func(nb *v1alpha1.NebulaBackup) { nb.Spec.Config.S3.SecretName = "bad" }},
-		{"no-bucket", nebulabackup.ReasonBucketNotFound, "no-such-bucket-4242",
+		{"no-bucket", v1alpha1.StorageReasonBucketNotFound, "no-such-bucket-4242",
 			func(nb *v1alpha1.NebulaBackup) { nb.Spec.Config.S3.Bucket = "no-such-bucket-4242" }},
-		{"denied", nebulabackup.ReasonAccessDenied, "",
+		{"denied", v1alpha1.StorageReasonAccessDenied, "",
 			func(nb *v1alpha1.NebulaBackup) { nb.Spec.Config.S3.SecretName = "wrong" }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -352,7 +352,7 @@ func TestOneBackupPerCluster(t *testing.T) {
 	f.waitPhase(first, v1alpha1.BackupRunning)
 	second := f.backup("second", nil)
 	cur := f.waitPhase(second, v1alpha1.BackupPending)
-	if c := meta.FindStatusCondition(cur.Status.Conditions, string(v1alpha1.BackupPending)); c == nil || c.Reason != nebulabackup.ReasonWaiting {
+	if c := meta.FindStatusCondition(cur.Status.Conditions, string(v1alpha1.BackupPending)); c == nil || c.Reason != v1alpha1.BackupReasonWaiting {
 		t.Errorf("pending condition %+v", c)
 	}
 	time.Sleep(500 * time.Millisecond)

@@ -8,7 +8,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/nebula-open/nebula-br/api/v1alpha1"
 	"github.com/nebula-open/nebula-br/internal/controller"
+	"github.com/nebula-open/nebula-br/internal/controller/naming"
 )
 
 func metaName(name string) metav1.ObjectMeta { return metav1.ObjectMeta{Name: name} }
@@ -78,20 +78,14 @@ func (r *Reconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	allReady := true
 	previousReady := true
 	for _, c := range components(nc) {
-		cs := componentStatus(st, c.role)
-		condType := map[string]string{Metad: v1alpha1.ClusterMetadReady, Storaged: v1alpha1.ClusterStoragedReady, Graphd: v1alpha1.ClusterGraphdReady}[c.role]
 		if !previousReady {
 			allReady = false
-			cs.Phase = v1alpha1.ClusterPending
-			meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: condType, Status: metav1.ConditionFalse, Reason: "WaitingForPrevious",
-				Message: fmt.Sprintf("%s waits for the previous component to be ready", c.role), ObservedGeneration: nc.Generation})
+			st.SetComponentWaiting(c.role, nc.Generation)
 			continue
 		}
 		if held(nc, c.role) {
 			allReady, previousReady = false, false
-			cs.Phase = v1alpha1.ClusterPending
-			meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: condType, Status: metav1.ConditionFalse, Reason: "RestoreInProgress",
-				Message: fmt.Sprintf("%s waits for the restore (%s=%s)", c.role, v1alpha1.AnnotationRestoreStage, nc.Annotations[v1alpha1.AnnotationRestoreStage]), ObservedGeneration: nc.Generation})
+			st.SetComponentHeld(c.role, nc.Annotations[v1alpha1.AnnotationRestoreStage], nc.Generation)
 			continue
 		}
 		sts, created, err := r.apply(ctx, nc, c)
@@ -101,6 +95,7 @@ func (r *Reconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		if created {
 			r.event(nc, corev1.EventTypeNormal, "Created", fmt.Sprintf("created %s (ConfigMap, headless Service, StatefulSet %s)", c.role, sts.Name))
 		}
+		cs := st.Component(c.role)
 		cs.Version = c.spec.Version
 		cs.Workload = v1alpha1.WorkloadStatus{
 			ObservedGeneration: sts.Status.ObservedGeneration,
@@ -115,25 +110,13 @@ func (r *Reconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		ready := sts.Status.ReadyReplicas >= c.replicas && sts.Status.ObservedGeneration >= sts.Generation &&
 			sts.Status.UpdatedReplicas >= c.replicas
 		if ready {
-			cs.Phase = v1alpha1.ClusterRunning
-			meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: condType, Status: metav1.ConditionTrue, Reason: "Ready",
-				Message: fmt.Sprintf("%d/%d %s pods ready", sts.Status.ReadyReplicas, c.replicas, c.role), ObservedGeneration: nc.Generation})
+			st.SetComponentReady(c.role, sts.Status.ReadyReplicas, c.replicas, nc.Generation)
 		} else {
 			allReady, previousReady = false, false
-			cs.Phase = v1alpha1.ClusterCreating
-			meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: condType, Status: metav1.ConditionFalse, Reason: "NotReady",
-				Message: fmt.Sprintf("%d/%d %s pods ready", sts.Status.ReadyReplicas, c.replicas, c.role), ObservedGeneration: nc.Generation})
+			st.SetComponentNotReady(c.role, sts.Status.ReadyReplicas, c.replicas, nc.Generation)
 		}
 	}
-	if allReady {
-		st.Phase = v1alpha1.ClusterRunning
-		meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: v1alpha1.ClusterReady, Status: metav1.ConditionTrue, Reason: "AllReady",
-			Message: "metad, storaged and graphd are ready", ObservedGeneration: nc.Generation})
-	} else {
-		st.Phase = v1alpha1.ClusterCreating
-		meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: v1alpha1.ClusterReady, Status: metav1.ConditionFalse, Reason: "ComponentsNotReady",
-			Message: "not every component is ready", ObservedGeneration: nc.Generation})
-	}
+	st.SetReady(allReady, nc.Generation)
 	if nc.Status.Phase != st.Phase && st.Phase == v1alpha1.ClusterRunning {
 		r.event(nc, corev1.EventTypeNormal, "Ready", "every component is ready")
 	}
@@ -152,44 +135,33 @@ func (r *Reconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 func held(nc *v1alpha1.NebulaCluster, role string) bool {
 	switch nc.Annotations[v1alpha1.AnnotationRestoreStage] {
 	case v1alpha1.RestoreStageMetad:
-		return role != Metad
+		return role != naming.Metad
 	case v1alpha1.RestoreStageStoraged:
-		return role == Graphd
+		return role == naming.Graphd
 	}
 	return false
-}
-
-func componentStatus(st *v1alpha1.NebulaClusterStatus, role string) *v1alpha1.ComponentStatus {
-	switch role {
-	case Metad:
-		return &st.Metad
-	case Storaged:
-		return &st.Storaged
-	default:
-		return &st.Graphd
-	}
 }
 
 // apply creates or updates one component's ConfigMap, headless Service and
 // StatefulSet, and returns the StatefulSet and whether it was created.
 func (r *Reconciler) apply(ctx context.Context, nc *v1alpha1.NebulaCluster, c component) (*appsv1.StatefulSet, bool, error) {
 	ns := nc.Namespace
-	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: WorkloadName(nc.Name, c.role), Namespace: ns}}
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: naming.WorkloadName(nc.Name, c.role), Namespace: ns}}
 	if _, err := controllerutil.CreateOrUpdate(ctx, r.Client, cm, func() error {
 		configMap(nc, c, cm)
 		return controllerutil.SetControllerReference(nc, cm, r.Client.Scheme())
 	}); err != nil {
 		return nil, false, fmt.Errorf("%s ConfigMap: %w", c.role, err)
 	}
-	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: HeadlessName(nc.Name, c.role), Namespace: ns}}
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: naming.HeadlessName(nc.Name, c.role), Namespace: ns}}
 	if _, err := controllerutil.CreateOrUpdate(ctx, r.Client, svc, func() error {
 		headless(nc, c, svc)
 		return controllerutil.SetControllerReference(nc, svc, r.Client.Scheme())
 	}); err != nil {
 		return nil, false, fmt.Errorf("%s headless Service: %w", c.role, err)
 	}
-	if c.role == Graphd {
-		client := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: GraphdServiceName(nc.Name), Namespace: ns}}
+	if c.role == naming.Graphd {
+		client := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: naming.GraphdServiceName(nc.Name), Namespace: ns}}
 		if _, err := controllerutil.CreateOrUpdate(ctx, r.Client, client, func() error {
 			graphdService(nc, c, client)
 			return controllerutil.SetControllerReference(nc, client, r.Client.Scheme())
@@ -197,7 +169,7 @@ func (r *Reconciler) apply(ctx context.Context, nc *v1alpha1.NebulaCluster, c co
 			return nil, false, fmt.Errorf("graphd client Service: %w", err)
 		}
 	}
-	sts := &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Name: WorkloadName(nc.Name, c.role), Namespace: ns}}
+	sts := &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Name: naming.WorkloadName(nc.Name, c.role), Namespace: ns}}
 	op, err := controllerutil.CreateOrUpdate(ctx, r.Client, sts, func() error {
 		statefulSet(nc, c, r.Images, sts)
 		return controllerutil.SetControllerReference(nc, sts, r.Client.Scheme())

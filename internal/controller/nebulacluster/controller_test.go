@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/nebula-open/nebula-br/api/v1alpha1"
+	"github.com/nebula-open/nebula-br/internal/controller/naming"
 	"github.com/nebula-open/nebula-br/internal/controller/nebulacluster"
 	"github.com/nebula-open/nebula-br/internal/envtest"
 )
@@ -212,7 +213,7 @@ func TestClusterCreatedInOrderWithAgents(t *testing.T) {
 	markReady(t, c, storaged)
 	graphd := waitComponent(t, c, nc, "graphd")
 	gsvc := &corev1.Service{}
-	if err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: nebulacluster.GraphdServiceName(nc.Name)}, gsvc); err != nil {
+	if err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: naming.GraphdServiceName(nc.Name)}, gsvc); err != nil {
 		t.Fatalf("graphd client Service: %v", err)
 	}
 	if gsvc.Spec.Type != corev1.ServiceTypeClusterIP || gsvc.Spec.ClusterIP == corev1.ClusterIPNone || len(gsvc.Spec.Ports) != 1 || gsvc.Spec.Ports[0].Port != 9669 {
@@ -406,7 +407,7 @@ func TestRestoreStageHoldsComponents(t *testing.T) {
 	}
 	initAgent := func(sts *appsv1.StatefulSet) *corev1.Container {
 		for i := range sts.Spec.Template.Spec.InitContainers {
-			if ct := &sts.Spec.Template.Spec.InitContainers[i]; ct.Name == nebulacluster.RestoreAgentContainerName {
+			if ct := &sts.Spec.Template.Spec.InitContainers[i]; ct.Name == naming.RestoreAgentContainerName {
 				return ct
 			}
 		}
@@ -428,7 +429,7 @@ func TestRestoreStageHoldsComponents(t *testing.T) {
 		cur := &v1alpha1.NebulaCluster{}
 		err := c.Get(ctx, client.ObjectKeyFromObject(nc), cur)
 		cond := meta.FindStatusCondition(cur.Status.Conditions, v1alpha1.ClusterStoragedReady)
-		return err == nil && cond != nil && cond.Reason == "RestoreInProgress", err
+		return err == nil && cond != nil && cond.Reason == v1alpha1.ClusterReasonRestoreInProgress, err
 	})
 
 	setStage := func(stage string) {

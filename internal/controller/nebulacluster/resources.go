@@ -14,32 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/nebula-open/nebula-br/api/v1alpha1"
+	"github.com/nebula-open/nebula-br/internal/controller/naming"
 )
-
-// Component roles, in creation order.
-const (
-	Metad    = "metad"
-	Storaged = "storaged"
-	Graphd   = "graphd"
-)
-
-// Roles is the creation order.
-var Roles = []string{Metad, Storaged, Graphd}
-
-// Well-known ports.
-const (
-	MetadPort    = 9559
-	StoragedPort = 9779
-	GraphdPort   = 9669
-	AgentPort    = 8888
-)
-
-// AgentContainerName is the backup sidecar's container name.
-const AgentContainerName = "ng-agent"
-
-// RestoreAgentContainerName is the init container through which a restore
-// fills a new cluster's volumes.
-const RestoreAgentContainerName = "restore-agent"
 
 // DefaultAgentImage is used when spec.agent.image is empty (Images.Agent
 // unset).
@@ -59,37 +35,6 @@ const (
 	logsDir = "/usr/local/nebula/logs"
 )
 
-// WorkloadName is the StatefulSet (and ConfigMap) name of a component.
-func WorkloadName(cluster, role string) string { return cluster + "-" + role }
-
-// HeadlessName is the headless Service of a component.
-func HeadlessName(cluster, role string) string { return cluster + "-" + role + "-headless" }
-
-// GraphdServiceName is graphd's client Service, where applications and
-// consoles connect: <cluster>-graphd-svc:9669.
-func GraphdServiceName(cluster string) string { return cluster + "-graphd-svc" }
-
-// PodFQDN is the DNS name of pod ordinal i of a component.
-func PodFQDN(cluster, ns, role string, i int) string {
-	return fmt.Sprintf("%s-%s-%d.%s.%s.svc.cluster.local", cluster, role, i, HeadlessName(cluster, role), ns)
-}
-
-// MetadAddress is metad-0's host:port, where br reaches the cluster.
-func MetadAddress(nc *v1alpha1.NebulaCluster) string {
-	return fmt.Sprintf("%s:%d", PodFQDN(nc.Name, nc.Namespace, Metad, 0), MetadPort)
-}
-
-func port(role string) int32 {
-	switch role {
-	case Metad:
-		return MetadPort
-	case Storaged:
-		return StoragedPort
-	default:
-		return GraphdPort
-	}
-}
-
 // component gathers what differs between the three specs.
 type component struct {
 	role     string
@@ -105,14 +50,14 @@ func components(nc *v1alpha1.NebulaCluster) []component {
 	var out []component
 	s := nc.Spec
 	if s.Metad != nil {
-		c := component{role: Metad, spec: &s.Metad.ComponentSpec, config: s.Metad.Config, log: s.Metad.LogVolumeClaim, agent: s.EnableBR}
+		c := component{role: naming.Metad, spec: &s.Metad.ComponentSpec, config: s.Metad.Config, log: s.Metad.LogVolumeClaim, agent: s.EnableBR}
 		if s.Metad.DataVolumeClaim != nil {
 			c.data = []v1alpha1.StorageClaim{*s.Metad.DataVolumeClaim}
 		}
 		out = append(out, c)
 	}
 	if s.Storaged != nil {
-		c := component{role: Storaged, spec: &s.Storaged.ComponentSpec, config: s.Storaged.Config, log: s.Storaged.LogVolumeClaim, agent: s.EnableBR}
+		c := component{role: naming.Storaged, spec: &s.Storaged.ComponentSpec, config: s.Storaged.Config, log: s.Storaged.LogVolumeClaim, agent: s.EnableBR}
 		c.data = s.Storaged.DataVolumeClaims
 		if len(c.data) == 0 && s.Storaged.DataVolumeClaim != nil {
 			c.data = []v1alpha1.StorageClaim{*s.Storaged.DataVolumeClaim}
@@ -120,7 +65,7 @@ func components(nc *v1alpha1.NebulaCluster) []component {
 		out = append(out, c)
 	}
 	if s.Graphd != nil {
-		out = append(out, component{role: Graphd, spec: &s.Graphd.ComponentSpec, config: s.Graphd.Config, log: s.Graphd.LogVolumeClaim, agent: s.EnableBR})
+		out = append(out, component{role: naming.Graphd, spec: &s.Graphd.ComponentSpec, config: s.Graphd.Config, log: s.Graphd.LogVolumeClaim, agent: s.EnableBR})
 	}
 	for i := range out {
 		out[i].replicas = 1
@@ -153,7 +98,7 @@ func metaServerAddrs(nc *v1alpha1.NebulaCluster) string {
 	}
 	addrs := make([]string, 0, n)
 	for i := 0; i < int(n); i++ {
-		addrs = append(addrs, fmt.Sprintf("%s:%d", PodFQDN(nc.Name, nc.Namespace, Metad, i), MetadPort))
+		addrs = append(addrs, fmt.Sprintf("%s:%d", naming.PodFQDN(nc.Name, nc.Namespace, naming.Metad, i), naming.MetadPort))
 	}
 	return strings.Join(addrs, ",")
 }
@@ -163,11 +108,11 @@ func metaServerAddrs(nc *v1alpha1.NebulaCluster) string {
 func flagFile(nc *v1alpha1.NebulaCluster, c component) string {
 	flags := map[string]string{
 		"meta_server_addrs": metaServerAddrs(nc),
-		"port":              fmt.Sprint(port(c.role)),
+		"port":              fmt.Sprint(naming.Port(c.role)),
 		"log_dir":           logsDir,
 	}
 	switch c.role {
-	case Metad, Storaged:
+	case naming.Metad, naming.Storaged:
 		dirs := []string{}
 		n := max(len(c.data), 1)
 		for i := 0; i < n; i++ {
@@ -192,7 +137,7 @@ func flagFile(nc *v1alpha1.NebulaCluster, c component) string {
 }
 
 func dataPath(role string, i int) string {
-	if role == Metad || i == 0 {
+	if role == naming.Metad || i == 0 {
 		return dataDir + "/" + role
 	}
 	return fmt.Sprintf("%s/%s%d", dataDir, role, i)
@@ -208,9 +153,9 @@ func headless(nc *v1alpha1.NebulaCluster, c component, svc *corev1.Service) {
 	svc.Spec.ClusterIP = corev1.ClusterIPNone
 	svc.Spec.PublishNotReadyAddresses = true
 	svc.Spec.Selector = labels(nc, c.role)
-	ports := []corev1.ServicePort{{Name: "thrift", Port: port(c.role), TargetPort: intstr.FromInt32(port(c.role)), Protocol: corev1.ProtocolTCP}}
+	ports := []corev1.ServicePort{{Name: "thrift", Port: naming.Port(c.role), TargetPort: intstr.FromInt32(naming.Port(c.role)), Protocol: corev1.ProtocolTCP}}
 	if c.agent {
-		ports = append(ports, corev1.ServicePort{Name: "agent", Port: AgentPort, TargetPort: intstr.FromInt32(AgentPort), Protocol: corev1.ProtocolTCP})
+		ports = append(ports, corev1.ServicePort{Name: "agent", Port: naming.AgentPort, TargetPort: intstr.FromInt32(naming.AgentPort), Protocol: corev1.ProtocolTCP})
 	}
 	svc.Spec.Ports = ports
 }
@@ -235,13 +180,13 @@ func graphdService(nc *v1alpha1.NebulaCluster, c component, svc *corev1.Service)
 			svc.Spec.LoadBalancerIP = *s.LoadBalancerIP
 		}
 	}
-	svc.Spec.Ports = []corev1.ServicePort{{Name: "thrift", Port: GraphdPort, TargetPort: intstr.FromInt32(GraphdPort), Protocol: corev1.ProtocolTCP}}
+	svc.Spec.Ports = []corev1.ServicePort{{Name: "thrift", Port: naming.GraphdPort, TargetPort: intstr.FromInt32(naming.GraphdPort), Protocol: corev1.ProtocolTCP}}
 }
 
 func podEnv(nc *v1alpha1.NebulaCluster, c component) []corev1.EnvVar {
 	return []corev1.EnvVar{
 		{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}},
-		{Name: "POD_FQDN", Value: fmt.Sprintf("$(POD_NAME).%s.%s.svc.cluster.local", HeadlessName(nc.Name, c.role), nc.Namespace)},
+		{Name: "POD_FQDN", Value: fmt.Sprintf("$(POD_NAME).%s.%s.svc.cluster.local", naming.HeadlessName(nc.Name, c.role), nc.Namespace)},
 	}
 }
 
@@ -259,7 +204,7 @@ func agentImage(nc *v1alpha1.NebulaCluster, def Images) string {
 // DataPaths are the data directories of a component's pods.
 func DataPaths(nc *v1alpha1.NebulaCluster, role string) []string {
 	for _, c := range components(nc) {
-		if c.role == role && role != Graphd {
+		if c.role == role && role != naming.Graphd {
 			var out []string
 			for i := 0; i < max(len(c.data), 1); i++ {
 				out = append(out, dataPath(role, i))
@@ -274,21 +219,25 @@ func DataPaths(nc *v1alpha1.NebulaCluster, role string) []string {
 // the agent API on the pod's agent port until the restore stops it.
 func restoreAgentContainer(nc *v1alpha1.NebulaCluster, c component, def Images) corev1.Container {
 	ct := corev1.Container{
-		Name:            RestoreAgentContainerName,
+		Name:            naming.RestoreAgentContainerName,
 		Image:           agentImage(nc, def),
 		ImagePullPolicy: nc.Spec.ImagePullPolicy,
 		Command:         []string{"/usr/local/bin/br-agent"},
 		Args: []string{
-			"--agent", fmt.Sprintf("$(POD_FQDN):%d", AgentPort),
+			"--agent", fmt.Sprintf("$(POD_FQDN):%d", naming.AgentPort),
 			"--restore-init",
 			"--data-path", strings.Join(DataPaths(nc, c.role), ","),
 		},
 		Env:          podEnv(nc, c),
-		Ports:        []corev1.ContainerPort{{Name: "agent", ContainerPort: AgentPort, Protocol: corev1.ProtocolTCP}},
+		Ports:        []corev1.ContainerPort{{Name: "agent", ContainerPort: naming.AgentPort, Protocol: corev1.ProtocolTCP}},
 		VolumeMounts: volumeMounts(c),
 	}
 	if a := nc.Spec.Agent; a != nil && a.Resources != nil {
 		ct.Resources = *a.Resources
+	}
+	// The restore's downloads are bounded like the sidecar's transfers.
+	if a := nc.Spec.Agent; a != nil && a.RateLimit > 0 {
+		ct.Args = append(ct.Args, "--ratelimit", fmt.Sprint(a.RateLimit))
 	}
 	return ct
 }
@@ -305,18 +254,18 @@ func agentContainer(nc *v1alpha1.NebulaCluster, c component, def Images) corev1.
 		hbs = 60
 	}
 	ct := corev1.Container{
-		Name:            AgentContainerName,
+		Name:            naming.AgentContainerName,
 		Image:           img,
 		ImagePullPolicy: nc.Spec.ImagePullPolicy,
 		Command:         []string{"/usr/local/bin/br-agent"},
 		Args: []string{
-			"--agent", fmt.Sprintf("$(POD_FQDN):%d", AgentPort),
-			"--meta", MetadAddress(nc),
+			"--agent", fmt.Sprintf("$(POD_FQDN):%d", naming.AgentPort),
+			"--meta", naming.MetadAddress(nc),
 			"--hbs", fmt.Sprint(hbs),
 			"--ratelimit", fmt.Sprint(a.RateLimit),
 		},
 		Env:          append(podEnv(nc, c), a.Env...),
-		Ports:        []corev1.ContainerPort{{Name: "agent", ContainerPort: AgentPort, Protocol: corev1.ProtocolTCP}},
+		Ports:        []corev1.ContainerPort{{Name: "agent", ContainerPort: naming.AgentPort, Protocol: corev1.ProtocolTCP}},
 		VolumeMounts: volumeMounts(c),
 	}
 	if a.Resources != nil {
@@ -327,7 +276,7 @@ func agentContainer(nc *v1alpha1.NebulaCluster, c component, def Images) corev1.
 
 func volumeMounts(c component) []corev1.VolumeMount {
 	m := []corev1.VolumeMount{{Name: "config", MountPath: etcDir}, {Name: "logs", MountPath: logsDir}}
-	if c.role != Graphd {
+	if c.role != naming.Graphd {
 		n := max(len(c.data), 1)
 		for i := 0; i < n; i++ {
 			m = append(m, corev1.VolumeMount{Name: dataVolume(i), MountPath: dataPath(c.role, i)})
@@ -364,10 +313,10 @@ func statefulSet(nc *v1alpha1.NebulaCluster, c component, def Images, sts *appsv
 	sts.Labels = lb
 	if sts.CreationTimestamp.IsZero() {
 		sts.Spec.Selector = selector(lb)
-		sts.Spec.ServiceName = HeadlessName(nc.Name, c.role)
+		sts.Spec.ServiceName = naming.HeadlessName(nc.Name, c.role)
 		sts.Spec.PodManagementPolicy = appsv1.ParallelPodManagement
 		var claims []corev1.PersistentVolumeClaim
-		if c.role != Graphd {
+		if c.role != naming.Graphd {
 			for i, d := range c.data {
 				claims = append(claims, claim(dataVolume(i), d))
 			}
@@ -396,10 +345,10 @@ func statefulSet(nc *v1alpha1.NebulaCluster, c component, def Images, sts *appsv
 			"--local_ip=$(POD_FQDN)",
 		},
 		Env:          append(podEnv(nc, c), c.spec.Env...),
-		Ports:        []corev1.ContainerPort{{Name: "thrift", ContainerPort: port(c.role), Protocol: corev1.ProtocolTCP}},
+		Ports:        []corev1.ContainerPort{{Name: "thrift", ContainerPort: naming.Port(c.role), Protocol: corev1.ProtocolTCP}},
 		VolumeMounts: volumeMounts(c),
 		ReadinessProbe: &corev1.Probe{
-			ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(port(c.role))}},
+			ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(naming.Port(c.role))}},
 			// Probed often: each component waits for the previous one to be
 			// ready, and a restore rolls metad and storaged once.
 			InitialDelaySeconds: 1, PeriodSeconds: 3, TimeoutSeconds: 3,
@@ -415,13 +364,13 @@ func statefulSet(nc *v1alpha1.NebulaCluster, c component, def Images, sts *appsv
 	volumes := []corev1.Volume{{
 		Name: "config",
 		VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
-			LocalObjectReference: corev1.LocalObjectReference{Name: WorkloadName(nc.Name, c.role)},
+			LocalObjectReference: corev1.LocalObjectReference{Name: naming.WorkloadName(nc.Name, c.role)},
 		}},
 	}}
 	if c.log == nil {
 		volumes = append(volumes, corev1.Volume{Name: "logs", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
 	}
-	if c.role != Graphd && len(c.data) == 0 {
+	if c.role != naming.Graphd && len(c.data) == 0 {
 		volumes = append(volumes, corev1.Volume{Name: "data", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
 	}
 	nodeSel := map[string]string{}
@@ -446,7 +395,7 @@ func statefulSet(nc *v1alpha1.NebulaCluster, c component, def Images, sts *appsv
 	sts.Spec.Template.ObjectMeta.Annotations = c.spec.Annotations
 	sts.Spec.Template.Spec.Containers = containers
 	sts.Spec.Template.Spec.InitContainers = nil
-	if nc.Annotations[v1alpha1.AnnotationRestoreStage] != "" && c.role != Graphd {
+	if nc.Annotations[v1alpha1.AnnotationRestoreStage] != "" && c.role != naming.Graphd {
 		sts.Spec.Template.Spec.InitContainers = []corev1.Container{restoreAgentContainer(nc, c, def)}
 	}
 	sts.Spec.Template.Spec.Volumes = volumes

@@ -17,7 +17,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -33,21 +32,6 @@ import (
 // creates: the schedule time (RFC 3339) it was created for. Retention
 // orders and ages backups by it.
 const AnnotationScheduledTime = v1alpha1.Group + "/scheduled-time"
-
-// ConditionScheduled is the NebulaCronBackup's condition type: True while
-// the schedule is valid and active, False when paused or invalid.
-const ConditionScheduled = "Scheduled"
-
-// Condition and event reasons.
-const (
-	ReasonActive          = "Active"
-	ReasonPaused          = "Paused"
-	ReasonInvalidSchedule = "InvalidSchedule"
-	ReasonInvalidRetain   = "InvalidMaxReservedTime"
-	ReasonBackupCreated   = "BackupCreated"
-	ReasonSkipped         = "Skipped"
-	ReasonBackupsRemoved  = "BackupsRemoved"
-)
 
 // maxMissed bounds the walk over missed schedule times (a schedule of
 // @every 1s left alone for a day).
@@ -121,14 +105,6 @@ func BackupName(ncb *v1alpha1.NebulaCronBackup, t time.Time) string {
 	return fmt.Sprintf("%s-%d", ncb.Name, t.Unix())
 }
 
-func finished(nb *v1alpha1.NebulaBackup) bool {
-	switch nb.Status.Phase {
-	case v1alpha1.BackupComplete, v1alpha1.BackupFailed, v1alpha1.BackupInvalid:
-		return true
-	}
-	return false
-}
-
 // scheduledTime is when the backup was scheduled: its annotation, or its
 // creation time.
 func scheduledTime(nb *v1alpha1.NebulaBackup) time.Time {
@@ -170,14 +146,14 @@ func (r *Reconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	sched, err := ParseSchedule(ncb.Spec.Schedule)
 	if err != nil {
 		msg := fmt.Sprintf("cannot parse schedule %q: %v", ncb.Spec.Schedule, err)
-		return ctrl.Result{}, r.setCondition(ctx, ncb, orig, metav1.ConditionFalse, ReasonInvalidSchedule, msg, corev1.EventTypeWarning)
+		return ctrl.Result{}, r.invalid(ctx, ncb, orig, v1alpha1.CronBackupReasonInvalidSchedule, msg)
 	}
 	var retain time.Duration
 	if ncb.Spec.MaxReservedTime != nil && *ncb.Spec.MaxReservedTime != "" {
 		retain, err = time.ParseDuration(*ncb.Spec.MaxReservedTime)
 		if err != nil || retain <= 0 {
 			msg := fmt.Sprintf("cannot parse maxReservedTime %q as a positive duration", *ncb.Spec.MaxReservedTime)
-			return ctrl.Result{}, r.setCondition(ctx, ncb, orig, metav1.ConditionFalse, ReasonInvalidRetain, msg, corev1.EventTypeWarning)
+			return ctrl.Result{}, r.invalid(ctx, ncb, orig, v1alpha1.CronBackupReasonInvalidRetain, msg)
 		}
 	}
 
@@ -196,7 +172,7 @@ func (r *Reconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	running := ""
 	myCluster := clusterKey(ncb.Namespace, &ncb.Spec.BackupTemplate)
 	for _, nb := range owned {
-		if !finished(nb) {
+		if !nb.Status.Finished() {
 			if clusterKey(nb.Namespace, &nb.Spec) == myCluster {
 				running = nb.Name
 			}
@@ -212,26 +188,25 @@ func (r *Reconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 
 	if ncb.Spec.Pause {
-		r.condition(ncb, metav1.ConditionFalse, ReasonPaused, "scheduling is paused")
+		ncb.Status.SetPaused(ncb.Generation)
 	} else {
-		r.condition(ncb, metav1.ConditionTrue, ReasonActive, "backups scheduled by "+ncb.Spec.Schedule)
+		ncb.Status.SetActive(ncb.Spec.Schedule, ncb.Generation)
 		if !due.IsZero() {
 			if running != "" {
 				// Not recorded in lastScheduleTime: the due time is
 				// skipped once the running backup finishes (see ref above).
 				msg := fmt.Sprintf("backup for %s skipped: backup %s is still running", due.UTC().Format(time.RFC3339), running)
-				if c := meta.FindStatusCondition(orig.Conditions, ConditionScheduled); c == nil || c.Message != msg {
-					r.event(ncb, corev1.EventTypeNormal, ReasonSkipped, msg)
+				if c := orig.ScheduledCondition(); c == nil || c.Message != msg {
+					r.event(ncb, corev1.EventTypeNormal, v1alpha1.CronBackupReasonSkipped, msg)
 				}
-				r.condition(ncb, metav1.ConditionTrue, ReasonSkipped, msg)
+				ncb.Status.SetSkipped(msg, ncb.Generation)
 			} else {
 				nb, err := r.create(ctx, ncb, due)
 				if err != nil {
 					return ctrl.Result{}, err
 				}
 				owned = append(owned, nb)
-				ncb.Status.LastScheduleTime = &metav1.Time{Time: due}
-				ncb.Status.LastBackup = nb.Name
+				ncb.Status.RecordBackup(nb.Name, metav1.Time{Time: due})
 			}
 		}
 	}
@@ -244,9 +219,7 @@ func (r *Reconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		if nb.Status.TimeCompleted != nil {
 			t = nb.Status.TimeCompleted.Time
 		}
-		if ncb.Status.LastSuccessfulTime == nil || t.After(ncb.Status.LastSuccessfulTime.Time) {
-			ncb.Status.LastSuccessfulTime = &metav1.Time{Time: t}
-		}
+		ncb.Status.RecordSuccess(metav1.Time{Time: t})
 	}
 
 	nextExpiry, err := r.retain(ctx, ncb, owned, retain, now)
@@ -325,7 +298,7 @@ func (r *Reconciler) create(ctx context.Context, ncb *v1alpha1.NebulaCronBackup,
 		}
 		return nb, nil
 	}
-	r.event(ncb, corev1.EventTypeNormal, ReasonBackupCreated,
+	r.event(ncb, corev1.EventTypeNormal, v1alpha1.CronBackupReasonBackupCreated,
 		fmt.Sprintf("backup %s created for %s", nb.Name, t.UTC().Format(time.RFC3339)))
 	return nb, nil
 }
@@ -340,7 +313,7 @@ func (r *Reconciler) retain(ctx context.Context, ncb *v1alpha1.NebulaCronBackup,
 	var removed []string
 	var nextExpiry time.Time
 	for i, nb := range sorted {
-		if !finished(nb) || !nb.DeletionTimestamp.IsZero() {
+		if !nb.Status.Finished() || !nb.DeletionTimestamp.IsZero() {
 			continue
 		}
 		byCount := ncb.Spec.MaxBackups != nil && i >= int(*ncb.Spec.MaxBackups)
@@ -359,29 +332,23 @@ func (r *Reconciler) retain(ctx context.Context, ncb *v1alpha1.NebulaCronBackup,
 		removed = append(removed, nb.Name)
 	}
 	if len(removed) > 0 {
-		ncb.Status.BackupCleanTime = &metav1.Time{Time: now}
-		r.event(ncb, corev1.EventTypeNormal, ReasonBackupsRemoved,
+		ncb.Status.RecordCleanup(metav1.Time{Time: now})
+		r.event(ncb, corev1.EventTypeNormal, v1alpha1.CronBackupReasonBackupsRemoved,
 			fmt.Sprintf("%d expired backup(s) deleted: %v", len(removed), removed))
 	}
 	return nextExpiry, nil
 }
 
-func (r *Reconciler) condition(ncb *v1alpha1.NebulaCronBackup, status metav1.ConditionStatus, reason, msg string) {
-	meta.SetStatusCondition(&ncb.Status.Conditions, metav1.Condition{Type: ConditionScheduled, Status: status,
-		Reason: reason, Message: msg, ObservedGeneration: ncb.Generation})
-}
-
-// setCondition records a condition alone (an invalid spec) and reports it
-// once, when it changes.
-func (r *Reconciler) setCondition(ctx context.Context, ncb *v1alpha1.NebulaCronBackup, orig *v1alpha1.NebulaCronBackupStatus,
-	status metav1.ConditionStatus, reason, msg, eventType string) error {
-	r.condition(ncb, status, reason, msg)
+// invalid records an invalid spec (the Scheduled condition alone) and
+// reports it once, when it changes.
+func (r *Reconciler) invalid(ctx context.Context, ncb *v1alpha1.NebulaCronBackup, orig *v1alpha1.NebulaCronBackupStatus, reason, msg string) error {
+	ncb.Status.SetInvalid(reason, msg, ncb.Generation)
 	if equality.Semantic.DeepEqual(orig, &ncb.Status) {
 		return nil
 	}
 	if err := r.Client.Status().Update(ctx, ncb); err != nil {
 		return client.IgnoreNotFound(err)
 	}
-	r.event(ncb, eventType, reason, msg)
+	r.event(ncb, corev1.EventTypeWarning, reason, msg)
 	return nil
 }

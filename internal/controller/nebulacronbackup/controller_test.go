@@ -210,7 +210,7 @@ func TestCreatesWhenDue(t *testing.T) {
 	}
 	f.reconcileAt(f.hour.Add(-time.Second))
 	f.wantNames("a second before the schedule")
-	if c := meta.FindStatusCondition(f.get().Status.Conditions, nebulacronbackup.ConditionScheduled); c == nil || c.Status != metav1.ConditionTrue {
+	if c := meta.FindStatusCondition(f.get().Status.Conditions, v1alpha1.CronBackupScheduled); c == nil || c.Status != metav1.ConditionTrue {
 		t.Errorf("condition %+v, want Scheduled True", c)
 	}
 
@@ -251,7 +251,7 @@ func TestPause(t *testing.T) {
 	if res.RequeueAfter != 0 {
 		t.Errorf("paused: requeue after %s", res.RequeueAfter)
 	}
-	if c := meta.FindStatusCondition(f.get().Status.Conditions, nebulacronbackup.ConditionScheduled); c == nil || c.Status != metav1.ConditionFalse || c.Reason != nebulacronbackup.ReasonPaused {
+	if c := meta.FindStatusCondition(f.get().Status.Conditions, v1alpha1.CronBackupScheduled); c == nil || c.Status != metav1.ConditionFalse || c.Reason != v1alpha1.CronBackupReasonPaused {
 		t.Errorf("condition %+v, want Scheduled False Paused", c)
 	}
 	f.reconcileAt(f.hour.Add(3*time.Hour + time.Minute))
@@ -278,7 +278,7 @@ func TestNoOverlap(t *testing.T) {
 	f.reconcileAt(f.hour.Add(time.Hour))
 	f.reconcileAt(f.hour.Add(2*time.Hour + time.Minute))
 	f.wantNames("while running", first)
-	if c := meta.FindStatusCondition(f.get().Status.Conditions, nebulacronbackup.ConditionScheduled); c == nil || c.Reason != nebulacronbackup.ReasonSkipped {
+	if c := meta.FindStatusCondition(f.get().Status.Conditions, v1alpha1.CronBackupScheduled); c == nil || c.Reason != v1alpha1.CronBackupReasonSkipped {
 		t.Errorf("condition %+v, want reason Skipped", c)
 	}
 
@@ -355,8 +355,8 @@ func TestInvalidSchedule(t *testing.T) {
 	f := setup(t, func(ncb *v1alpha1.NebulaCronBackup) { ncb.Spec.Schedule = "61 * * * *" })
 	f.reconcileAt(f.hour.Add(time.Hour))
 	f.wantNames("invalid schedule")
-	c := meta.FindStatusCondition(f.get().Status.Conditions, nebulacronbackup.ConditionScheduled)
-	if c == nil || c.Status != metav1.ConditionFalse || c.Reason != nebulacronbackup.ReasonInvalidSchedule {
+	c := meta.FindStatusCondition(f.get().Status.Conditions, v1alpha1.CronBackupScheduled)
+	if c == nil || c.Status != metav1.ConditionFalse || c.Reason != v1alpha1.CronBackupReasonInvalidSchedule {
 		t.Errorf("condition %+v, want Scheduled False InvalidSchedule", c)
 	}
 }

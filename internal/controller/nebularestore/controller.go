@@ -32,7 +32,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -48,32 +47,14 @@ import (
 	"github.com/nebula-open/nebula-br/internal/controller/s3access"
 )
 
-// Condition reasons.
-const (
-	ReasonSpecInvalid      = "SpecInvalid"
-	ReasonClusterNotFound  = "ClusterNotFound"
-	ReasonBackupNotFound   = "BackupNotFound"
-	ReasonBackupDamaged    = "BackupUnreadable"
-	ReasonTopology         = "TopologyMismatch"
-	ReasonClusterCreated   = "ClusterCreated"
-	ReasonClusterGone      = "ClusterDeleted"
-	ReasonMetaDownload     = "MetaDownloadFailed"
-	ReasonRestoreMeta      = "RestoreMetaFailed"
-	ReasonDataDownload     = "DataDownloadFailed"
-	ReasonPlayback         = "PlaybackFailed"
-	ReasonTimeout          = "Timeout"
-	ReasonMetadRestored    = "MetadRestored"
-	ReasonStoragedRestored = "StoragedRestored"
-	ReasonRestored         = "Restored"
-)
-
 // Reconciler reconciles NebulaRestores.
 type Reconciler struct {
 	Client    client.Client
 	APIReader client.Reader        // uncached reads (Secrets, the source cluster)
 	Recorder  events.EventRecorder // may be nil
-	// Timeout bounds a whole restore; past it the restore fails, naming
-	// what it was waiting for (default 1h).
+	// Timeout bounds a whole restore unless its spec.timeout says
+	// otherwise; past it the restore fails, naming what it was waiting
+	// for (default 1h: the operator's --restore-timeout).
 	Timeout time.Duration
 	// Poll is how often a waiting stage looks again (default 2s).
 	Poll time.Duration
@@ -136,16 +117,17 @@ func (r *Reconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		r.plans.Delete(rt.UID)
 		return ctrl.Result{}, nil
 	}
-	switch rt.Status.Phase {
-	case v1alpha1.RestoreComplete, v1alpha1.RestoreFailed, v1alpha1.RestoreInvalid:
+	if rt.Status.Finished() {
 		r.plans.Delete(rt.UID)
 		return ctrl.Result{}, nil
+	}
+	switch rt.Status.Phase {
 	case "", v1alpha1.RestorePending:
 		return r.start(ctx, rt)
 	}
-	if time.Since(rt.Status.TimeStarted.Time) > r.Timeout {
-		return r.fail(ctx, rt, ReasonTimeout, fmt.Sprintf("the restore did not finish within %s; it stood at %s: %s",
-			r.Timeout, rt.Status.Phase, waitingFor(rt)))
+	if timeout := r.timeoutOf(rt); time.Since(rt.Status.TimeStarted.Time) > timeout {
+		return r.fail(ctx, rt, v1alpha1.RestoreReasonTimeout, fmt.Sprintf("the restore did not finish within %s (spec.timeout, else the operator's --restore-timeout); it stood at %s: %s",
+			timeout, rt.Status.Phase, rt.Status.WaitingFor()))
 	}
 	run, res, err := r.prepare(ctx, rt)
 	if run == nil {
@@ -162,16 +144,52 @@ func (r *Reconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	return ctrl.Result{}, nil
 }
 
-// waitingFor is the message of the Progressing condition, if any.
-func waitingFor(rt *v1alpha1.NebulaRestore) string {
-	if c := meta.FindStatusCondition(rt.Status.Conditions, condProgressing); c != nil {
-		return c.Message
+// timeoutOf is the restore's deadline: its spec's, else the operator's.
+func (r *Reconciler) timeoutOf(rt *v1alpha1.NebulaRestore) time.Duration {
+	if rt.Spec.Timeout != nil && rt.Spec.Timeout.Duration > 0 {
+		return rt.Spec.Timeout.Duration
 	}
-	return "no progress recorded"
+	return r.Timeout
 }
 
-// condProgressing says what the current stage waits for or does.
-const condProgressing = "Progressing"
+// reasons maps each kind of failure of br's restore engine to the one
+// NebulaRestore reason it gets, wherever it happens.
+var reasons = []struct {
+	kind   error
+	reason string
+}{
+	{br.ErrBackupNotFound, v1alpha1.RestoreReasonBackupNotFound},
+	{br.ErrBackupDamaged, v1alpha1.RestoreReasonBackupDamaged},
+	{br.ErrStorageUnavailable, v1alpha1.RestoreReasonStorageUnavailable},
+	{br.ErrStorageRefused, v1alpha1.RestoreReasonStorageRefused},
+	{br.ErrTargetBusy, v1alpha1.RestoreReasonTargetBusy},
+	{br.ErrAgentUnavailable, v1alpha1.RestoreReasonWaitingForAgent},
+	{br.ErrPlaybackFailed, v1alpha1.RestoreReasonPlaybackFailed},
+	{br.ErrTopology, v1alpha1.RestoreReasonTopology},
+	{br.ErrTargetFailed, v1alpha1.RestoreReasonTargetFailed},
+}
+
+// reasonFor is err's reason, and whether the failure is waited out
+// (transient) rather than ending the restore.
+func reasonFor(err error) (reason string, transient bool) {
+	err = br.Classify(err)
+	for _, k := range reasons {
+		if errors.Is(err, k.kind) {
+			return k.reason, br.Transient(err)
+		}
+	}
+	return v1alpha1.RestoreReasonFailed, false
+}
+
+// failWith ends the restore with err's reason, or waits if it is
+// transient.
+func (r *Reconciler) failWith(ctx context.Context, rt *v1alpha1.NebulaRestore, err error) (ctrl.Result, error) {
+	reason, transient := reasonFor(err)
+	if transient {
+		return r.progress(ctx, rt, reason, "retrying: "+err.Error())
+	}
+	return r.fail(ctx, rt, reason, err.Error())
+}
 
 // sourceKey is the backed-up cluster as recorded when the restore started.
 func sourceKey(rt *v1alpha1.NebulaRestore, cfg *v1alpha1.RestoreConfig) types.NamespacedName {
@@ -197,9 +215,9 @@ func (r *Reconciler) findSource(ctx context.Context, rt *v1alpha1.NebulaRestore,
 		return src, nil
 	}
 	if !apierrors.IsNotFound(err) {
-		return nil, &s3access.Problem{Reason: ReasonClusterNotFound, Message: fmt.Sprintf("cannot read NebulaCluster %s: %v", key, err)}
+		return nil, &s3access.Problem{Reason: v1alpha1.RestoreReasonClusterNotFound, Message: fmt.Sprintf("cannot read NebulaCluster %s: %v", key, err)}
 	}
-	notFound := &s3access.Problem{Reason: ReasonClusterNotFound, Message: fmt.Sprintf(
+	notFound := &s3access.Problem{Reason: v1alpha1.RestoreReasonClusterNotFound, Message: fmt.Sprintf(
 		"NebulaCluster %s not found: spec.config.clusterName must name the cluster the backup was taken of", key)}
 	if cfg.ClusterNamespace != nil && *cfg.ClusterNamespace != "" {
 		return nil, notFound
@@ -223,7 +241,7 @@ func (r *Reconciler) findSource(ctx context.Context, rt *v1alpha1.NebulaRestore,
 	case 1:
 		return found[0], nil
 	}
-	return nil, &s3access.Problem{Reason: ReasonClusterNotFound, Message: fmt.Sprintf(
+	return nil, &s3access.Problem{Reason: v1alpha1.RestoreReasonClusterNotFound, Message: fmt.Sprintf(
 		"NebulaCluster %s is not in namespace %s, and clusters of that name are in namespaces %s: set spec.config.clusterNamespace",
 		cfg.ClusterName, rt.Namespace, strings.Join(where, ", "))}
 }
@@ -233,7 +251,7 @@ func (r *Reconciler) findSource(ctx context.Context, rt *v1alpha1.NebulaRestore,
 func (r *Reconciler) check(ctx context.Context, rt *v1alpha1.NebulaRestore) (*v1alpha1.NebulaCluster, br.Storage, *br.RestorePlan, *s3access.Problem) {
 	cfg := rt.Spec.EffectiveConfig()
 	if cfg == nil || cfg.S3 == nil {
-		return nil, br.Storage{}, nil, &s3access.Problem{Reason: ReasonSpecInvalid, Message: "spec.config (or spec.br) with s3 is required"}
+		return nil, br.Storage{}, nil, &s3access.Problem{Reason: v1alpha1.RestoreReasonSpecInvalid, Message: "spec.config (or spec.br) with s3 is required"}
 	}
 	src, p := r.findSource(ctx, rt, cfg)
 	if p != nil {
@@ -241,7 +259,7 @@ func (r *Reconciler) check(ctx context.Context, rt *v1alpha1.NebulaRestore) (*v1
 	}
 	key := client.ObjectKeyFromObject(src)
 	if src.Spec.Metad == nil || src.Spec.Storaged == nil {
-		return nil, br.Storage{}, nil, &s3access.Problem{Reason: ReasonSpecInvalid, Message: fmt.Sprintf("NebulaCluster %s has no metad or storaged to copy", key)}
+		return nil, br.Storage{}, nil, &s3access.Problem{Reason: v1alpha1.RestoreReasonSpecInvalid, Message: fmt.Sprintf("NebulaCluster %s has no metad or storaged to copy", key)}
 	}
 	creds, p := s3access.ReadSecret(ctx, r.APIReader, rt.Namespace, cfg.S3.SecretName)
 	if p != nil {
@@ -253,14 +271,11 @@ func (r *Reconciler) check(ctx context.Context, rt *v1alpha1.NebulaRestore) (*v1
 	}
 	plan, err := br.PlanRestore(ctx, st, cfg.BackupName)
 	if err != nil {
-		reason := ReasonBackupDamaged
-		if errors.Is(err, br.ErrBackupNotFound) {
-			reason = ReasonBackupNotFound
-		}
+		reason, _ := reasonFor(err)
 		return nil, br.Storage{}, nil, &s3access.Problem{Reason: reason, Message: st.Redact(err.Error())}
 	}
 	if want, have := len(plan.Hosts), int(replicas(src.Spec.Storaged.Replicas)); want != have {
-		return nil, br.Storage{}, nil, &s3access.Problem{Reason: ReasonTopology, Message: fmt.Sprintf(
+		return nil, br.Storage{}, nil, &s3access.Problem{Reason: v1alpha1.RestoreReasonTopology, Message: fmt.Sprintf(
 			"backup %s was taken from %d storage hosts, but NebulaCluster %s has %d storaged replicas: the restored cluster copies that spec, so it would not match; restore a backup of this cluster, or set spec.storaged.replicas of %s to %d",
 			cfg.BackupName, want, key, have, key, want)}
 	}
@@ -280,15 +295,11 @@ func (r *Reconciler) start(ctx context.Context, rt *v1alpha1.NebulaRestore) (ctr
 	if p != nil {
 		return r.invalid(ctx, rt, p.Reason, p.Message)
 	}
-	now := metav1.Now()
-	rt.Status.Phase = v1alpha1.RestoreRunning
-	rt.Status.TimeStarted = &now
 	if rt.Status.ClusterName == "" {
 		rt.Status.ClusterName = newClusterName(src.Name)
 	}
 	rt.Status.SourceCluster = src.Namespace + "/" + src.Name
-	meta.SetStatusCondition(&rt.Status.Conditions, metav1.Condition{Type: condProgressing, Status: metav1.ConditionTrue, Reason: "Validated",
-		Message: fmt.Sprintf("backup chain %v checked; restoring into new NebulaCluster %s", plan.Chain, rt.Status.ClusterName), ObservedGeneration: rt.Generation})
+	rt.Status.Start(fmt.Sprintf("backup chain %v checked; restoring into new NebulaCluster %s", plan.Chain, rt.Status.ClusterName), rt.Generation, metav1.Now())
 	if err := r.Client.Status().Update(ctx, rt); err != nil {
 		return ctrl.Result{}, err
 	}
@@ -318,10 +329,7 @@ func newClusterName(source string) string {
 
 func (r *Reconciler) invalid(ctx context.Context, rt *v1alpha1.NebulaRestore, reason, msg string) (ctrl.Result, error) {
 	now := metav1.Now()
-	rt.Status.Phase = v1alpha1.RestoreInvalid
-	rt.Status.TimeCompleted = &now
-	meta.SetStatusCondition(&rt.Status.Conditions, metav1.Condition{Type: string(v1alpha1.RestoreInvalid), Status: metav1.ConditionTrue,
-		Reason: reason, Message: msg, ObservedGeneration: rt.Generation})
+	rt.Status.SetInvalid(reason, msg, rt.Generation, now)
 	if err := r.Client.Status().Update(ctx, rt); err != nil {
 		return ctrl.Result{}, err
 	}
@@ -333,12 +341,7 @@ func (r *Reconciler) invalid(ctx context.Context, rt *v1alpha1.NebulaRestore, re
 // fail ends the restore; with autoRemoveFailed the half-built cluster goes.
 func (r *Reconciler) fail(ctx context.Context, rt *v1alpha1.NebulaRestore, reason, msg string) (ctrl.Result, error) {
 	now := metav1.Now()
-	rt.Status.Phase = v1alpha1.RestoreFailed
-	rt.Status.TimeCompleted = &now
-	meta.SetStatusCondition(&rt.Status.Conditions, metav1.Condition{Type: string(v1alpha1.RestoreFailed), Status: metav1.ConditionTrue,
-		Reason: reason, Message: msg, ObservedGeneration: rt.Generation})
-	meta.SetStatusCondition(&rt.Status.Conditions, metav1.Condition{Type: condProgressing, Status: metav1.ConditionFalse,
-		Reason: reason, Message: "the restore failed", ObservedGeneration: rt.Generation})
+	rt.Status.SetFailed(reason, msg, rt.Generation, now)
 	if err := r.Client.Status().Update(ctx, rt); err != nil {
 		return ctrl.Result{}, err
 	}
@@ -361,10 +364,7 @@ func (r *Reconciler) fail(ctx context.Context, rt *v1alpha1.NebulaRestore, reaso
 
 // progress records what the stage waits for and looks again shortly.
 func (r *Reconciler) progress(ctx context.Context, rt *v1alpha1.NebulaRestore, reason, msg string) (ctrl.Result, error) {
-	c := meta.FindStatusCondition(rt.Status.Conditions, condProgressing)
-	if c == nil || c.Message != msg || c.Reason != reason {
-		meta.SetStatusCondition(&rt.Status.Conditions, metav1.Condition{Type: condProgressing, Status: metav1.ConditionTrue,
-			Reason: reason, Message: msg, ObservedGeneration: rt.Generation})
+	if rt.Status.SetProgress(reason, msg, rt.Generation) {
 		if err := r.Client.Status().Update(ctx, rt); err != nil {
 			return ctrl.Result{}, err
 		}
@@ -375,16 +375,7 @@ func (r *Reconciler) progress(ctx context.Context, rt *v1alpha1.NebulaRestore, r
 // advance moves the restore to the next phase with its condition.
 func (r *Reconciler) advance(ctx context.Context, rt *v1alpha1.NebulaRestore, phase v1alpha1.RestorePhase, reason, msg string) (ctrl.Result, error) {
 	now := metav1.Now()
-	rt.Status.Phase = phase
-	meta.SetStatusCondition(&rt.Status.Conditions, metav1.Condition{Type: string(phase), Status: metav1.ConditionTrue,
-		Reason: reason, Message: msg, ObservedGeneration: rt.Generation})
-	meta.SetStatusCondition(&rt.Status.Conditions, metav1.Condition{Type: condProgressing, Status: metav1.ConditionTrue,
-		Reason: reason, Message: msg, ObservedGeneration: rt.Generation})
-	if phase == v1alpha1.RestoreComplete {
-		rt.Status.TimeCompleted = &now
-		meta.SetStatusCondition(&rt.Status.Conditions, metav1.Condition{Type: condProgressing, Status: metav1.ConditionFalse,
-			Reason: reason, Message: msg, ObservedGeneration: rt.Generation})
-	}
+	rt.Status.Advance(phase, reason, msg, rt.Generation, now)
 	if err := r.Client.Status().Update(ctx, rt); err != nil {
 		return ctrl.Result{}, err
 	}

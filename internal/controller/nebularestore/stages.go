@@ -2,16 +2,12 @@ package nebularestore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -24,7 +20,7 @@ import (
 	"github.com/nebula-open/nebula-br/internal/agent/pb"
 	"github.com/nebula-open/nebula-br/internal/br"
 	ctl "github.com/nebula-open/nebula-br/internal/controller"
-	"github.com/nebula-open/nebula-br/internal/controller/nebulacluster"
+	"github.com/nebula-open/nebula-br/internal/controller/naming"
 	"github.com/nebula-open/nebula-br/internal/controller/s3access"
 	nebulaclient "github.com/nebula-open/nebula-br/internal/nebula/client"
 	"github.com/nebula-open/nebula-br/internal/nebula/gen/nebula"
@@ -60,12 +56,8 @@ func (r *Reconciler) prepare(ctx context.Context, rt *v1alpha1.NebulaRestore) (*
 		}
 		st := s3access.Storage(cfg.S3, creds)
 		plan, err := br.PlanRestore(ctx, st, cfg.BackupName)
-		if errors.Is(err, br.ErrBackupNotFound) {
-			res, err := r.fail(ctx, rt, ReasonBackupNotFound, st.Redact(err.Error()))
-			return nil, res, err
-		}
 		if err != nil {
-			res, err := r.progress(ctx, rt, "StorageUnavailable", "cannot read the backup: "+st.Redact(err.Error()))
+			res, err := r.failWith(ctx, rt, fmt.Errorf("cannot read the backup: %w", st.RedactError(err)))
 			return nil, res, err
 		}
 		r.plans.Store(rt.UID, plan)
@@ -81,14 +73,14 @@ func (r *Reconciler) prepare(ctx context.Context, rt *v1alpha1.NebulaRestore) (*
 	case !apierrors.IsNotFound(err):
 		return nil, ctrl.Result{}, err
 	case rt.Status.Phase != v1alpha1.RestoreRunning:
-		res, err := r.fail(ctx, rt, ReasonClusterGone, fmt.Sprintf("the restored NebulaCluster %s was deleted during the restore", rt.Status.ClusterName))
+		res, err := r.fail(ctx, rt, v1alpha1.RestoreReasonClusterDeleted, fmt.Sprintf("the restored NebulaCluster %s was deleted during the restore", rt.Status.ClusterName))
 		return nil, res, err
 	}
 	src := &v1alpha1.NebulaCluster{}
 	key := sourceKey(rt, cfg)
 	if err := r.APIReader.Get(ctx, key, src); err != nil {
 		if apierrors.IsNotFound(err) {
-			res, err := r.fail(ctx, rt, ReasonClusterNotFound, fmt.Sprintf("NebulaCluster %s, whose spec the restored cluster copies, was deleted before the restore created its cluster", key))
+			res, err := r.fail(ctx, rt, v1alpha1.RestoreReasonClusterNotFound, fmt.Sprintf("NebulaCluster %s, whose spec the restored cluster copies, was deleted before the restore created its cluster", key))
 			return nil, res, err
 		}
 		return nil, ctrl.Result{}, err
@@ -97,7 +89,7 @@ func (r *Reconciler) prepare(ctx context.Context, rt *v1alpha1.NebulaRestore) (*
 	if err := r.Client.Create(ctx, nc); err != nil {
 		return nil, ctrl.Result{}, err
 	}
-	r.event(rt, corev1.EventTypeNormal, ReasonClusterCreated, fmt.Sprintf("created NebulaCluster %s (spec of %s), held at the metad stage", nc.Name, key))
+	r.event(rt, corev1.EventTypeNormal, v1alpha1.RestoreReasonClusterCreated, fmt.Sprintf("created NebulaCluster %s (spec of %s), held at the metad stage", nc.Name, key))
 	x.nc = nc
 	return x, ctrl.Result{}, nil
 }
@@ -127,21 +119,27 @@ func restoredCluster(rt *v1alpha1.NebulaRestore, src *v1alpha1.NebulaCluster) *v
 }
 
 func (x *run) agentAddr(role string, i int) string {
-	return fmt.Sprintf("%s:%d", nebulacluster.PodFQDN(x.nc.Name, x.nc.Namespace, role, i), nebulacluster.AgentPort)
+	return fmt.Sprintf("%s:%d", naming.PodFQDN(x.nc.Name, x.nc.Namespace, role, i), naming.AgentPort)
 }
 
 func (x *run) metadAddr(i int) string {
-	return fmt.Sprintf("%s:%d", nebulacluster.PodFQDN(x.nc.Name, x.nc.Namespace, nebulacluster.Metad, i), nebulacluster.MetadPort)
+	return fmt.Sprintf("%s:%d", naming.PodFQDN(x.nc.Name, x.nc.Namespace, naming.Metad, i), naming.MetadPort)
 }
 
 // storageHosts are the restored cluster's storaged identities.
 func (x *run) storageHosts() []*nebula.HostAddr {
 	var out []*nebula.HostAddr
 	for i := 0; i < int(replicas(x.nc.Spec.Storaged.Replicas)); i++ {
-		out = append(out, &nebula.HostAddr{Host: nebulacluster.PodFQDN(x.nc.Name, x.nc.Namespace, nebulacluster.Storaged, i), Port: nebulacluster.StoragedPort})
+		out = append(out, &nebula.HostAddr{Host: naming.PodFQDN(x.nc.Name, x.nc.Namespace, naming.Storaged, i), Port: naming.StoragedPort})
 	}
 	return out
 }
+
+// runID names this restore's agent jobs.
+func (x *run) runID() string { return RunID(x.rt) }
+
+// RunID is the name of a NebulaRestore's agent jobs.
+func RunID(rt *v1alpha1.NebulaRestore) string { return "nebularestore " + string(rt.UID) }
 
 func (x *run) concurrency() int32 {
 	if x.cfg.Concurrency > 0 {
@@ -165,20 +163,6 @@ func dialAgent(ctx context.Context, addr string) (*agentclient.Client, *pb.Healt
 	return c, h, nil
 }
 
-// transient errors are worth waiting out: the peer is not up (yet), or
-// went away mid-call (a pod restarting).
-func transient(err error) bool {
-	var te *nebulaclient.TransportError
-	if errors.As(err, &te) {
-		return true
-	}
-	switch status.Code(err) {
-	case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled, codes.Aborted:
-		return true
-	}
-	return false
-}
-
 func (x *run) setCheckpoint(ctx context.Context, agent, dir, what string) error {
 	if x.rt.Status.Checkpoints[agent][dir] != "" {
 		return nil
@@ -193,68 +177,111 @@ func (x *run) setCheckpoint(ctx context.Context, agent, dir, what string) error 
 	return x.r.Client.Status().Update(ctx, x.rt)
 }
 
+// podJob is one pod's share of the restore, carried out by its restore
+// agent in the pod (br's RestoreData job): the reconcile only starts it,
+// looks at it, and stops the agent once it is done. An operator restart
+// finds the job going on; an agent restart resumes it object by object.
+type podJob struct {
+	pod   string // "metad pod 0"
+	agent string // its address
+	req   *pb.RestoreDataRequest
+	what  string // for the event
+}
+
+// advanceJobs advances each pod's job: done ones get their agent stopped
+// (the service starts). It returns how far the rest are, or the failure.
+func (r *Reconciler) advanceJobs(ctx context.Context, x *run, jobs []podJob) (pending string, err error) {
+	var waiting []string
+	var done, total int64
+	for _, j := range jobs {
+		c, h, err := dialAgent(ctx, j.agent)
+		if err != nil {
+			waiting = append(waiting, fmt.Sprintf("%s's agent at %s: %v", j.pod, j.agent, err))
+			continue
+		}
+		if !h.RestoreInit {
+			c.Close()
+			continue // past its init stage: done earlier
+		}
+		st, err := br.AdvanceJob(ctx, c, j.req)
+		if err == nil && st.State == pb.RestoreDataState_RESTORE_DATA_DONE {
+			err = c.StopAgent(ctx)
+			if err == nil {
+				ctl.RestoredBytes.Add(float64(st.BytesFetched))
+				x.r.event(x.rt, corev1.EventTypeNormal, "DataRestored", fmt.Sprintf("%s: %s (%s downloaded, %d files already in place); its service starts",
+					j.pod, j.what, br.HumanBytes(st.BytesFetched), st.FilesSkipped))
+			}
+		}
+		c.Close()
+		switch {
+		case err != nil && !br.Transient(err):
+			return "", fmt.Errorf("%s: %w", j.pod, err)
+		case err != nil:
+			waiting = append(waiting, fmt.Sprintf("%s: %v", j.pod, err))
+		case st.State != pb.RestoreDataState_RESTORE_DATA_DONE:
+			done += st.BytesDone
+			total += st.BytesTotal
+			waiting = append(waiting, fmt.Sprintf("%s: %s", j.pod, st.Phase))
+		}
+	}
+	if len(waiting) == 0 {
+		return "", nil
+	}
+	return fmt.Sprintf("%s of %s: %s", br.HumanBytes(done), br.HumanBytes(total), strings.Join(waiting, "; ")), nil
+}
+
 // metadStage: every metad pod's restore agent downloads the export, then
 // every metad gets restoreMeta.
 func (r *Reconciler) metadStage(ctx context.Context, x *run) (ctrl.Result, error) {
 	rt, plan := x.rt, x.plan
 	metads := int(replicas(x.nc.Spec.Metad.Replicas))
+	var jobs []podJob
 	for i := 0; i < metads; i++ {
-		addr := x.agentAddr(nebulacluster.Metad, i)
+		addr := x.agentAddr(naming.Metad, i)
 		c, h, err := dialAgent(ctx, addr)
 		if err != nil {
-			return r.progress(ctx, rt, "WaitingForMetad", fmt.Sprintf("waiting for metad pod %d's agent at %s: %v", i, addr, err))
+			return r.progress(ctx, rt, v1alpha1.RestoreReasonWaitingForAgent, fmt.Sprintf("waiting for metad pod %d's agent at %s: %v", i, addr, err))
 		}
+		c.Close()
 		if !h.RestoreInit {
-			c.Close()
-			continue // past its init stage: downloaded earlier
+			continue
 		}
 		if len(h.DataPaths) == 0 {
-			c.Close()
-			return r.fail(ctx, rt, ReasonMetaDownload, fmt.Sprintf("the restore agent at %s reports no data path (--data-path)", addr))
+			return r.fail(ctx, rt, v1alpha1.RestoreReasonTargetFailed, fmt.Sprintf("the restore agent at %s reports no data path (--data-path)", addr))
 		}
 		dir := filepath.Join(h.DataPaths[0], "restore-meta-"+plan.Name)
 		if err := x.setCheckpoint(ctx, addr, dir, "metad export of "+plan.Name); err != nil {
-			c.Close()
 			return ctrl.Result{}, err
 		}
-		req, _ := plan.MetaDownload(dir, x.concurrency())
-		var bytes int64
-		err = c.Download(ctx, req, func(p *pb.Progress) { bytes = p.BytesDone })
-		if err == nil {
-			err = c.StopAgent(ctx)
-		}
-		c.Close()
-		if err != nil {
-			if transient(err) {
-				return r.progress(ctx, rt, "WaitingForMetad", fmt.Sprintf("download of metad's export to %s interrupted, retrying: %v", addr, err))
-			}
-			return r.fail(ctx, rt, ReasonMetaDownload, fmt.Sprintf("download of metad's export of %s to %s: %v", plan.Name, addr, err))
-		}
-		ctl.RestoredBytes.Add(float64(bytes))
-		r.event(rt, corev1.EventTypeNormal, "MetaDownloaded", fmt.Sprintf("metad pod %d: export of %s downloaded (%s); metad starts", i, plan.Name, br.HumanBytes(bytes)))
+		req, _ := plan.MetaJob(x.runID(), dir, x.concurrency())
+		jobs = append(jobs, podJob{pod: fmt.Sprintf("metad pod %d", i), agent: addr, req: req, what: "export of " + plan.Name})
+	}
+	pending, err := r.advanceJobs(ctx, x, jobs)
+	if err != nil {
+		return r.failWith(ctx, rt, err)
+	}
+	if pending != "" {
+		return r.progress(ctx, rt, "DownloadingMeta", "metad's export: "+pending)
 	}
 
 	pairs, err := plan.Pair(x.storageHosts())
 	if err != nil {
-		return r.fail(ctx, rt, ReasonTopology, err.Error())
+		return r.failWith(ctx, rt, err)
 	}
 	var parts map[string][]v1alpha1.HostAddr
 	for i := 0; i < metads; i++ {
 		addr := x.metadAddr(i)
 		m, err := nebulaclient.NewMetaClient(addr, nebulaclient.Options{ConnectTimeout: dialTimeout})
 		if err != nil {
-			return r.progress(ctx, rt, "WaitingForMetad", fmt.Sprintf("waiting for metad %s to start: %v", addr, err))
+			return r.progress(ctx, rt, v1alpha1.RestoreReasonWaitingForAgent, fmt.Sprintf("waiting for metad %s to start: %v", addr, err))
 		}
-		err = restoreMetad(ctx, x, m, pairs, x.agentAddr(nebulacluster.Metad, i))
+		err = restoreMetad(ctx, x, m, pairs, x.agentAddr(naming.Metad, i))
 		if err == nil && parts == nil {
 			parts, err = partitions(ctx, m, plan)
 		}
 		m.Close()
 		if err != nil {
-			if transient(err) {
-				return r.progress(ctx, rt, "WaitingForMetad", fmt.Sprintf("metad %s: %v", addr, err))
-			}
-			return r.fail(ctx, rt, ReasonRestoreMeta, fmt.Sprintf("restoreMeta on %s: %v", addr, err))
+			return r.failWith(ctx, rt, err)
 		}
 	}
 	rt.Status.Partitions = parts
@@ -263,33 +290,25 @@ func (r *Reconciler) metadStage(ctx context.Context, x *run) (ctrl.Result, error
 	if err := x.setStage(ctx, v1alpha1.RestoreStageStoraged); err != nil {
 		return ctrl.Result{}, err
 	}
-	return r.advance(ctx, rt, v1alpha1.RestoreMetadComplete, ReasonMetadRestored,
+	return r.advance(ctx, rt, v1alpha1.RestoreMetadComplete, v1alpha1.RestoreReasonMetadRestored,
 		fmt.Sprintf("metad restored on %d pod(s): %d spaces, %d parts placed on %d storage hosts", metads, len(plan.Meta.SpaceBackups), len(parts), len(pairs)))
 }
 
-// restoreMetad runs restoreMeta on one metad unless it already holds the
-// backup's spaces (a resumed restore), then drops the spaces a per-space
-// backup does not hold.
+// restoreMetad runs the engine's meta step on one metad, with the export
+// its restore agent downloaded.
 func restoreMetad(ctx context.Context, x *run, m *nebulaclient.MetaClient, pairs []*metathrift.HostPair, agent string) error {
-	spaces, err := m.ListSpaces(ctx)
-	if err != nil {
-		return err
+	var dir string
+	for d := range x.rt.Status.Checkpoints[agent] {
+		dir = d
 	}
-	if len(spaces) == 0 && len(x.plan.Meta.SpaceBackups) > 0 {
-		var dir string
-		for d := range x.rt.Status.Checkpoints[agent] {
-			dir = d
+	if dir == "" {
+		spaces, err := m.ListSpaces(ctx)
+		if err == nil && len(spaces) == 0 && len(x.plan.Meta.SpaceBackups) > 0 {
+			return fmt.Errorf("%w: metad runs without the backup's export: its restore agent at %s was stopped before a download was recorded; delete the restored cluster and restore again", br.ErrTargetFailed, agent)
 		}
-		if dir == "" {
-			return fmt.Errorf("metad runs without the backup's export: its restore agent at %s was stopped before a download was recorded; delete the restored cluster and restore again", agent)
-		}
-		_, files := x.plan.MetaDownload(dir, 0)
-		if _, err := m.RestoreMeta(ctx, files, pairs); err != nil {
-			return err
-		}
-		x.r.event(x.rt, corev1.EventTypeNormal, "MetaRestored", fmt.Sprintf("restoreMeta on %s: %d storage hosts mapped", m.Addr(), len(pairs)))
 	}
-	return x.plan.FinishMeta(ctx, m)
+	_, files := x.plan.MetaJob(x.runID(), dir, 0)
+	return x.plan.RestoreMetad(ctx, m, files, pairs)
 }
 
 // partitions reads where the restored parts live.
@@ -334,123 +353,59 @@ func (r *Reconciler) storagedStage(ctx context.Context, x *run) (ctrl.Result, er
 	if err := x.setStage(ctx, v1alpha1.RestoreStageStoraged); err != nil {
 		return ctrl.Result{}, err
 	}
-	pairs, err := plan.Pair(x.storageHosts())
+	targets := x.storageHosts()
+	pairs, err := plan.Pair(targets)
 	if err != nil {
-		return r.fail(ctx, rt, ReasonTopology, err.Error())
+		return r.failWith(ctx, rt, err)
 	}
 	sourceOf := map[string]*nebula.HostAddr{} // target host -> backed-up host
 	for _, p := range pairs {
 		sourceOf[p.ToHost.Host] = p.FromHost
 	}
-	targets := x.storageHosts()
-	type waiting struct{ reason, msg string }
-	var wait *waiting
-	var failed error
-	g, gctx := errgroup.WithContext(ctx)
-	results := make([]error, len(targets))
+	var jobs []podJob
 	for i, t := range targets {
-		addr := x.agentAddr(nebulacluster.Storaged, i)
+		addr := x.agentAddr(naming.Storaged, i)
 		c, h, err := dialAgent(ctx, addr)
 		if err != nil {
-			wait = &waiting{"WaitingForStoraged", fmt.Sprintf("waiting for storaged pod %d's agent at %s: %v", i, addr, err)}
-			continue
+			return r.progress(ctx, rt, v1alpha1.RestoreReasonWaitingForAgent, fmt.Sprintf("waiting for storaged pod %d's agent at %s: %v", i, addr, err))
 		}
+		c.Close()
 		if !h.RestoreInit {
-			c.Close()
 			continue
 		}
 		if len(h.DataPaths) == 0 {
-			c.Close()
-			return r.fail(ctx, rt, ReasonDataDownload, fmt.Sprintf("the restore agent at %s reports no data path (--data-path)", addr))
+			return r.fail(ctx, rt, v1alpha1.RestoreReasonTargetFailed, fmt.Sprintf("the restore agent at %s reports no data path (--data-path)", addr))
 		}
-		g.Go(func() error {
-			defer c.Close()
-			results[i] = restoreStoraged(gctx, x, c, sourceOf[t.Host], h.DataPaths[0], i)
-			return nil
-		})
+		req := plan.HostJob(x.runID(), sourceOf[t.Host], h.DataPaths[0], x.concurrency())
+		if err := x.setCheckpoint(ctx, addr, req.JournalPath, "record of the restore's download"); err != nil {
+			return ctrl.Result{}, err
+		}
+		jobs = append(jobs, podJob{pod: fmt.Sprintf("storaged pod %d", i), agent: addr, req: req,
+			what: fmt.Sprintf("data of %s:%d downloaded and played back", sourceOf[t.Host].Host, sourceOf[t.Host].Port)})
 	}
-	g.Wait()
-	for i, err := range results {
-		if err == nil {
-			continue
-		}
-		if transient(err) {
-			wait = &waiting{"WaitingForStoraged", fmt.Sprintf("storaged pod %d: interrupted, retrying: %v", i, err)}
-		} else if failed == nil {
-			failed = fmt.Errorf("storaged pod %d: %w", i, err)
-		}
+	pending, err := r.advanceJobs(ctx, x, jobs)
+	if err != nil {
+		return r.failWith(ctx, rt, err)
 	}
-	if failed != nil {
-		reason := ReasonDataDownload
-		var pe *playbackError
-		if errors.As(failed, &pe) {
-			reason = ReasonPlayback
-		}
-		return r.fail(ctx, rt, reason, failed.Error())
-	}
-	if wait != nil {
-		return r.progress(ctx, rt, wait.reason, wait.msg)
+	if pending != "" {
+		return r.progress(ctx, rt, "DownloadingData", "storaged data: "+pending)
 	}
 
 	// Every storaged has its data: wait until each registers with metad.
 	m, err := nebulaclient.NewMetaClient(x.metadAddr(0), nebulaclient.Options{ConnectTimeout: dialTimeout})
 	if err != nil {
-		return r.progress(ctx, rt, "WaitingForStoraged", fmt.Sprintf("cannot reach metad %s: %v", x.metadAddr(0), err))
+		return r.progress(ctx, rt, v1alpha1.RestoreReasonWaitingForAgent, fmt.Sprintf("cannot reach metad %s: %v", x.metadAddr(0), err))
 	}
 	defer m.Close()
-	hosts, err := m.ListHosts(ctx, metathrift.ListHostType_STORAGE)
+	missing, err := br.StorageOffline(ctx, m, targets)
 	if err != nil {
-		return r.progress(ctx, rt, "WaitingForStoraged", fmt.Sprintf("metad %s: list hosts: %v", x.metadAddr(0), err))
-	}
-	online := map[string]bool{}
-	for _, h := range hosts {
-		if h.Status == metathrift.HostStatus_ONLINE {
-			online[fmt.Sprintf("%s:%d", h.HostAddr.Host, h.HostAddr.Port)] = true
-		}
-	}
-	var missing []string
-	for _, t := range targets {
-		if a := fmt.Sprintf("%s:%d", t.Host, t.Port); !online[a] {
-			missing = append(missing, a)
-		}
+		return r.progress(ctx, rt, v1alpha1.RestoreReasonWaitingForAgent, err.Error())
 	}
 	if len(missing) > 0 {
-		sort.Strings(missing)
 		return r.progress(ctx, rt, "WaitingForStoraged", fmt.Sprintf("data in place; waiting for storaged to register with metad: %s", strings.Join(missing, ", ")))
 	}
-	return r.advance(ctx, rt, v1alpha1.RestoreStoragedComplete, ReasonStoragedRestored,
+	return r.advance(ctx, rt, v1alpha1.RestoreStoragedComplete, v1alpha1.RestoreReasonStoragedRestored,
 		fmt.Sprintf("data of %d storage hosts downloaded and played back (chain %v); storaged online", len(targets), plan.Chain))
-}
-
-type playbackError struct{ err error }
-
-func (e *playbackError) Error() string { return "play back: " + e.err.Error() }
-func (e *playbackError) Unwrap() error { return e.err }
-
-// restoreStoraged fills one storaged pod through its restore agent.
-func restoreStoraged(ctx context.Context, x *run, c *agentclient.Client, source *nebula.HostAddr, dataPath string, i int) error {
-	var total int64
-	for _, req := range x.plan.DataDownloads(source, dataPath, x.concurrency()) {
-		var done int64
-		if err := c.Download(ctx, req, func(p *pb.Progress) { done = p.BytesDone }); err != nil {
-			return fmt.Errorf("download %s: %w", req.Prefix, err)
-		}
-		total += done
-	}
-	parts, err := c.DataPlayBack(ctx, dataPath)
-	if err != nil {
-		if transient(err) {
-			return err
-		}
-		return &playbackError{err}
-	}
-	if err := c.StopAgent(ctx); err != nil {
-		return err
-	}
-	ctl.RestoredBytes.Add(float64(total))
-	x.r.event(x.rt, corev1.EventTypeNormal, "DataRestored", fmt.Sprintf("storaged pod %d: data of %s:%d downloaded (%s) and played back (%d parts); storaged starts",
-		i, source.Host, source.Port, br.HumanBytes(total), len(parts)))
-	return nil
 }
 
 // cleanupStage removes the downloaded meta export, lifts the hold (graphd
@@ -487,6 +442,6 @@ func (r *Reconciler) cleanupStage(ctx context.Context, x *run) (ctrl.Result, err
 	if nc.Status.ObservedGeneration < nc.Generation || ready == nil || ready.Status != metav1.ConditionTrue || ready.ObservedGeneration < nc.Generation {
 		return r.progress(ctx, rt, "WaitingForCluster", fmt.Sprintf("downloads removed, hold lifted; waiting for NebulaCluster %s to be ready (graphd starting, init containers removed)", nc.Name))
 	}
-	return r.advance(ctx, rt, v1alpha1.RestoreComplete, ReasonRestored,
+	return r.advance(ctx, rt, v1alpha1.RestoreComplete, v1alpha1.RestoreReasonRestored,
 		fmt.Sprintf("backup %s restored into NebulaCluster %s in %s", x.plan.Name, nc.Name, time.Since(rt.Status.TimeStarted.Time).Round(time.Second)))
 }

@@ -20,16 +20,6 @@ import (
 	"github.com/nebula-open/nebula-br/internal/objstore"
 )
 
-// Condition reasons for Invalid.
-const (
-	ReasonSecretNotFound = "SecretNotFound"
-	ReasonSecretInvalid  = "SecretMissingKeys"
-	ReasonBucketNotFound = "BucketNotFound"
-	ReasonAccessDenied   = "AccessDenied"
-	ReasonUnreachable    = "StorageUnreachable"
-	ReasonStorageInvalid = "StorageInvalid"
-)
-
 // Creds are the keys a Secret holds, and under which names (Jobs get them
 // through secretKeyRef, never as values).
 type Creds struct {
@@ -46,14 +36,14 @@ func (p *Problem) Error() string { return p.Reason + ": " + p.Message }
 // access-key/secret-key.
 func ReadSecret(ctx context.Context, r client.Reader, ns, name string) (*Creds, *Problem) {
 	if name == "" {
-		return nil, &Problem{ReasonSecretNotFound, "s3.secretName is empty: name a Secret with access_key and secret_key"}
+		return nil, &Problem{v1alpha1.StorageReasonSecretNotFound, "s3.secretName is empty: name a Secret with access_key and secret_key"}
 	}
 	sec := &corev1.Secret{}
 	if err := r.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, sec); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, &Problem{ReasonSecretNotFound, fmt.Sprintf("Secret %s/%s not found", ns, name)}
+			return nil, &Problem{v1alpha1.StorageReasonSecretNotFound, fmt.Sprintf("Secret %s/%s not found", ns, name)}
 		}
-		return nil, &Problem{ReasonSecretNotFound, fmt.Sprintf("cannot read Secret %s/%s: %v", ns, name, err)}
+		return nil, &Problem{v1alpha1.StorageReasonSecretNotFound, fmt.Sprintf("cannot read Secret %s/%s: %v", ns, name, err)}
 	}
 	for _, pair := range [][2]string{{"access_key", "secret_key"}, {"access-key", "secret-key"}} {
 		a, okA := sec.Data[pair[0]]
@@ -62,7 +52,7 @@ func ReadSecret(ctx context.Context, r client.Reader, ns, name string) (*Creds, 
 			return &Creds{AccessKeyName: pair[0], SecretKeyName: pair[1], AccessKey: string(a), SecretKey: string(s)}, nil
 		}
 	}
-	return nil, &Problem{ReasonSecretInvalid, fmt.Sprintf("Secret %s/%s has neither access_key and secret_key nor access-key and secret-key", ns, name)}
+	return nil, &Problem{v1alpha1.StorageReasonSecretInvalid, fmt.Sprintf("Secret %s/%s has neither access_key and secret_key nor access-key and secret-key", ns, name)}
 }
 
 // Storage is the bucket as br sees it.
@@ -77,19 +67,19 @@ func Storage(s3 *v1alpha1.S3StorageProvider, c *Creds) br.Storage {
 func Check(ctx context.Context, st br.Storage) (objstore.Store, *Problem) {
 	store, err := objstore.Open(ctx, st.URI, objstore.Config{S3: st.S3})
 	if err != nil {
-		return nil, &Problem{ReasonStorageInvalid, st.Redact(err.Error())}
+		return nil, &Problem{v1alpha1.StorageReasonInvalid, st.Redact(err.Error())}
 	}
 	if err := store.Check(ctx); err != nil {
 		msg := st.Redact(err.Error())
 		switch {
 		case errors.Is(err, objstore.ErrBucketNotFound):
-			return nil, &Problem{ReasonBucketNotFound, msg}
+			return nil, &Problem{v1alpha1.StorageReasonBucketNotFound, msg}
 		case errors.Is(err, objstore.ErrAccessDenied):
-			return nil, &Problem{ReasonAccessDenied, msg}
+			return nil, &Problem{v1alpha1.StorageReasonAccessDenied, msg}
 		case errors.Is(err, objstore.ErrUnreachable):
-			return nil, &Problem{ReasonUnreachable, msg}
+			return nil, &Problem{v1alpha1.StorageReasonUnreachable, msg}
 		default:
-			return nil, &Problem{ReasonStorageInvalid, msg}
+			return nil, &Problem{v1alpha1.StorageReasonInvalid, msg}
 		}
 	}
 	return store, nil
