@@ -324,10 +324,11 @@ func showCmd(a *app) *cobra.Command {
 			}
 			tw := tabwriter.NewWriter(os.Stdout, 0, 2, 2, ' ', 0)
 			fmt.Fprintln(tw, "NAME\tCREATED\tSPACES\tTYPE\tBASE\tSIZE\tSTATUS")
+			var problems []string
 			for _, b := range list {
-				created, typ, status := "-", "-", "incomplete"
-				if b.Complete {
-					created, typ, status = b.CreateTime.UTC().Format(time.RFC3339), "full", "complete"
+				created, typ := "-", "-"
+				if !b.CreateTime.IsZero() && b.Status != br.StatusIncomplete {
+					created, typ = b.CreateTime.UTC().Format(time.RFC3339), "full"
 					if !b.Full {
 						typ = "incr"
 					}
@@ -340,9 +341,18 @@ func showCmd(a *app) *cobra.Command {
 				if baseName == "" {
 					baseName = "-"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", b.Name, created, spaces, typ, baseName, br.HumanBytes(b.Size), status)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", b.Name, created, spaces, typ, baseName, br.HumanBytes(b.Size), b.Status)
+				if b.Status != br.StatusComplete {
+					problems = append(problems, fmt.Sprintf("%s: %s: %s", b.Name, b.Status, b.Problem))
+				}
 			}
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			for _, p := range problems {
+				fmt.Println(p)
+			}
+			return nil
 		},
 	}
 	sf.add(cmd)
@@ -351,43 +361,58 @@ func showCmd(a *app) *cobra.Command {
 
 func cleanupCmd(a *app) *cobra.Command {
 	var (
-		sf             storageFlags
-		name, metaAddr string
-		force          bool
+		sf                  storageFlags
+		name, metaAddr      string
+		force, snapshotOnly bool
 	)
 	cmd := &cobra.Command{
 		Use:   "cleanup",
-		Short: "Remove a backup (and its leftover snapshot on the cluster with --meta)",
+		Short: "Remove a backup (and its leftover snapshot on the cluster with --meta), or only a snapshot (--snapshot-only)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := br.Cleanup(cmd.Context(), br.CleanupOptions{Options: a.options(&sf), Name: name, Force: force, MetaAddr: metaAddr}); err != nil {
+			res, err := br.Cleanup(cmd.Context(), br.CleanupOptions{Options: a.options(&sf), Name: name, Force: force, MetaAddr: metaAddr, SnapshotOnly: snapshotOnly})
+			if err != nil {
 				return err
 			}
-			fmt.Fprintf(os.Stderr, "backup %s removed\n", name)
+			if len(res.Snapshots) > 0 {
+				fmt.Fprintf(os.Stderr, "snapshots dropped on the cluster: %s\n", strings.Join(res.Snapshots, ", "))
+			}
+			if snapshotOnly {
+				return nil
+			}
+			if len(res.Broken) > 0 {
+				fmt.Fprintf(os.Stderr, "chains broken by --force (these backups can no longer be restored): %s\n", strings.Join(res.Broken, ", "))
+			}
+			fmt.Fprintf(os.Stderr, "backup %s removed: %d objects, none left\n", name, res.Objects)
 			return nil
 		},
 	}
 	sf.add(cmd)
 	cmd.Flags().StringVar(&name, "name", "", "backup to remove (required)")
-	cmd.Flags().StringVar(&metaAddr, "meta", "", "metad HOST:PORT: also drop the backup's snapshot on that cluster")
-	cmd.Flags().BoolVar(&force, "force", false, "remove even if other backups use it as their base")
+	cmd.Flags().StringVar(&metaAddr, "meta", "", "metad HOST:PORT: also drop the backup's snapshot (and dangling ones) on that cluster")
+	cmd.Flags().BoolVar(&force, "force", false, "remove even if other backups depend on it (their chains break: they are named)")
+	cmd.Flags().BoolVar(&snapshotOnly, "snapshot-only", false, "with --meta: drop only the cluster snapshot NAME, keep the stored backup")
 	cmd.MarkFlagRequired("name")
 	return cmd
 }
 
 func verifyCmd(a *app) *cobra.Command {
 	var (
-		sf   storageFlags
-		name string
+		sf    storageFlags
+		name  string
+		quick bool
 	)
 	cmd := &cobra.Command{
 		Use:   "verify",
-		Short: "Re-read every object of a backup and its chain against the checksums",
+		Short: "Check a backup and its chain: manifest, completeness against .meta, every object's size and checksum",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rep, err := br.Verify(cmd.Context(), a.options(&sf), name)
+			rep, err := br.Verify(cmd.Context(), a.options(&sf), name, quick)
 			if err != nil {
 				return err
+			}
+			for _, d := range rep.Damaged {
+				fmt.Printf("DAMAGED  %s\n", d)
 			}
 			for _, k := range rep.Missing {
 				fmt.Printf("MISSING  %s\n", k)
@@ -396,14 +421,20 @@ func verifyCmd(a *app) *cobra.Command {
 				fmt.Printf("CORRUPT  %s\n", c)
 			}
 			if !rep.OK() {
-				return fmt.Errorf("backup %s is damaged: %d missing, %d corrupt of %d objects (chain %v)", name, len(rep.Missing), len(rep.Corrupt), rep.Objects, rep.Chain)
+				return fmt.Errorf("backup %s is DAMAGED: %d problems of the manifest or chain, %d objects missing, %d corrupt (chain %v); it cannot be restored",
+					name, len(rep.Damaged), len(rep.Missing), len(rep.Corrupt), rep.Chain)
 			}
-			fmt.Printf("backup %s is intact: %d objects, %s, chain %v\n", name, rep.Objects, br.HumanBytes(rep.Bytes), rep.Chain)
+			what := "sizes and checksums"
+			if quick {
+				what = "sizes (--quick)"
+			}
+			fmt.Printf("backup %s is intact: %d objects, %s, chain %v; manifest, completeness and %s checked\n", name, rep.Objects, br.HumanBytes(rep.Bytes), rep.Chain, what)
 			return nil
 		},
 	}
 	sf.add(cmd)
 	cmd.Flags().StringVar(&name, "name", "", "backup to verify (required)")
+	cmd.Flags().BoolVar(&quick, "quick", false, "check sizes only, without reading the objects")
 	cmd.MarkFlagRequired("name")
 	return cmd
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"hash/crc32"
 	"path"
 	"path/filepath"
 	"sort"
@@ -55,7 +56,7 @@ func (r *BackupResult) String() string {
 func Backup(ctx context.Context, o BackupOptions) (*BackupResult, error) {
 	o.defaults()
 	start := time.Now()
-	st, err := openStorage(ctx, o.Storage)
+	st, err := openStorage(ctx, o.Storage, true)
 	if err != nil {
 		return nil, err
 	}
@@ -126,21 +127,26 @@ func createIncremental(ctx context.Context, st objstore.Store, m *client.MetaCli
 	}
 	var lastErr error
 	for _, name := range candidates {
-		b, err := readMeta(ctx, st, name)
+		// The base's whole chain must be there and intact before metad is
+		// asked for anything: an incremental on a broken chain could never
+		// be restored.
+		chain, err := loadChain(ctx, st, name)
+		if err == nil {
+			err = checkPresent(ctx, st, chain)
+		}
 		if err != nil {
 			if o.Base != "" {
-				return nil, nil, fmt.Errorf("base %s: %w (an incremental backup needs its base under the same storage root)", name, err)
+				return nil, nil, fmt.Errorf("base %s cannot be built on: %w (an incremental backup needs its whole chain intact under the same storage root; take a full backup)", name, err)
 			}
+			o.Log.Warn("skipping a base candidate whose chain is not intact", "base", name, "err", err)
+			lastErr = err
 			continue
 		}
+		base := chain[len(chain)-1]
+		b := base.Meta
 		bm, err := m.CreateBackup(ctx, o.Spaces, name, int64(b.ClusterID))
 		if err == nil {
-			sums, err := readChecksums(ctx, st, name)
-			if err != nil {
-				m.DropSnapshot(context.WithoutCancel(ctx), []string{string(bm.BackupName)})
-				return nil, nil, err
-			}
-			return bm, &link{Name: name, Meta: b, Sums: sums}, nil
+			return bm, base, nil
 		}
 		switch {
 		case client.IsCode(err, nebula.ErrorCode_E_WRONGCLUSTER):
@@ -158,7 +164,7 @@ func createIncremental(ctx context.Context, st objstore.Store, m *client.MetaCli
 }
 
 // upload moves every part's data through the agents, then writes the
-// checksums and, last, the .meta.
+// manifest and, last, the .meta.
 func upload(ctx context.Context, st objstore.Store, pool *agentPool, topo *topology, bm *meta.BackupMeta, base *link, o BackupOptions) (*BackupResult, error) {
 	name := string(bm.BackupName)
 	prog := newProgress("uploaded", o.Progress, o.Terminal)
@@ -238,12 +244,14 @@ func upload(ctx context.Context, st objstore.Store, pool *agentPool, topo *topol
 	if err != nil {
 		return nil, err
 	}
-	if err := put(ctx, st, checksumsKey(name), encodeChecksums(sums)); err != nil {
-		return nil, fmt.Errorf("write %s: %w", checksumsKey(name), err)
-	}
+	// The manifest covers .meta too, and goes first: .meta is the commit.
 	mb, err := encodeMeta(bm)
 	if err != nil {
 		return nil, err
+	}
+	sums = append(sums, fileSum{Key: metaKey(name), Size: int64(len(mb)), CRC32C: crc32.Checksum(mb, castagnoli)})
+	if err := put(ctx, st, manifestKey(name), encodeManifest(name, sums)); err != nil {
+		return nil, fmt.Errorf("write %s: %w", manifestKey(name), err)
 	}
 	if err := put(ctx, st, metaKey(name), mb); err != nil {
 		return nil, fmt.Errorf("write %s: %w", metaKey(name), err)
@@ -275,8 +283,10 @@ func put(ctx context.Context, st objstore.Store, key string, b []byte) error {
 	return st.Put(ctx, key, bytes.NewReader(b), int64(len(b)))
 }
 
-func openStorage(ctx context.Context, s Storage) (objstore.Store, error) {
-	st, err := objstore.Open(ctx, s.URI, objstore.Config{S3: s.S3})
+// openStorage opens and checks the storage root; a root only read (write
+// false) is not created.
+func openStorage(ctx context.Context, s Storage, write bool) (objstore.Store, error) {
+	st, err := objstore.Open(ctx, s.URI, objstore.Config{S3: s.S3, ReadOnly: !write})
 	if err != nil {
 		return nil, mark(storageKind(err), s.RedactError(err))
 	}

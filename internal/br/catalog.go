@@ -14,10 +14,20 @@ import (
 	"github.com/nebula-open/nebula-br/internal/objstore"
 )
 
+// Backup statuses, as `br show` prints them.
+const (
+	StatusComplete    = "complete"     // restorable: .meta, manifest and chain intact
+	StatusIncomplete  = "incomplete"   // no .meta: a backup that did not finish (br cleanup removes it)
+	StatusDamaged     = "damaged"      // its .meta or manifest is unreadable or inconsistent
+	StatusBrokenChain = "broken chain" // a base is missing or damaged
+)
+
 // BackupInfo is one backup under a storage root, as `br show` lists it.
 type BackupInfo struct {
 	Name       string
-	Complete   bool // its .meta exists and reads
+	Status     string // StatusComplete, ...
+	Problem    string // why, when not complete
+	Complete   bool   // Status is StatusComplete
 	Full       bool
 	Base       string
 	Spaces     []string
@@ -27,9 +37,11 @@ type BackupInfo struct {
 	Objects    int
 }
 
-// List returns every backup under the root, oldest first, complete or not.
+// List returns every backup under the root, oldest first, with its
+// status. It reads only.
 func List(ctx context.Context, st objstore.Store) ([]BackupInfo, error) {
 	byName := map[string]*BackupInfo{}
+	hasMeta := map[string]bool{}
 	err := st.List(ctx, "", func(o objstore.ObjectInfo) error {
 		name, _, _ := strings.Cut(o.Key, "/")
 		if !ValidName(name) {
@@ -37,31 +49,24 @@ func List(ctx context.Context, st objstore.Store) ([]BackupInfo, error) {
 		}
 		b := byName[name]
 		if b == nil {
-			b = &BackupInfo{Name: name}
+			b = &BackupInfo{Name: name, Status: StatusIncomplete, Problem: "no " + metaKey(name)}
 			byName[name] = b
 		}
 		b.Size += o.Size
 		b.Objects++
 		if o.Key == metaKey(name) {
-			b.Complete = true
+			hasMeta[name] = true
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", st.URI(), err)
+		return nil, mark(storageKind(err), fmt.Errorf("list %s: %w", st.URI(), err))
 	}
 	var out []BackupInfo
 	for _, b := range byName {
-		if b.Complete {
-			bm, err := readMeta(ctx, st, b.Name)
-			if err != nil {
-				b.Complete = false
-			} else {
-				b.Full, b.Base, b.ClusterID = bm.Full, string(bm.BaseBackupName), int64(bm.ClusterID)
-				b.CreateTime = time.UnixMilli(bm.CreateTime)
-				for _, id := range sortedSpaceIDs(bm.SpaceBackups) {
-					b.Spaces = append(b.Spaces, string(bm.SpaceBackups[id].Space.SpaceName))
-				}
+		if hasMeta[b.Name] {
+			if err := describe(ctx, st, b); err != nil {
+				return nil, err
 			}
 		}
 		out = append(out, *b)
@@ -70,10 +75,41 @@ func List(ctx context.Context, st objstore.Store) ([]BackupInfo, error) {
 	return out, nil
 }
 
+// describe fills a backup's details and status from its .meta, manifest
+// and chain; only a storage failure is an error.
+func describe(ctx context.Context, st objstore.Store, b *BackupInfo) error {
+	bm, _, err := readLink(ctx, st, b.Name)
+	if err != nil {
+		if Transient(err) || errors.Is(err, ErrStorageRefused) {
+			return err
+		}
+		b.Status, b.Problem = StatusDamaged, err.Error()
+		return nil
+	}
+	b.Full, b.Base, b.ClusterID = bm.Full, string(bm.BaseBackupName), int64(bm.ClusterID)
+	b.CreateTime = time.UnixMilli(bm.CreateTime)
+	for _, id := range sortedSpaceIDs(bm.SpaceBackups) {
+		b.Spaces = append(b.Spaces, string(bm.SpaceBackups[id].Space.SpaceName))
+	}
+	_, err = loadChain(ctx, st, b.Name)
+	var ce *chainError
+	switch {
+	case err == nil:
+		b.Status, b.Problem, b.Complete = StatusComplete, "", true
+	case Transient(err) || errors.Is(err, ErrStorageRefused):
+		return err
+	case errors.As(err, &ce) && ce.Link != b.Name:
+		b.Status, b.Problem = StatusBrokenChain, err.Error()
+	default:
+		b.Status, b.Problem = StatusDamaged, err.Error()
+	}
+	return nil
+}
+
 // Show lists the backups of a root.
 func Show(ctx context.Context, o Options) ([]BackupInfo, error) {
 	o.defaults()
-	st, err := openStorage(ctx, o.Storage)
+	st, err := openStorage(ctx, o.Storage, false)
 	if err != nil {
 		return nil, err
 	}
@@ -85,39 +121,65 @@ type VerifyReport struct {
 	Chain   []string
 	Objects int
 	Bytes   int64
-	Missing []string
+	Quick   bool     // sizes only
+	Missing []string // objects the manifest lists that are not there
 	Corrupt []string // "key: why"
+	Damaged []string // a manifest or .meta that is unreadable or inconsistent, what .meta needs and no manifest lists
 }
 
-// OK is true when nothing is missing or corrupt.
-func (r *VerifyReport) OK() bool { return len(r.Missing) == 0 && len(r.Corrupt) == 0 }
+// OK is true when nothing is missing, corrupt or damaged.
+func (r *VerifyReport) OK() bool { return len(r.Missing) == 0 && len(r.Corrupt) == 0 && len(r.Damaged) == 0 }
 
-// Verify re-reads every object of a backup and of its whole chain and
-// checks sizes and CRC-32C against the recorded checksums.
-func Verify(ctx context.Context, o Options, name string) (*VerifyReport, error) {
+// Verify checks a backup and its whole chain back to the full backup:
+// each link's manifest (its own checksum and count), .meta against it,
+// completeness against what .meta says each host, space and part needs,
+// then every object's size and CRC-32C (quick: sizes only). A backup
+// that is not there is an error; one that is damaged is a report.
+func Verify(ctx context.Context, o Options, name string, quick bool) (*VerifyReport, error) {
 	o.defaults()
 	if err := checkName(name); err != nil {
 		return nil, err
 	}
-	st, err := openStorage(ctx, o.Storage)
+	st, err := openStorage(ctx, o.Storage, false)
 	if err != nil {
 		return nil, err
 	}
+	r := &VerifyReport{Quick: quick}
 	chain, err := loadChain(ctx, st, name)
+	if errors.Is(err, ErrBackupDamaged) {
+		r.Damaged = append(r.Damaged, err.Error())
+		return r, nil
+	}
 	if err != nil {
 		return nil, err
 	}
-	r := &VerifyReport{}
 	for _, l := range chain {
 		r.Chain = append(r.Chain, l.Name)
+		sizes := map[string]int64{}
+		if quick {
+			if err := st.List(ctx, l.Name+"/", func(oi objstore.ObjectInfo) error { sizes[oi.Key] = oi.Size; return nil }); err != nil {
+				return nil, mark(storageKind(err), fmt.Errorf("list backup %s: %w", l.Name, err))
+			}
+		}
 		for _, s := range l.Sums {
 			r.Objects++
-			size, crc, err := checksum(ctx, st, s.Key)
+			var size int64
+			var crc uint32
+			var err error
+			if quick {
+				var ok bool
+				if size, ok = sizes[s.Key]; !ok {
+					err = objstore.ErrNotFound
+				}
+				crc = s.CRC32C
+			} else {
+				size, crc, err = checksum(ctx, st, s.Key)
+			}
 			switch {
 			case errors.Is(err, objstore.ErrNotFound):
 				r.Missing = append(r.Missing, s.Key)
 			case err != nil:
-				return r, fmt.Errorf("read %s: %w", s.Key, err)
+				return r, mark(storageKind(err), fmt.Errorf("read %s: %w", s.Key, err))
 			case size != s.Size:
 				r.Corrupt = append(r.Corrupt, fmt.Sprintf("%s: size %d, want %d", s.Key, size, s.Size))
 			case crc != s.CRC32C:
@@ -173,98 +235,136 @@ func checkPresent(ctx context.Context, st objstore.Store, chain []*link) error {
 type CleanupOptions struct {
 	Options
 	Name     string
-	Force    bool   // remove even when other backups name it as base
-	MetaAddr string // also drop the snapshot on the cluster
+	Force    bool   // remove even when other backups depend on it (their chains break)
+	MetaAddr string // also drop the backup's snapshot, and dangling ones, on that cluster
+	// SnapshotOnly drops only the cluster snapshot Name (MetaAddr's
+	// cluster); the stored backup is kept.
+	SnapshotOnly bool
 }
 
-// Cleanup removes a backup. The .meta goes first, so that an interrupted
-// cleanup leaves an incomplete backup, never one that looks usable.
-func Cleanup(ctx context.Context, o CleanupOptions) error {
+// CleanupResult says what a cleanup removed.
+type CleanupResult struct {
+	Name      string
+	Objects   int      // objects removed from the storage
+	Broken    []string // backups whose chain the removal broke (with Force)
+	Snapshots []string // cluster snapshots dropped
+}
+
+// Cleanup removes a backup: its .meta first, so that an interrupted
+// cleanup leaves an incomplete backup, never one that looks usable, then
+// everything under its name, unfinished uploads included. It checks
+// afterwards that nothing is left.
+func Cleanup(ctx context.Context, o CleanupOptions) (*CleanupResult, error) {
 	o.defaults()
 	if err := checkName(o.Name); err != nil {
-		return err
+		return nil, err
 	}
-	st, err := openStorage(ctx, o.Storage)
+	res := &CleanupResult{Name: o.Name}
+	if o.SnapshotOnly {
+		if o.MetaAddr == "" {
+			return nil, errors.New("--snapshot-only needs --meta: the cluster whose snapshot to drop")
+		}
+		dropped, err := dropSnapshots(ctx, o.MetaAddr, o.Name, nil, true, o.Log)
+		res.Snapshots = dropped
+		return res, err
+	}
+	st, err := openStorage(ctx, o.Storage, false)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	list, err := List(ctx, st)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	found := false
+	complete := map[string]bool{}
 	for _, b := range list {
-		if b.Name == o.Name {
-			found = true
-		}
-		if b.Complete && b.Base == o.Name && !o.Force {
-			return fmt.Errorf("backup %s is the base of %s: remove that one first, or pass --force to break the chain", o.Name, b.Name)
-		}
-	}
-	if o.MetaAddr != "" {
-		complete := map[string]bool{}
-		for _, b := range list {
-			complete[b.Name] = b.Complete
-		}
-		if err := dropSnapshots(ctx, o.MetaAddr, o.Name, complete, o.Log); err != nil {
-			return err
-		}
+		found = found || b.Name == o.Name
+		complete[b.Name] = b.Complete
 	}
 	if !found {
-		if o.MetaAddr != "" {
-			return nil
+		return nil, fmt.Errorf("no backup %s under %s (`br show` lists them)", o.Name, st.URI())
+	}
+	res.Broken = dependents(list, o.Name)
+	if len(res.Broken) > 0 && !o.Force {
+		return nil, fmt.Errorf("backups %s depend on %s (it is in their chain): remove them first, or pass --force to break their chains", strings.Join(res.Broken, ", "), o.Name)
+	}
+	if o.MetaAddr != "" {
+		if res.Snapshots, err = dropSnapshots(ctx, o.MetaAddr, o.Name, complete, false, o.Log); err != nil {
+			return nil, err
 		}
-		return fmt.Errorf("no backup %s under %s", o.Name, st.URI())
 	}
 	if err := st.Delete(ctx, metaKey(o.Name)); err != nil {
-		return err
+		return nil, err
 	}
-	var keys []string
-	if err := st.List(ctx, o.Name+"/", func(oi objstore.ObjectInfo) error {
-		keys = append(keys, oi.Key)
-		return nil
-	}); err != nil {
-		return err
+	if res.Objects, err = st.DeleteDir(ctx, o.Name); err != nil {
+		return nil, err
 	}
-	for _, k := range keys {
-		if err := st.Delete(ctx, k); err != nil {
-			return fmt.Errorf("delete %s: %w", k, err)
+	left := 0
+	if err := st.List(ctx, o.Name+"/", func(objstore.ObjectInfo) error { left++; return nil }); err != nil {
+		return nil, err
+	}
+	if left > 0 {
+		return nil, fmt.Errorf("backup %s: %d objects are still there after the removal: run the cleanup again", o.Name, left)
+	}
+	o.Log.Info("backup removed", "name", o.Name, "objects", res.Objects, "broken", res.Broken)
+	return res, nil
+}
+
+// dependents are the backups whose chain goes through name.
+func dependents(list []BackupInfo, name string) []string {
+	in := map[string]bool{name: true}
+	var out []string
+	for changed := true; changed; {
+		changed = false
+		for _, b := range list {
+			if b.Base != "" && in[b.Base] && !in[b.Name] {
+				in[b.Name] = true
+				out = append(out, b.Name)
+				changed = true
+			}
 		}
 	}
-	o.Log.Info("backup removed", "name", o.Name, "objects", len(keys))
-	return nil
+	sort.Strings(out)
+	return out
 }
 
 // dropSnapshots removes from the cluster the snapshot of the named backup
 // and every dangling one: a snapshot whose backup is not complete under
 // this root, left by a br that died. Snapshots younger than danglingAge
 // are spared, since their backup may still be running.
-func dropSnapshots(ctx context.Context, metaAddr, name string, complete map[string]bool, log interface {
+func dropSnapshots(ctx context.Context, metaAddr, name string, complete map[string]bool, only bool, log interface {
 	Info(string, ...any)
-}) error {
+}) ([]string, error) {
 	m, err := client.NewMetaClient(metaAddr, client.Options{})
 	if err != nil {
-		return fmt.Errorf("connect to metad %s: %w", metaAddr, err)
+		return nil, fmt.Errorf("connect to metad %s: %w", metaAddr, err)
 	}
 	defer m.Close()
 	snaps, err := m.ListSnapshots(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var drop []string
 	for _, s := range snaps {
 		sn := string(s.Name)
 		taken, err := time.ParseInLocation("BACKUP_2006_01_02_15_04_05", sn, time.Local)
-		dangling := err == nil && !complete[sn] && time.Since(taken) > danglingAge
+		dangling := !only && err == nil && !complete[sn] && time.Since(taken) > danglingAge
 		if sn == name || dangling {
 			drop = append(drop, sn)
 		}
 	}
+	if only && len(drop) == 0 {
+		return nil, fmt.Errorf("the cluster of metad %s has no snapshot %s", metaAddr, name)
+	}
 	if len(drop) == 0 {
-		return nil
+		return nil, nil
 	}
 	log.Info("dropping snapshots", "names", drop)
-	return m.DropSnapshot(ctx, drop)
+	if err := m.DropSnapshot(ctx, drop); err != nil {
+		return nil, err
+	}
+	return drop, nil
 }
 
 const danglingAge = 10 * time.Minute

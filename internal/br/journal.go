@@ -36,13 +36,13 @@ type Step int
 const (
 	StepCheck    Step = iota + 1 // backup chain, agents, services, disk space: before anything is touched
 	StepFence                    // take the lease (create the journal)
+	StepData                     // metad's export and every storage host's share downloaded beside the data, the target still serving
+	StepPlayback                 // ... and the incremental WAL played back there
 	StepStop                     // stop graphd, storaged, metad
-	StepSetAside                 // move each host's data to <dir>.br-old-<backup>
-	StepMeta                     // metad's export downloaded, metad started, restoreMeta
-	StepData                     // every storage host downloads its share
-	StepPlayback                 // ... and plays the incremental WAL back
+	StepSetAside                 // each data directory moves to <dir>.br-old-<backup>, the downloaded one into its place
+	StepMeta                     // metad started, restoreMeta
 	StepStart                    // storaged and graphd started
-	StepVerify                   // every storage host online, graphd up
+	StepVerify                   // every storage host online, every service listed with its agent
 	StepCommit                   // the old data removed, the journal removed
 	StepRollback                 // (instead of commit) the old data put back, services restarted
 )
@@ -96,7 +96,8 @@ type journal struct {
 	State    string       `json:"state"`
 	Step     Step         `json:"step"` // the step about to act, or acting
 	Services []jService   `json:"services"`
-	Aside    []asideEntry `json:"aside"` // data directories set aside (intents, recorded before the move)
+	Stopped  bool         `json:"stopped"` // the stop step began: a rollback must restart what ran
+	Aside    []asideEntry `json:"aside"`   // data directories set aside (intents, recorded before the move)
 	Started  time.Time    `json:"started"`
 	Renewed  time.Time    `json:"renewed"`
 	Cause    string       `json:"cause,omitempty"` // why it is rolling back
@@ -117,7 +118,8 @@ type asideEntry struct {
 	Agent   string `json:"agent"`
 	Dir     string `json:"dir"`
 	Old     string `json:"old"`
-	HadData bool   `json:"had_data"` // false: dir did not exist; a rollback removes what the restore put there
+	New     string `json:"new,omitempty"` // the downloaded data that moves into dir
+	HadData bool   `json:"had_data"`      // false: dir did not exist; a rollback removes what the restore put there
 }
 
 // owner identifies the br process holding the lease.

@@ -9,7 +9,7 @@
 //	<NAME>/meta/...                                  metad's export
 //	<NAME>/data/<spaceId>/<host>/data/...            checkpoint of the space on that host
 //	<NAME>/data/<spaceId>/<host>/wal/<partId>/...    WAL since the base (incremental)
-//	<NAME>/<NAME>.checksums                          size and CRC-32C of every object above
+//	<NAME>/<NAME>.manifest                           size and CRC-32C of every object, .meta included (manifest.go)
 //	<NAME>/<NAME>.meta                               thrift BackupMeta, written last: the commit point
 package br
 
@@ -40,9 +40,8 @@ func hostKey(h *nebula.HostAddr) string {
 	return strings.NewReplacer(":", "_", "/", "_").Replace(fmt.Sprintf("%s_%d", h.Host, h.Port))
 }
 
-func metaKey(name string) string      { return path.Join(name, name+".meta") }
-func checksumsKey(name string) string { return path.Join(name, name+".checksums") }
-func metaDirKey(name string) string   { return path.Join(name, "meta") }
+func metaKey(name string) string    { return path.Join(name, name+".meta") }
+func metaDirKey(name string) string { return path.Join(name, "meta") }
 
 func dataKey(name string, space nebula.GraphSpaceID, h *nebula.HostAddr) string {
 	return path.Join(name, "data", fmt.Sprint(space), hostKey(h), "data")

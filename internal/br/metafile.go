@@ -1,14 +1,11 @@
 package br
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
-	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/apache/thrift/lib/go/thrift"
@@ -27,7 +24,9 @@ func encodeMeta(bm *meta.BackupMeta) ([]byte, error) {
 
 func decodeMeta(b []byte) (*meta.BackupMeta, error) {
 	td := thrift.NewTDeserializer()
-	td.Protocol = thrift.NewTBinaryProtocolConf(td.Transport, &thrift.TConfiguration{})
+	// No string or container can be longer than the input: a damaged
+	// length must fail at once, not allocate gigabytes.
+	td.Protocol = thrift.NewTBinaryProtocolConf(td.Transport, &thrift.TConfiguration{MaxMessageSize: int32(min(len(b)+1, 1<<30))})
 	bm := meta.NewBackupMeta()
 	if err := td.Read(context.Background(), bm, b); err != nil {
 		return nil, err
@@ -68,42 +67,14 @@ type fileSum struct {
 	CRC32C uint32
 }
 
-// The .checksums file: one line per object, "crc32c size key", sorted.
-func encodeChecksums(sums []fileSum) []byte {
-	sort.Slice(sums, func(i, j int) bool { return sums[i].Key < sums[j].Key })
-	var b bytes.Buffer
-	for _, s := range sums {
-		fmt.Fprintf(&b, "%08x %d %s\n", s.CRC32C, s.Size, s.Key)
-	}
-	return b.Bytes()
-}
-
-func decodeChecksums(b []byte) ([]fileSum, error) {
-	var out []fileSum
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for n := 1; sc.Scan(); n++ {
-		f := strings.SplitN(sc.Text(), " ", 3)
-		if len(f) != 3 {
-			return nil, fmt.Errorf("line %d: want \"crc32c size key\"", n)
-		}
-		crc, err1 := strconv.ParseUint(f[0], 16, 32)
-		size, err2 := strconv.ParseInt(f[1], 10, 64)
-		if err1 != nil || err2 != nil {
-			return nil, fmt.Errorf("line %d: bad checksum or size", n)
-		}
-		out = append(out, fileSum{Key: f[2], Size: size, CRC32C: uint32(crc)})
-	}
-	return out, sc.Err()
-}
-
-func readChecksums(ctx context.Context, st objstore.Store, name string) ([]fileSum, error) {
-	b, err := readAll(ctx, st, checksumsKey(name))
+func readManifest(ctx context.Context, st objstore.Store, name string) ([]fileSum, error) {
+	b, err := readAll(ctx, st, manifestKey(name))
 	if err != nil {
-		return nil, mark(storageKind(err), fmt.Errorf("backup %s: checksums: %w", name, err))
+		return nil, mark(storageKind(err), fmt.Errorf("backup %s is damaged: read its manifest %s: %w", name, manifestKey(name), err))
 	}
-	sums, err := decodeChecksums(b)
+	sums, err := decodeManifest(name, b)
 	if err != nil {
-		return nil, markf(ErrBackupDamaged, "backup %s: %s.checksums: %w", name, name, err)
+		return nil, markf(ErrBackupDamaged, "backup %s is damaged: its manifest %s: %w", name, manifestKey(name), err)
 	}
 	return sums, nil
 }
@@ -126,37 +97,92 @@ func (l *link) under(prefix string) []fileSum {
 	return out
 }
 
+// readLink reads a backup's .meta and manifest and checks the one
+// against the other: .meta must have the size and CRC-32C the manifest
+// records.
+func readLink(ctx context.Context, st objstore.Store, name string) (*meta.BackupMeta, []fileSum, error) {
+	b, err := readAll(ctx, st, metaKey(name))
+	if errors.Is(err, objstore.ErrNotFound) {
+		return nil, nil, fmt.Errorf("%w: backup %s not found under %s, or incomplete (no %s.meta): see `br show --storage %s`", ErrBackupNotFound, name, st.URI(), name, st.URI())
+	}
+	if err != nil {
+		return nil, nil, mark(storageKind(err), fmt.Errorf("backup %s: read %s.meta: %w", name, name, err))
+	}
+	sums, err := readManifest(ctx, st, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	var entry *fileSum
+	for i := range sums {
+		if sums[i].Key == metaKey(name) {
+			entry = &sums[i]
+		}
+	}
+	if entry == nil {
+		return nil, nil, markf(ErrBackupDamaged, "backup %s is damaged: its manifest does not list %s", name, metaKey(name))
+	}
+	if got := crc32.Checksum(b, castagnoli); int64(len(b)) != entry.Size || got != entry.CRC32C {
+		return nil, nil, markf(ErrBackupDamaged, "backup %s is damaged: %s has %d bytes with crc32c %08x, its manifest says %d bytes with %08x",
+			name, metaKey(name), len(b), got, entry.Size, entry.CRC32C)
+	}
+	bm, err := decodeMeta(b)
+	if err != nil {
+		return nil, nil, markf(ErrBackupDamaged, "backup %s is damaged: unreadable %s.meta: %w", name, name, err)
+	}
+	return bm, sums, nil
+}
+
+// chainError is a failure of loadChain at one link of the chain.
+type chainError struct {
+	Link string // the backup at fault
+	err  error
+}
+
+func (e *chainError) Error() string { return e.err.Error() }
+func (e *chainError) Unwrap() error { return e.err }
+
 // loadChain follows base_backup_name from name down to its full backup
-// and returns the chain oldest first. Every link must be complete.
+// and returns the chain oldest first. Every link must be complete and
+// intact (manifest, .meta, completeness against its base); a failure is
+// a *chainError naming the link at fault.
 func loadChain(ctx context.Context, st objstore.Store, name string) ([]*link, error) {
 	var chain []*link
 	seen := map[string]bool{}
+	at := func(link string, err error) error { return &chainError{Link: link, err: err} }
 	for cur := name; ; {
 		if seen[cur] {
-			return nil, markf(ErrBackupDamaged, "backup %s: base chain loops at %s", name, cur)
+			return nil, at(cur, markf(ErrBackupDamaged, "backup %s: base chain loops at %s", name, cur))
 		}
 		seen[cur] = true
-		bm, err := readMeta(ctx, st, cur)
+		bm, sums, err := readLink(ctx, st, cur)
 		if err != nil {
-			if cur != name {
-				return nil, fmt.Errorf("backup %s needs its base %s: %w", name, cur, err)
+			if cur != name && errors.Is(err, ErrBackupNotFound) {
+				return nil, at(cur, markf(ErrBackupDamaged, "backup %s has a broken chain: it needs its base %s, which is missing or incomplete (no %s.meta)", name, cur, cur))
 			}
-			return nil, err
-		}
-		sums, err := readChecksums(ctx, st, cur)
-		if err != nil {
-			return nil, err
+			if cur != name {
+				return nil, at(cur, fmt.Errorf("backup %s needs its base %s: %w", name, cur, err))
+			}
+			return nil, at(cur, err)
 		}
 		if len(chain) > 0 && chain[0].Meta.ClusterID != bm.ClusterID {
-			return nil, markf(ErrBackupDamaged, "backup %s: its base %s is from another cluster (%d, not %d)", name, cur, bm.ClusterID, chain[0].Meta.ClusterID)
+			return nil, at(cur, markf(ErrBackupDamaged, "backup %s: its base %s is from another cluster (%d, not %d)", name, cur, bm.ClusterID, chain[0].Meta.ClusterID))
 		}
 		chain = append([]*link{{Name: cur, Meta: bm, Sums: sums}}, chain...)
 		if bm.Full {
+			for i, l := range chain {
+				var prev *link
+				if i > 0 {
+					prev = chain[i-1]
+				}
+				if missing := l.incomplete(prev); len(missing) > 0 {
+					return nil, at(l.Name, markf(ErrBackupDamaged, "backup %s is damaged: %s (run `br verify --name %s`)", l.Name, strings.Join(missing, "; "), l.Name))
+				}
+			}
 			return chain, nil
 		}
 		cur = string(bm.BaseBackupName)
 		if cur == "" {
-			return nil, markf(ErrBackupDamaged, "backup %s is incremental but names no base", name)
+			return nil, at(name, markf(ErrBackupDamaged, "backup %s is incremental but names no base", name))
 		}
 	}
 }

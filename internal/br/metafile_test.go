@@ -1,7 +1,10 @@
 package br
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"hash/crc32"
 	"strings"
 	"testing"
 
@@ -9,15 +12,70 @@ import (
 	"github.com/nebula-open/nebula-br/internal/objstore"
 )
 
-func TestChecksumsRoundTrip(t *testing.T) {
-	in := []fileSum{{"B/data/1/h_1/data/000004.sst", 26623, 0xd9df6c7c}, {"B/meta/CURRENT", 16, 1}}
-	out, err := decodeChecksums(encodeChecksums(in))
-	if err != nil || len(out) != 2 || out[0] != in[0] || out[1] != in[1] {
+func TestManifestRoundTripAndDamage(t *testing.T) {
+	const name = "B"
+	in := []fileSum{{"B/data/1/h_1/data/000004.sst", 26623, 0xd9df6c7c}, {"B/meta/CURRENT", 16, 1}, {"B/B.meta", 9, 3}}
+	good := encodeManifest(name, in)
+	out, err := decodeManifest(name, good)
+	if err != nil || len(out) != 3 || out[0] != in[2] || out[1] != in[0] || out[2] != in[1] {
 		t.Fatalf("round trip: %v %v", out, err)
 	}
-	if _, err := decodeChecksums([]byte("zz 1 k\n")); err == nil {
-		t.Fatal("bad checksum line accepted")
+	flipped := bytes.Clone(good)
+	flipped[len(manifestMagic)+20] ^= 1
+	for what, tc := range map[string]struct {
+		b    []byte
+		want string
+	}{
+		"empty":      {nil, "empty"},
+		"truncated":  {good[:len(good)-10], "truncated"},
+		"cut a line": {good[:bytes.Index(good, []byte("B/meta"))], "truncated"},
+		"flipped":    {flipped, "changed or damaged"},
+		"other name": {encodeManifest("C", nil), "not the manifest of B"},
+		"not ours":   {[]byte("00000001 1 B/x\nend 00000000\n"), "checksum is"},
+		"outside":    {encodeManifest(name, []fileSum{{"C/x", 1, 1}}), "not under B/"},
+		"twice":      {encodeManifest(name, []fileSum{{"B/x", 1, 1}, {"B/x", 1, 1}}), "listed twice"},
+		"escape":     {encodeManifest(name, []fileSum{{"B/../C/x", 1, 1}}), "not under B/"},
+		"bad size":   {encodeManifest(name, []fileSum{{"B/x", -1, 1}}), "bad checksum or size"},
+	} {
+		if _, err := decodeManifest(name, tc.b); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error saying %q", what, err, tc.want)
+		}
 	}
+	// A count that does not match, with a valid end line.
+	body := []byte(manifestMagic + "\nbackup B\nobjects 2\n00000001 1 B/x\n")
+	b := append(body, []byte(fmt.Sprintf("end %08x\n", crc32.Checksum(body, castagnoli)))...)
+	if _, err := decodeManifest(name, b); err == nil || !strings.Contains(err.Error(), "header says 2") {
+		t.Errorf("wrong count: %v", err)
+	}
+}
+
+// FuzzDecodeManifest: the parser never panics, and what it accepts
+// encodes back to the same bytes.
+func FuzzDecodeManifest(f *testing.F) {
+	f.Add(encodeManifest("B", []fileSum{{"B/meta/x", 1, 2}, {"B/B.meta", 3, 4}}))
+	f.Add([]byte("nebula-br manifest 1\nbackup B\nobjects 0\nend 00000000\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		sums, err := decodeManifest("B", b)
+		if err != nil {
+			return
+		}
+		if again := encodeManifest("B", sums); !bytes.Equal(again, b) {
+			t.Fatalf("accepted %q, which encodes back as %q", b, again)
+		}
+	})
+}
+
+// FuzzDecodeMeta: a damaged .meta is an error, never a panic.
+func FuzzDecodeMeta(f *testing.F) {
+	bm := &meta.BackupMeta{BackupName: []byte("BACKUP_2026_01_01_00_00_00"), Full: true, ClusterID: 7, MetaFiles: [][]byte{[]byte("/d/x.sst")}}
+	b, err := encodeMeta(bm)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		decodeMeta(b)
+	})
 }
 
 func store(t *testing.T) objstore.Store {
@@ -30,13 +88,15 @@ func store(t *testing.T) objstore.Store {
 
 func writeBackup(t *testing.T, st objstore.Store, name, base string, cluster int64) {
 	t.Helper()
-	bm := &meta.BackupMeta{BackupName: []byte(name), Full: base == "", BaseBackupName: []byte(base), ClusterID: meta.ClusterID(cluster)}
+	bm := &meta.BackupMeta{BackupName: []byte(name), Full: base == "", BaseBackupName: []byte(base), ClusterID: meta.ClusterID(cluster),
+		MetaFiles: [][]byte{[]byte("/export/x")}}
 	b, err := encodeMeta(bm)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if err := put(ctx, st, checksumsKey(name), encodeChecksums([]fileSum{{name + "/meta/x", 1, 2}})); err != nil {
+	sums := []fileSum{{name + "/meta/x", 1, 2}, {metaKey(name), int64(len(b)), crc32.Checksum(b, castagnoli)}}
+	if err := put(ctx, st, manifestKey(name), encodeManifest(name, sums)); err != nil {
 		t.Fatal(err)
 	}
 	if err := put(ctx, st, metaKey(name), b); err != nil {

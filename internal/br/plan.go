@@ -37,7 +37,7 @@ func PlanRestore(ctx context.Context, storage Storage, name string) (*RestorePla
 	if err := checkName(name); err != nil {
 		return nil, err
 	}
-	st, err := openStorage(ctx, storage)
+	st, err := openStorage(ctx, storage, false)
 	if err != nil {
 		return nil, err
 	}

@@ -216,7 +216,7 @@ func (e *engine) fresh(ctx context.Context) (*RestoreResult, error) {
 		e.o.Log.Warn("cannot remember the journal's place on this machine (a rerun needs metad up)", "err", err)
 	}
 	e.o.Log.Info("lease taken", "journal", e.where(), "backup", plan.Name)
-	return e.run(ctx, StepStop)
+	return e.run(ctx, StepData)
 }
 
 // takeOver continues the restore a journal records, once its owner is
@@ -264,8 +264,8 @@ func (e *engine) takeOver(ctx context.Context, j *journal, age time.Duration) (*
 		}
 	}
 	step := j.Step
-	if step < StepStop {
-		step = StepStop
+	if step < StepData {
+		step = StepData
 	}
 	res, err := e.run(ctx, step)
 	if res != nil {
@@ -382,11 +382,11 @@ func (e *engine) run(ctx context.Context, from Step) (*RestoreResult, error) {
 		step Step
 		fn   func(context.Context) error
 	}{
-		{StepStop, e.stop},
-		{StepSetAside, e.setAside},
-		{StepMeta, func(ctx context.Context) error { return e.restoreMeta(ctx, prog) }},
 		{StepData, func(ctx context.Context) error { return e.data(ctx, prog, "playback") }},
 		{StepPlayback, func(ctx context.Context) error { return e.data(ctx, prog, "done") }},
+		{StepStop, e.stop},
+		{StepSetAside, e.setAside},
+		{StepMeta, e.restoreMeta},
 		{StepStart, e.startServices},
 		{StepVerify, e.verify},
 	}
@@ -511,8 +511,14 @@ func (e *engine) serviceCalls(ctx context.Context, svcs []*service, start bool) 
 	return g.Wait()
 }
 
-// 3. stop: graphd, then storaged, then metad, each tier in parallel.
+// 5. stop: graphd, then storaged, then metad, each tier in parallel.
 func (e *engine) stop(ctx context.Context) error {
+	if !e.j.Stopped {
+		e.j.Stopped = true
+		if err := e.js.save(ctx, e.j); err != nil {
+			return err
+		}
+	}
 	for _, tier := range [][]*service{e.topo.Graphd, e.topo.Storaged, {e.topo.Metad}} {
 		if err := e.serviceCalls(ctx, tier, false); err != nil {
 			return err
@@ -521,8 +527,9 @@ func (e *engine) stop(ctx context.Context) error {
 	return nil
 }
 
-// 4. set aside: each data directory moves to <dir>.br-old-<backup>, its
-// intent recorded first; a directory already moved is left.
+// 6. set aside: each data directory moves to <dir>.br-old-<backup> and
+// the downloaded one (storaged's) into its place; the intents are
+// recorded first, and a move already done is not done again.
 func (e *engine) setAside(ctx context.Context) error {
 	if e.j.Aside == nil {
 		for _, s := range append([]*service{e.topo.Metad}, e.topo.Storaged...) {
@@ -538,27 +545,43 @@ func (e *engine) setAside(ctx context.Context) error {
 			if err != nil {
 				return mark(agentKind(err), err)
 			}
-			e.j.Aside = append(e.j.Aside, asideEntry{Agent: s.Agent, Dir: dir, Old: dir + ".br-old-" + e.j.Backup, HadData: exists})
+			a := asideEntry{Agent: s.Agent, Dir: dir, Old: dir + ".br-old-" + e.j.Backup, HadData: exists}
+			if s.Role == meta.HostRole_STORAGE {
+				a.New = e.staged(dir)
+			}
+			e.j.Aside = append(e.j.Aside, a)
 		}
 		if err := e.js.save(ctx, e.j); err != nil {
 			return err
 		}
 	}
 	for _, a := range e.j.Aside {
-		if !a.HadData {
-			continue
-		}
 		err := retry(ctx, func() error {
 			c, err := e.agent(ctx, a.Agent)
 			if err != nil {
 				return err
 			}
 			moved, err := c.ExistDir(ctx, a.Old)
-			if err != nil || moved {
+			if err != nil {
 				return mark(agentKind(err), err)
 			}
-			if err := c.MoveDir(ctx, a.Dir, a.Old); err != nil {
-				return mark(agentKind(err), fmt.Errorf("move %s aside on %s: %w", a.Dir, a.Agent, err))
+			if a.HadData && !moved {
+				if err := c.MoveDir(ctx, a.Dir, a.Old); err != nil {
+					return mark(agentKind(err), fmt.Errorf("move %s aside on %s: %w", a.Dir, a.Agent, err))
+				}
+			}
+			if a.New == "" {
+				return nil
+			}
+			staged, err := c.ExistDir(ctx, a.New)
+			if err != nil || !staged {
+				return mark(agentKind(err), err) // moved in already
+			}
+			if err := c.RemoveDir(ctx, a.Dir); err != nil { // nothing of value: the old data is aside
+				return mark(agentKind(err), err)
+			}
+			if err := c.MoveDir(ctx, a.New, a.Dir); err != nil {
+				return mark(agentKind(err), fmt.Errorf("move the restored data %s into %s on %s: %w", a.New, a.Dir, a.Agent, err))
 			}
 			return nil
 		})
@@ -569,19 +592,20 @@ func (e *engine) setAside(ctx context.Context) error {
 	return nil
 }
 
+// staged is where a storage host's share is downloaded and played back
+// while the target still serves: beside its data directory.
+func (e *engine) staged(dataDir string) string { return dataDir + ".br-new-" + e.j.Backup }
+
 // metaStage is where metad's export is downloaded: beside its data.
 func (e *engine) metaStage() string {
 	dir, _ := e.topo.Metad.dataPath()
 	return dir + ".br-meta-" + e.j.Backup
 }
 
-// 5. meta: metad's export downloaded, metad started on its new empty
-// directory, restoreMeta with the host pairs.
-func (e *engine) restoreMeta(ctx context.Context, prog *progress) error {
-	req, files := e.plan.MetaJob(e.j.Run, e.metaStage(), int32(e.o.Concurrency))
-	if err := e.waitJobs(ctx, prog, map[string]*pb.RestoreDataRequest{e.topo.Metad.Agent: req}, "done"); err != nil {
-		return err
-	}
+// 7. meta: metad started on its new, empty directory, restoreMeta with
+// the host pairs and the export downloaded in step 3.
+func (e *engine) restoreMeta(ctx context.Context) error {
+	_, files := e.plan.MetaJob(e.j.Run, e.metaStage(), 0)
 	if err := e.serviceCall(ctx, e.topo.Metad, true); err != nil {
 		return err
 	}
@@ -595,10 +619,17 @@ func (e *engine) restoreMeta(ctx context.Context, prog *progress) error {
 	})
 }
 
-// 6 and 7. data and playback: every storage host's agent fills its data
-// path and plays the WAL back; the step waits until each job reaches
-// phase until.
+// 3 and 4. data and playback, while the target serves: metad's export
+// is downloaded beside metad's data (first: an agent runs one job at a
+// time, and metad's host may hold a storaged too), then every storage
+// host's agent fills a directory beside its data and plays the WAL back
+// there; the step waits until each job reaches phase until. A damaged
+// backup fails here, before the target is touched.
 func (e *engine) data(ctx context.Context, prog *progress, until string) error {
+	meta, _ := e.plan.MetaJob(e.j.Run, e.metaStage(), int32(e.o.Concurrency))
+	if err := e.waitJobs(ctx, prog, map[string]*pb.RestoreDataRequest{e.topo.Metad.Agent: meta}, "done"); err != nil {
+		return err
+	}
 	jobs := map[string]*pb.RestoreDataRequest{}
 	for _, p := range e.pairs {
 		s := e.topo.storage(p.ToHost)
@@ -606,7 +637,7 @@ func (e *engine) data(ctx context.Context, prog *progress, until string) error {
 		if err != nil {
 			return err
 		}
-		jobs[s.Agent] = e.plan.HostJob(e.j.Run, p.FromHost, dir, int32(e.o.Concurrency))
+		jobs[s.Agent] = e.plan.HostJob(e.j.Run, p.FromHost, e.staged(dir), int32(e.o.Concurrency))
 	}
 	return e.waitJobs(ctx, prog, jobs, until)
 }
@@ -664,7 +695,7 @@ func (e *engine) advanceJob(ctx context.Context, agent string, req *pb.RestoreDa
 	return st, nil
 }
 
-// 8. start: storaged, then graphd (metad runs since step 5).
+// 8. start: storaged, then graphd (metad runs since step 7).
 func (e *engine) startServices(ctx context.Context) error {
 	if err := e.serviceCall(ctx, e.topo.Metad, true); err != nil {
 		return err
@@ -778,7 +809,8 @@ func (e *engine) removeLeftovers(ctx context.Context, old bool) error {
 	rm(e.topo.Metad.Agent, e.metaStage())
 	for _, s := range e.topo.Storaged {
 		if dir, err := s.dataPath(); err == nil {
-			rm(s.Agent, jobJournal(dir))
+			rm(s.Agent, e.staged(dir))
+			rm(s.Agent, jobJournal(dir)) // moved in with the data
 		}
 	}
 	if old {
@@ -829,6 +861,16 @@ func (e *engine) rollback(ctx context.Context, cause string) (*RestoreResult, er
 				c.RestoreDataStatus(ctx, id, true) // stop a job still filling a directory we are about to remove
 			}
 		}
+	}
+	if !e.j.Stopped {
+		// Nothing of the target was touched: drop the downloads.
+		if err := e.removeLeftovers(ctx, false); err != nil {
+			return nil, e.stuck(err)
+		}
+		if err := e.release(ctx); err != nil {
+			return nil, e.stuck(err)
+		}
+		return &RestoreResult{Name: e.j.Backup, Chain: e.j.Chain, RolledBack: true, Cause: e.j.Cause, Elapsed: time.Since(e.start)}, nil
 	}
 	all := append(append(append([]*service{}, e.topo.Graphd...), e.topo.Storaged...), e.topo.Metad)
 	for _, s := range all {

@@ -4,6 +4,10 @@ package objstore
 // URI(), errors or logs.
 type Config struct {
 	S3 S3Config
+	// ReadOnly: the store is only read (show, verify, restore): Check
+	// then creates nothing, and a local root that does not exist is an
+	// error rather than a directory to make.
+	ReadOnly bool
 }
 
 // S3Config: empty keys fall back to AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY

@@ -21,10 +21,13 @@ const tmpPrefix = ".objstore-tmp-"
 // A key cannot be both an object and a "directory" of others (S3 allows "a"
 // and "a/b" side by side; a file system does not).
 type localStore struct {
-	root string
+	root     string
+	readOnly bool // Check creates nothing
 }
 
-func openLocal(root string) *localStore { return &localStore{root: root} }
+func openLocal(root string, readOnly bool) *localStore {
+	return &localStore{root: root, readOnly: readOnly}
+}
 
 func (s *localStore) URI() string { return "local://" + s.root }
 
@@ -280,6 +283,31 @@ func (s *localStore) Delete(ctx context.Context, key string) error {
 
 // prune removes dir and its parents up to (not including) the root while
 // they are empty.
+func (s *localStore) DeleteDir(ctx context.Context, dir string) (int, error) {
+	if err := checkKey(dir); err != nil {
+		return 0, err
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	p := s.path(dir)
+	n := 0
+	err := filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() && !strings.HasPrefix(d.Name(), tmpPrefix) {
+			n++
+		}
+		return nil
+	})
+	if err != nil && !isNotExist(err) {
+		return 0, fmt.Errorf("delete %q in %s: %w", dir, s.URI(), err)
+	}
+	if err := os.RemoveAll(p); err != nil {
+		return 0, fmt.Errorf("delete %q in %s: %w", dir, s.URI(), err)
+	}
+	s.prune(filepath.Dir(p))
+	return n, nil
+}
+
 func (s *localStore) prune(dir string) {
 	under := s.root
 	if !strings.HasSuffix(under, string(filepath.Separator)) {
@@ -299,6 +327,19 @@ func (s *localStore) Check(ctx context.Context) error {
 	}
 	fail := func(err error) error {
 		return newError(fmt.Sprintf("local storage %s is not usable: %v: fix --storage or the directory's permissions", s.URI(), err), err)
+	}
+	if s.readOnly {
+		st, err := os.Stat(s.root)
+		if err == nil && !st.IsDir() {
+			err = fmt.Errorf("not a directory")
+		}
+		if isNotExist(err) {
+			return newError(fmt.Sprintf("local storage %s does not exist: fix --storage", s.URI()), ErrBucketNotFound, err)
+		}
+		if err != nil {
+			return fail(err)
+		}
+		return nil
 	}
 	if err := os.MkdirAll(s.root, 0o755); err != nil {
 		return fail(err)

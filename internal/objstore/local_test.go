@@ -126,6 +126,36 @@ func TestLocalListSkipsTempFiles(t *testing.T) {
 	}
 }
 
+func TestLocalDeleteDirTakesTempFiles(t *testing.T) {
+	root := t.TempDir()
+	s := openLocal(t, root)
+	objstoretest.Put(t, s, "d/sub/obj", []byte("x"))
+	if err := os.WriteFile(filepath.Join(root, "d", "sub", ".objstore-tmp-123"), []byte("partial"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.DeleteDir(context.Background(), "d"); err != nil || n != 1 {
+		t.Fatalf("DeleteDir = %d, %v", n, err)
+	}
+	if got := files(t, root); len(got) != 0 {
+		t.Fatalf("DeleteDir left %q", got)
+	}
+}
+
+func TestLocalReadOnlyCheckCreatesNothing(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "missing")
+	s, err := objstore.Open(context.Background(), "local://"+root, objstore.Config{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Check(context.Background())
+	if !errors.Is(err, objstore.ErrBucketNotFound) || !strings.Contains(err.Error(), "does not exist") {
+		t.Fatalf("read-only Check of a missing root = %v", err)
+	}
+	if _, err := os.Stat(root); !os.IsNotExist(err) {
+		t.Fatalf("read-only Check created %s (%v)", root, err)
+	}
+}
+
 func TestLocalCheck(t *testing.T) {
 	root := filepath.Join(t.TempDir(), "new", "root")
 	s := openLocal(t, root)

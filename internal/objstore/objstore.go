@@ -33,6 +33,10 @@ type Store interface {
 	List(ctx context.Context, prefix string, fn func(ObjectInfo) error) error
 	// Delete removes an object; a missing one is not an error.
 	Delete(ctx context.Context, key string) error
+	// DeleteDir removes every object under dir+"/" and whatever unfinished
+	// writes left there (temporary files, incomplete multipart uploads),
+	// and returns how many objects it removed.
+	DeleteDir(ctx context.Context, dir string) (int, error)
 	// Check verifies the root is reachable and usable (bucket exists,
 	// credentials accepted), with an error that says what to fix.
 	Check(ctx context.Context) error

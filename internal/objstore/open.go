@@ -51,7 +51,7 @@ func Open(ctx context.Context, uri string, cfg Config) (Store, error) {
 		if u.Opaque != "" || u.Host != "" || !strings.HasPrefix(u.Path, "/") {
 			return nil, bad("local path must be absolute, as local:///abs/path")
 		}
-		return openLocal(path.Clean(u.Path)), nil
+		return openLocal(path.Clean(u.Path), cfg.ReadOnly), nil
 	case "":
 		return nil, bad("missing scheme")
 	default:

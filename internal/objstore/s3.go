@@ -303,6 +303,31 @@ func (s *s3Store) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
+func (s *s3Store) DeleteDir(ctx context.Context, dir string) (int, error) {
+	if err := checkKey(dir); err != nil {
+		return 0, err
+	}
+	var keys []string
+	if err := s.List(ctx, dir+"/", func(oi ObjectInfo) error { keys = append(keys, oi.Key); return nil }); err != nil {
+		return 0, err
+	}
+	for _, k := range keys {
+		if err := s.Delete(ctx, k); err != nil {
+			return 0, err
+		}
+	}
+	// Multipart uploads that never completed hold storage too.
+	for u := range s.client.ListIncompleteUploads(ctx, s.bucket, s.prefix+dir+"/", true) {
+		if u.Err != nil {
+			return len(keys), s.fail(ctx, "list uploads", dir, nil, u.Err)
+		}
+		if err := s.client.RemoveIncompleteUpload(ctx, s.bucket, u.Key); err != nil {
+			return len(keys), s.fail(ctx, "abort upload", strings.TrimPrefix(u.Key, s.prefix), nil, err)
+		}
+	}
+	return len(keys), nil
+}
+
 // Check lists at most one key under the prefix: one request that needs the
 // bucket to exist, the credentials to be accepted and list permission.
 func (s *s3Store) Check(ctx context.Context) error {

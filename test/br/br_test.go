@@ -496,7 +496,7 @@ func TestCleanup(t *testing.T) {
 	incr := backupName(t, brOK(t, nil, st.flags("backup", "incr", "--meta", src.MetaAddr())...))
 
 	r := brRun(t, nil, st.flags("cleanup", "--name", full)...)
-	if r.err == nil || !strings.Contains(r.out, "base of "+incr) {
+	if r.err == nil || !strings.Contains(r.out, "backups "+incr+" depend on "+full) {
 		t.Fatalf("cleanup of a base: %v\n%s", r.err, r.out)
 	}
 	brOK(t, nil, st.flags("cleanup", "--name", incr)...)
@@ -518,7 +518,12 @@ func TestCleanup(t *testing.T) {
 		t.Fatal(err)
 	}
 	orphan := string(bm.BackupName)
-	brOK(t, nil, st.flags("cleanup", "--name", orphan, "--meta", src.MetaAddr())...)
+	// Not a stored backup: cleanup says so; --snapshot-only drops just the
+	// snapshot.
+	if r := brRun(t, nil, st.flags("cleanup", "--name", orphan, "--meta", src.MetaAddr())...); r.err == nil || !strings.Contains(r.out, "no backup "+orphan) {
+		t.Fatalf("cleanup of a name that is not stored: %v\n%s", r.err, r.out)
+	}
+	brOK(t, nil, st.flags("cleanup", "--name", orphan, "--meta", src.MetaAddr(), "--snapshot-only")...)
 	snaps, err := m.ListSnapshots(context.Background())
 	if err != nil {
 		t.Fatal(err)

@@ -187,7 +187,7 @@ func TestConcurrentRestoresOfOneTarget(t *testing.T) {
 	args := f.st.flags("restore", "full", "--meta", dst.MetaAddr(), "--name", f.a, "--state-dir", t.TempDir())
 	// The first pauses once it holds the lease; the second starts then.
 	first := brStart(t, []string{"NEBULA_BR_TEST_PAUSE_AT=stop"}, args...)
-	first.waitLine(t, "test hook: pausing at step 3 (stop)")
+	first.waitLine(t, "test hook: pausing at step 5 (stop)")
 	second := brRun(t, nil, args...)
 	t.Logf("second restore refused in %s", second.dur)
 	if second.err == nil || !strings.Contains(second.out, "is being restored from backup "+f.a+" by br pid "+strconv.Itoa(first.cmd.Process.Pid)) {
@@ -314,7 +314,7 @@ func TestAgentDeadBeforeAndDuringRestore(t *testing.T) {
 	// rollback cannot finish there and says how to; --abort finishes it
 	// once the agent is back.
 	run := brStart(t, []string{"NEBULA_BR_TEST_PAUSE_AT=data"}, args...)
-	run.waitLine(t, "test hook: pausing at step 6 (data)")
+	run.waitLine(t, "test hook: pausing at step 3 (data)")
 	if err := dst.KillAgent(2); err != nil {
 		t.Fatal(err)
 	}
@@ -340,7 +340,7 @@ func TestAgentDeadBeforeAndDuringRestore(t *testing.T) {
 	// step starts it again on its restored data.
 	run = brStart(t, []string{"NEBULA_BR_TEST_PAUSE_AT=data", "NEBULA_BR_TEST_PAUSE_FOR=1s"},
 		f.st.flags("restore", "full", "--meta", dst.MetaAddr(), "--name", f.b, "--state-dir", state)...)
-	run.waitLine(t, "test hook: pausing at step 6 (data)")
+	run.waitLine(t, "test hook: pausing at step 3 (data)")
 	if err := dst.Kill(0, "metad"); err != nil {
 		t.Fatal(err)
 	}

@@ -508,7 +508,8 @@ func cleanup(ctx context.Context, st br.Storage, name string) error {
 	}
 	for _, b := range list {
 		if b.Name == name {
-			return br.Cleanup(ctx, br.CleanupOptions{Options: br.Options{Storage: st}, Name: name, Force: true})
+			_, err := br.Cleanup(ctx, br.CleanupOptions{Options: br.Options{Storage: st}, Name: name, Force: true})
+			return err
 		}
 	}
 	return nil // already gone

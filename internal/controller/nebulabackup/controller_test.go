@@ -375,7 +375,7 @@ func TestCleanBackupDataAndAutoRemove(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys := []string{name + "/meta/a.sst", name + "/data/1/host_9779/data/000001.sst", name + "/" + name + ".checksums", other + "/meta/b.sst"}
+	keys := []string{name + "/meta/a.sst", name + "/data/1/host_9779/data/000001.sst", name + "/" + name + ".manifest", other + "/meta/b.sst"}
 	for _, k := range keys {
 		if _, err := mc.PutObject(ctx, f.bucket, k, bytes.NewReader([]byte("x")), 1, minio.PutObjectOptions{}); err != nil {
 			t.Fatal(err)

@@ -24,6 +24,9 @@ import (
 const (
 	DefaultConnectTimeout = 5 * time.Second
 	DefaultRequestTimeout = 60 * time.Second
+	// A NebulaGraph server answers verifyClientVersion at once; waiting
+	// longer only delays saying that the address is not one.
+	DefaultHandshakeTimeout = 2 * time.Second
 	// Backup manifests and scans can exceed thrift's 16 MB default.
 	DefaultMaxFrameSize = 256 << 20
 )
@@ -35,6 +38,11 @@ type Options struct {
 	// RequestTimeout bounds each RPC (send + receive); a shorter context
 	// deadline wins.
 	RequestTimeout time.Duration
+	// HandshakeTimeout bounds the first call on a new connection
+	// (verifyClientVersion), so that an address that is not a NebulaGraph
+	// server, or one that never answers, is reported quickly. It is
+	// capped by RequestTimeout.
+	HandshakeTimeout time.Duration
 	// MaxFrameSize is the largest frame accepted, in bytes.
 	MaxFrameSize int32
 }
@@ -45,6 +53,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.RequestTimeout <= 0 {
 		o.RequestTimeout = DefaultRequestTimeout
+	}
+	if o.HandshakeTimeout <= 0 {
+		o.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if o.HandshakeTimeout > o.RequestTimeout {
+		o.HandshakeTimeout = o.RequestTimeout
 	}
 	if o.MaxFrameSize <= 0 {
 		o.MaxFrameSize = DefaultMaxFrameSize
@@ -59,10 +73,14 @@ type Conn struct {
 	addr   string
 	opts   Options
 	nc     net.Conn
+	trans  *netTransport
 	client *thrift.TStandardClient
 	// broken is set once the stream may be out of sync (failed or
 	// interrupted call); such a Conn must be closed, not reused.
 	broken bool
+	// answered is set once a reply has been decoded: the peer speaks our
+	// protocol.
+	answered bool
 }
 
 // Dial connects to addr. Failures are *TransportError values naming addr.
@@ -78,12 +96,14 @@ func Dial(ctx context.Context, addr string, opts Options) (*Conn, error) {
 		MaxMessageSize:     opts.MaxFrameSize,
 		TBinaryStrictWrite: thrift.BoolPtr(true),
 	}
-	trans := thrift.NewTFramedTransportConf(newNetTransport(nc), conf)
+	nt := newNetTransport(nc)
+	trans := thrift.NewTFramedTransportConf(nt, conf)
 	proto := thrift.NewTBinaryProtocolConf(trans, conf)
 	return &Conn{
 		addr:   addr,
 		opts:   opts,
 		nc:     nc,
+		trans:  nt,
 		client: thrift.NewTStandardClient(proto, proto),
 	}, nil
 }
@@ -112,17 +132,25 @@ func (c *Conn) Call(ctx context.Context, method string, args, result thrift.TStr
 		c.broken = true
 		return thrift.ResponseMeta{}, err
 	}
-	stop := context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(time.Unix(1, 0)) })
+	fired := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		_ = c.nc.SetDeadline(time.Unix(1, 0))
+		close(fired)
+	})
 	meta, err := c.client.Call(ctx, method, args, result)
 	if !stop() {
-		// The cancel hook ran (or is running): the deadline is poisoned.
+		// The cancel hook ran: the deadline is poisoned. Wait for it, so
+		// that nothing sets a deadline after us.
+		<-fired
 		c.broken = true
 		if err != nil {
 			// The I/O error is only a symptom of the cancellation.
 			err = ctx.Err()
 		}
 	}
-	if err != nil && !isApplicationError(err) {
+	if err == nil || isApplicationError(err) {
+		c.answered = true
+	} else {
 		c.broken = true
 	}
 	return meta, err
@@ -137,17 +165,28 @@ func isApplicationError(err error) bool {
 }
 
 // netTransport adapts a net.Conn to thrift.TTransport. Writes are buffered
-// so that a frame's length prefix and body leave in one segment.
+// so that a frame's length prefix and body leave in one segment. The first
+// bytes received are kept: when they are no thrift frame, they tell what
+// the peer is (see diagnose).
 type netTransport struct {
-	nc net.Conn
-	w  *bufio.Writer
+	nc    net.Conn
+	w     *bufio.Writer
+	head  [32]byte
+	nhead int
 }
 
 func newNetTransport(nc net.Conn) *netTransport {
 	return &netTransport{nc: nc, w: bufio.NewWriterSize(nc, 64<<10)}
 }
 
-func (t *netTransport) Read(p []byte) (int, error)    { return t.nc.Read(p) }
+func (t *netTransport) Read(p []byte) (int, error) {
+	n, err := t.nc.Read(p)
+	if n > 0 && t.nhead < len(t.head) {
+		t.nhead += copy(t.head[t.nhead:], p[:n])
+	}
+	return n, err
+}
+
 func (t *netTransport) Write(p []byte) (int, error)   { return t.w.Write(p) }
 func (t *netTransport) Flush(_ context.Context) error { return t.w.Flush() }
 func (t *netTransport) Close() error                  { return t.nc.Close() }
@@ -166,6 +205,10 @@ type TransportError struct {
 }
 
 func (e *TransportError) Error() string {
+	var ws *WrongServerError
+	if errors.As(e.Err, &ws) {
+		return ws.Error() // it names the address and what is wrong
+	}
 	s := e.Addr + ": "
 	if e.Service != "" {
 		s = e.Service + " " + s

@@ -41,7 +41,15 @@ func (s *session) connectLocked(ctx context.Context) error {
 		return err
 	}
 	if s.handshake != nil {
-		if err := s.handshake(ctx, c); err != nil {
+		// The handshake gets a short timeout of its own: a peer that is
+		// not a NebulaGraph server is told apart in seconds, not after
+		// RequestTimeout.
+		hctx, cancel := context.WithTimeout(ctx, s.opts.HandshakeTimeout)
+		err := s.handshake(hctx, c)
+		timedOut := err != nil && hctx.Err() != nil && ctx.Err() == nil && isTimeout(err)
+		cancel()
+		if err != nil {
+			err = s.diagnose(ctx, c, "verifyClientVersion", err, true, timedOut)
 			_ = c.Close()
 			return s.wrap("verifyClientVersion", err)
 		}
@@ -77,12 +85,18 @@ func (s *session) call(ctx context.Context, method string, fn func(ctx context.C
 			}
 			fresh = true
 		}
-		err := fn(ctx, s.conn)
-		if s.conn.broken {
+		c := s.conn
+		err := fn(ctx, c)
+		if c.broken {
 			s.dropLocked()
 		}
 		if err == nil {
 			return nil
+		}
+		if fresh && s.handshake == nil {
+			// No handshake vetted the peer: garbage in reply to the first
+			// call is told apart here.
+			err = s.diagnose(ctx, c, method, err, false, false)
 		}
 		if isApplicationError(err) || fresh || attempt > 0 || ctx.Err() != nil {
 			return s.wrap(method, err)
@@ -95,6 +109,8 @@ func (s *session) wrap(method string, err error) error {
 	switch e := err.(type) {
 	case *CodeError, *PartError:
 		return err
+	case *WrongServerError:
+		return &TransportError{Service: s.service, Addr: s.addr, Method: method, Err: e}
 	case *TransportError:
 		e.Service, e.Method = s.service, method
 		return e

@@ -37,6 +37,7 @@ func Run(t *testing.T, newStore func(t *testing.T) objstore.Store) {
 		{"ListPrefix", testListPrefix},
 		{"ListStop", testListStop},
 		{"Delete", testDelete},
+		{"DeleteDir", testDeleteDir},
 		{"InvalidKeys", testInvalidKeys},
 		{"SizeMismatch", testSizeMismatch},
 		{"FailedPut", testFailedPut},
@@ -522,5 +523,30 @@ func testURI(t *testing.T, s objstore.Store) {
 	}
 	if strings.Contains(u, "@") {
 		t.Fatalf("URI() = %q carries userinfo", u)
+	}
+}
+
+// testDeleteDir: everything under the directory goes, nothing beside it.
+func testDeleteDir(t *testing.T, s objstore.Store) {
+	ctx := ctxFor(t)
+	for _, k := range []string{"d/a", "d/x/b", "d/x/y/c", "d2/a", "dx", "e/d/a"} {
+		Put(t, s, k, []byte(k))
+	}
+	n, err := s.DeleteDir(ctx, "d")
+	if err != nil || n != 3 {
+		t.Fatalf("DeleteDir(d) = %d, %v; want 3 objects", n, err)
+	}
+	var left []string
+	if err := s.List(ctx, "", func(oi objstore.ObjectInfo) error { left = append(left, oi.Key); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(left, ",") != "d2/a,dx,e/d/a" {
+		t.Fatalf("after DeleteDir(d): %v", left)
+	}
+	if n, err := s.DeleteDir(ctx, "d"); err != nil || n != 0 {
+		t.Fatalf("DeleteDir of nothing = %d, %v", n, err)
+	}
+	if _, err := s.DeleteDir(ctx, "../x"); !errors.Is(err, objstore.ErrInvalidKey) {
+		t.Fatalf("DeleteDir(../x): %v, want ErrInvalidKey", err)
 	}
 }
