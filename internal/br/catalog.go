@@ -128,7 +128,9 @@ type VerifyReport struct {
 }
 
 // OK is true when nothing is missing, corrupt or damaged.
-func (r *VerifyReport) OK() bool { return len(r.Missing) == 0 && len(r.Corrupt) == 0 && len(r.Damaged) == 0 }
+func (r *VerifyReport) OK() bool {
+	return len(r.Missing) == 0 && len(r.Corrupt) == 0 && len(r.Damaged) == 0
+}
 
 // Verify checks a backup and its whole chain back to the full backup:
 // each link's manifest (its own checksum and count), .meta against it,

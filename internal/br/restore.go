@@ -408,11 +408,14 @@ func (e *engine) run(ctx context.Context, from Step) (*RestoreResult, error) {
 		}
 		stopRenew()
 		err = fmt.Errorf("step %s: %w", s.step, err)
-		res, rerr := e.rollback(context.WithoutCancel(ctx), err.Error())
+		touched := e.j.Stopped
+		_, rerr := e.rollback(context.WithoutCancel(ctx), err.Error())
 		if rerr != nil {
 			return nil, fmt.Errorf("restore of %s failed: %w; putting the old data back did not finish either: %v", e.j.Backup, err, rerr)
 		}
-		_ = res
+		if !touched {
+			return nil, fmt.Errorf("restore of %s failed before the target cluster was touched (its data and services are as they were; the downloads are removed): %w", e.j.Backup, err)
+		}
 		return nil, fmt.Errorf("restore of %s failed, the target cluster has its old data back and its services up: %w", e.j.Backup, err)
 	}
 	e.bytes, e.files, _ = prog.finish()
