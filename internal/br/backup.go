@@ -151,7 +151,7 @@ func createIncremental(ctx context.Context, st objstore.Store, m *client.MetaCli
 		switch {
 		case client.IsCode(err, nebula.ErrorCode_E_WRONGCLUSTER):
 			lastErr = fmt.Errorf("base %s was taken from another cluster (cluster id %d): incremental backups need a base of the same cluster; take a full backup", name, b.ClusterID)
-		case client.IsCode(err, nebula.ErrorCode_E_BACKUP_FAILED):
+		case client.IsCode(err, nebula.ErrorCode_E_BACKUP_FAILED) && client.HostsDown(err) == nil: // a host down is no fault of the base
 			lastErr = fmt.Errorf("base %s is not a backup of the cluster at %s: take a full backup", name, m.Addr())
 		default:
 			return nil, nil, err

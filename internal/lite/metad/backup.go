@@ -66,9 +66,21 @@ func BackupName(t time.Time) string { return t.Format("BACKUP_2006_01_02_15_04_0
 // CreateBackup cuts a consistent snapshot of the cluster: writes to the
 // spaces are blocked only while every storaged cuts its checkpoint; then
 // metad exports its own state and records the snapshot.
+//
+// As in NebulaGraph's metad, the snapshot is recorded INVALID when the
+// backup starts and VALID when it completes, so listSnapshots shows a
+// backup in progress; unlike NebulaGraph's, a failed backup removes its
+// snapshot (its checkpoints are dropped already). A second backup while
+// one runs is refused with E_BACKUP_RUNNING_JOBS rather than queued.
 func (m *Metad) CreateBackup(ctx context.Context, spaceNames []string, base string, clusterID int64) (*BackupMeta, error) {
 	if !m.backupMu.TryLock() {
-		return nil, coded(codeBackupRunningJobs, "another backup is running; wait for it to finish")
+		m.mu.Lock()
+		name, since := m.running, time.Since(m.runningSince).Round(time.Second)
+		m.mu.Unlock()
+		if name == "" {
+			return nil, coded(codeBackupRunningJobs, "another backup is starting: wait for it to finish")
+		}
+		return nil, coded(codeBackupRunningJobs, "backup %s is in progress (for %s; listSnapshots shows it INVALID): wait for it to finish", name, since)
 	}
 	defer m.backupMu.Unlock()
 
@@ -112,7 +124,13 @@ func (m *Metad) CreateBackup(ctx context.Context, spaceNames []string, base stri
 	for _, h := range m.hostsLocked(RoleStorage) {
 		bm.StorageHosts = append(bm.StorageHosts, h.Addr)
 	}
+	m.running, m.runningSince = bm.Name, now
 	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		m.running = ""
+		m.mu.Unlock()
+	}()
 
 	// Which hosts hold which spaces.
 	hostSpaces := map[Addr][]int32{}
@@ -136,6 +154,27 @@ func (m *Metad) CreateBackup(ctx context.Context, spaceNames []string, base stri
 		sort.Slice(hostSpaces[h], func(i, j int) bool { return hostSpaces[h][i] < hostSpaces[h][j] })
 	}
 	sort.Slice(hosts, func(i, j int) bool { return hosts[i].String() < hosts[j].String() })
+
+	// The snapshot is INVALID until the backup completes; a failed backup
+	// removes it.
+	m.mu.Lock()
+	err := m.putSnapshot(&Snapshot{Name: bm.Name, Status: snapshotInvalid, Hosts: hosts, Spaces: ids})
+	m.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	completed := false
+	defer func() {
+		if completed {
+			return
+		}
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		delete(m.st.snapshots, bm.Name)
+		if err := m.st.del(pfxSnapshot + bm.Name); err != nil {
+			m.log.Warn("remove the snapshot of a failed backup", "name", bm.Name, "err", err)
+		}
+	}()
 
 	admins := map[Addr]Admin{}
 	defer func() {
@@ -166,17 +205,26 @@ func (m *Metad) CreateBackup(ctx context.Context, spaceNames []string, base stri
 
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	snap := &Snapshot{Name: bm.Name, Status: snapshotValid, Hosts: hosts, Spaces: ids}
-	rec := &BackupRecord{Name: bm.Name, ClusterID: bm.ClusterID, Full: bm.Full, Base: base, Spaces: ids, CreateTime: bm.CreateTime}
-	if err := m.st.put(pfxSnapshot+snap.Name, snap); err != nil {
+	if err := m.putSnapshot(&Snapshot{Name: bm.Name, Status: snapshotValid, Hosts: hosts, Spaces: ids}); err != nil {
 		return nil, err
 	}
+	completed = true
+	rec := &BackupRecord{Name: bm.Name, ClusterID: bm.ClusterID, Full: bm.Full, Base: base, Spaces: ids, CreateTime: bm.CreateTime}
 	if err := m.st.put(pfxBackup+rec.Name, rec); err != nil {
 		return nil, err
 	}
-	m.st.snapshots[snap.Name], m.st.backups[rec.Name] = snap, rec
+	m.st.backups[rec.Name] = rec
 	m.log.Info("backup snapshot created", "name", bm.Name, "spaces", ids, "hosts", len(hosts), "full", bm.Full)
 	return bm, nil
+}
+
+// putSnapshot records a snapshot (mu held).
+func (m *Metad) putSnapshot(s *Snapshot) error {
+	if err := m.st.put(pfxSnapshot+s.Name, s); err != nil {
+		return err
+	}
+	m.st.snapshots[s.Name] = s
+	return nil
 }
 
 // cutCheckpoints blocks writes everywhere, cuts a checkpoint on every host

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nebula-open/nebula-br/internal/lite/litetest"
 	"github.com/nebula-open/nebula-br/internal/lite/metad"
+	"github.com/nebula-open/nebula-br/internal/lite/storaged"
 	"github.com/nebula-open/nebula-br/internal/nebula/client"
 	"github.com/nebula-open/nebula-br/internal/nebula/gen/nebula"
 	"github.com/nebula-open/nebula-br/internal/nebula/gen/nebula/meta"
@@ -246,5 +247,109 @@ func TestListClusterNeedsAnAgentOnEveryHost(t *testing.T) {
 	}
 	if n := len(cl["127.0.0.1"]); n < 4 { // metad, 2 storaged, agent (+ graphd)
 		t.Fatalf("listCluster host services: %d", n)
+	}
+}
+
+// A storaged stopped just before a backup is still ONLINE for metad (its
+// heartbeats have not expired): the backup fails, and the error names it.
+func TestBackupWithStorageJustStoppedNamesIt(t *testing.T) {
+	c := litetest.Start(t, 3, nil)
+	c.WaitStorage(3)
+	load(t, c.Session())
+	ctx := context.Background()
+	m, err := client.NewMetaClient(c.MetaAddr, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	c.Storaged[1].Stop()
+	c.Storaged[1] = nil
+	down := net.JoinHostPort(c.SCfg[1].LocalIP, strconv.Itoa(c.SCfg[1].Port))
+
+	_, err = m.CreateBackup(ctx, nil, "", 0)
+	t.Log(err)
+	if !client.IsCode(err, nebula.ErrorCode_E_BACKUP_FAILED) {
+		t.Fatalf("backup with a storaged down: %v, want E_BACKUP_FAILED", err)
+	}
+	if got := client.HostsDown(err); len(got) != 1 || got[0] != down {
+		t.Fatalf("hosts found down: %v, want [%s]", got, down)
+	}
+	want := "meta createBackup: E_BACKUP_FAILED: storage host " + down + " does not accept connections (connection refused) though metad still lists it ONLINE (it has just stopped?): start it, then retry"
+	if err.Error() != want {
+		t.Fatalf("error:\n got %s\nwant %s", err, want)
+	}
+	// The failed backup left no snapshot.
+	if snaps, err := m.ListSnapshots(ctx); err != nil || len(snaps) != 0 {
+		t.Fatalf("snapshots after a failed backup: %v, %v", snaps, err)
+	}
+}
+
+// Once metad has marked the stopped storaged OFFLINE, the error says so.
+func TestBackupWithStorageOfflineNamesIt(t *testing.T) {
+	dir := t.TempDir()
+	log := litetest.Logger(t)
+	mport := litetest.FreePort(t)
+	md, err := metad.Start(metad.ServeConfig{LocalIP: "127.0.0.1", Port: mport, DataPath: filepath.Join(dir, "meta"), Root: dir, HostTimeout: time.Second, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer md.Stop()
+	metaAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(mport))
+	var stors []*storaged.Server
+	var addrs []string
+	for i := 0; i < 2; i++ {
+		cfg := storaged.Config{LocalIP: "127.0.0.1", Port: litetest.FreePort(t), MetaAddr: metaAddr,
+			DataPath: filepath.Join(dir, "storage"+strconv.Itoa(i)), Root: dir, HeartbeatInterval: 100 * time.Millisecond, Logger: log}
+		s, err := storaged.Start(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			if stors[i] != nil {
+				stors[i].Stop()
+			}
+		}()
+		stors = append(stors, s)
+		addrs = append(addrs, net.JoinHostPort(cfg.LocalIP, strconv.Itoa(cfg.Port)))
+	}
+	ctx := context.Background()
+	m, err := client.NewMetaClient(metaAddr, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	waitHosts := func(want meta.HostStatus, n int) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			hosts, err := m.ListHosts(ctx, meta.ListHostType_STORAGE)
+			k := 0
+			for _, h := range hosts {
+				if h.Status == want {
+					k++
+				}
+			}
+			if err == nil && k == n {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d storage hosts %s, want %d (%v)", k, want, n, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	waitHosts(meta.HostStatus_ONLINE, 2)
+	if _, err := m.CreateSpace(ctx, &meta.SpaceDesc{SpaceName: []byte("s"), PartitionNum: 4, ReplicaFactor: 1}, false); err != nil {
+		t.Fatal(err)
+	}
+	stors[0].Stop()
+	stors[0] = nil
+	waitHosts(meta.HostStatus_OFFLINE, 1)
+
+	_, err = m.CreateBackup(ctx, nil, "", 0)
+	t.Log(err)
+	want := "meta createBackup: E_BACKUP_FAILED: storage host " + addrs[0] + " is OFFLINE: start it (or wait until it registers), then retry"
+	if err == nil || err.Error() != want {
+		t.Fatalf("error:\n got %v\nwant %s", err, want)
 	}
 }

@@ -64,7 +64,8 @@ const (
 	RoleStorage = int32(meta.HostRole_STORAGE)
 	RoleAgent   = int32(meta.HostRole_AGENT)
 
-	snapshotValid = int32(meta.SnapshotStatus_VALID)
+	snapshotValid   = int32(meta.SnapshotStatus_VALID)
+	snapshotInvalid = int32(meta.SnapshotStatus_INVALID)
 )
 
 // Metad is the meta service's state and logic.
@@ -76,6 +77,9 @@ type Metad struct {
 	st       *store
 	lastSeen map[string]time.Time // host -> last heartbeat (not persisted)
 	backupMu sync.Mutex           // one backup at a time
+	// The backup in progress, if any (guarded by mu).
+	running      string
+	runningSince time.Time
 }
 
 // Open loads (or creates) the meta state.

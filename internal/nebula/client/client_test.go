@@ -27,6 +27,17 @@ type fakeMeta struct {
 	gotBackup   atomic.Pointer[meta.CreateBackupReq]
 	backup      *meta.BackupMeta
 	delay       atomic.Int64 // nanoseconds
+	backupCode  nebula.ErrorCode
+	hosts       []*meta.HostItem
+	snapshots   []*meta.Snapshot
+}
+
+func (f *fakeMeta) ListHosts(context.Context, *meta.ListHostsReq) (*meta.ListHostsResp, error) {
+	return &meta.ListHostsResp{Hosts: f.hosts}, nil
+}
+
+func (f *fakeMeta) ListSnapshots(context.Context, *meta.ListSnapshotsReq) (*meta.ListSnapshotsResp, error) {
+	return &meta.ListSnapshotsResp{Snapshots: f.snapshots}, nil
 }
 
 func (f *fakeMeta) VerifyClientVersion(_ context.Context, req *meta.VerifyClientVersionReq) (*meta.VerifyClientVersionResp, error) {
@@ -65,6 +76,9 @@ func (f *fakeMeta) CreateBackup(_ context.Context, req *meta.CreateBackupReq) (*
 	f.gotBackup.Store(req)
 	if string(req.BaseBackupName) == "broken" {
 		return &meta.CreateBackupResp{Code: nebula.ErrorCode_E_BACKUP_FAILED}, nil
+	}
+	if f.backupCode != nebula.ErrorCode_SUCCEEDED {
+		return &meta.CreateBackupResp{Code: f.backupCode}, nil
 	}
 	return &meta.CreateBackupResp{Code: nebula.ErrorCode_SUCCEEDED, Meta: f.backup}, nil
 }

@@ -12,7 +12,7 @@ var ErrClosed = errors.New("client closed")
 
 // CodeError is a reply whose error code is not SUCCEEDED. Error() reads
 // like "meta createBackup: E_BACKUP_FAILED" (plus ": msg" when the server
-// sent a message).
+// sent a message, and ": cause" when the client found out why).
 type CodeError struct {
 	Service string // "meta", "storage", "graph"
 	Method  string // thrift method name, e.g. "createBackup"
@@ -20,6 +20,10 @@ type CodeError struct {
 	Msg     string
 	// Leader is the server's leader hint, if it sent one (E_LEADER_CHANGED).
 	Leader *nebula.HostAddr
+	// Cause, if set, is what the client found out on its own about a code
+	// that says nothing about why (most replies have no message field):
+	// e.g. a *HostsDownError behind createBackup's E_BACKUP_FAILED.
+	Cause error
 }
 
 func (e *CodeError) Error() string {
@@ -30,8 +34,13 @@ func (e *CodeError) Error() string {
 	if e.Msg != "" {
 		s += ": " + e.Msg
 	}
+	if e.Cause != nil {
+		s += ": " + e.Cause.Error()
+	}
 	return s
 }
+
+func (e *CodeError) Unwrap() error { return e.Cause }
 
 // PartError is a failed partition reported in a storage ResponseCommon.
 type PartError struct {

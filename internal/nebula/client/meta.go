@@ -383,6 +383,10 @@ func (m *MetaClient) ListParts(ctx context.Context, space nebula.GraphSpaceID, p
 
 // CreateBackup asks metad to checkpoint the cluster. nil spaces means all
 // spaces; an empty base means a full backup; clusterID 0 is left unset.
+// When metad's code does not say why it failed (E_BACKUP_FAILED,
+// E_BACKUP_RUNNING_JOBS...), the *CodeError's Cause says what the client
+// found out: a *HostsDownError naming the storage hosts down, or the
+// backup in progress.
 func (m *MetaClient) CreateBackup(ctx context.Context, spaces []string, base string, clusterID int64) (*meta.BackupMeta, error) {
 	req := meta.NewCreateBackupReq()
 	if spaces != nil {
@@ -407,6 +411,11 @@ func (m *MetaClient) CreateBackup(ctx context.Context, spaces []string, base str
 		return nil, err
 	}
 	if err := m.check("createBackup", resp.Code, resp.Leader); err != nil {
+		// The code alone does not say which host or step failed, or what
+		// is running: find out (see explainBackup).
+		if ce, ok := err.(*CodeError); ok {
+			ce.Cause = m.explainBackup(ctx, ce.Code, spaces)
+		}
 		return nil, err
 	}
 	return resp.Meta, nil
