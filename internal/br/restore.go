@@ -486,13 +486,23 @@ func retry(ctx context.Context, fn func() error) error {
 	}
 }
 
-// serviceCall starts or stops one service through its agent.
-func (e *engine) serviceCall(ctx context.Context, s *service, start bool) error {
+// onAgent runs fn with a connection to agent, waiting out an agent that
+// cannot be reached for agentGrace; fn's errors get the kind their cause
+// implies.
+func (e *engine) onAgent(ctx context.Context, agent string, fn func(*agentclient.Client) error) error {
 	return retry(ctx, func() error {
-		c, err := e.agent(ctx, s.Agent)
+		c, err := e.agent(ctx, agent)
 		if err != nil {
 			return err
 		}
+		return Classify(fn(c))
+	})
+}
+
+// serviceCall starts or stops one service through its agent.
+func (e *engine) serviceCall(ctx context.Context, s *service, start bool) error {
+	return e.onAgent(ctx, s.Agent, func(c *agentclient.Client) error {
+		var err error
 		if start {
 			err = c.StartService(ctx, roles[s.Role], s.Root)
 		} else {
@@ -559,11 +569,7 @@ func (e *engine) setAside(ctx context.Context) error {
 		}
 	}
 	for _, a := range e.j.Aside {
-		err := retry(ctx, func() error {
-			c, err := e.agent(ctx, a.Agent)
-			if err != nil {
-				return err
-			}
+		err := e.onAgent(ctx, a.Agent, func(c *agentclient.Client) error {
 			moved, err := c.ExistDir(ctx, a.Old)
 			if err != nil {
 				return mark(agentKind(err), err)
@@ -725,44 +731,42 @@ func (e *engine) verify(ctx context.Context) error {
 // waitAgents waits until metad's listCluster names an agent for every
 // host (a restored metad learns of them from their next heartbeat).
 func (e *engine) waitAgents(ctx context.Context) error {
+	return e.poll(ctx, func(m *client.MetaClient) error {
+		_, err := discover(ctx, m)
+		return err
+	}, func(err error) error {
+		return markf(ErrTargetFailed, "after %s metad still does not list every service with its agent: %w", e.o.Timeout, err)
+	})
+}
+
+// waitOnline waits until metad reports every host ONLINE.
+func (e *engine) waitOnline(ctx context.Context, hosts []*nebula.HostAddr) error {
+	return e.poll(ctx, func(m *client.MetaClient) error {
+		missing, err := StorageOffline(ctx, m, hosts)
+		if err == nil && len(missing) > 0 {
+			err = fmt.Errorf("storage hosts %s are not online", strings.Join(missing, ", "))
+		}
+		return err
+	}, func(err error) error {
+		return markf(ErrTargetFailed, "%v %s after starting (metad %s): see their logs", err, e.o.Timeout, e.o.MetaAddr)
+	})
+}
+
+// poll asks the target's metad until ask succeeds, for up to the
+// restore's Timeout; then the last error goes through fail.
+func (e *engine) poll(ctx context.Context, ask func(*client.MetaClient) error, fail func(error) error) error {
 	deadline := time.Now().Add(e.o.Timeout)
 	for {
 		m, err := client.NewMetaClient(e.o.MetaAddr, client.Options{ConnectTimeout: 2 * time.Second})
 		if err == nil {
-			_, err = discover(ctx, m)
+			err = ask(m)
 			m.Close()
 		}
 		if err == nil {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return markf(ErrTargetFailed, "after %s metad still does not list every service with its agent: %w", e.o.Timeout, err)
-		}
-		select {
-		case <-ctx.Done():
-			return context.Cause(ctx)
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-}
-
-func (e *engine) waitOnline(ctx context.Context, hosts []*nebula.HostAddr) error {
-	deadline := time.Now().Add(e.o.Timeout)
-	for {
-		missing, err := func() ([]string, error) {
-			m, err := client.NewMetaClient(e.o.MetaAddr, client.Options{ConnectTimeout: 2 * time.Second})
-			if err != nil {
-				return nil, err
-			}
-			defer m.Close()
-			return StorageOffline(ctx, m, hosts)
-		}()
-		if err == nil && len(missing) == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return markf(ErrTargetFailed, "storage hosts %s are not online %s after starting (metad %s, err %v): see their logs",
-				strings.Join(missing, ", "), e.o.Timeout, e.o.MetaAddr, err)
+			return fail(err)
 		}
 		select {
 		case <-ctx.Done():
@@ -798,13 +802,7 @@ func (e *engine) commit(ctx context.Context, resumed bool) (*RestoreResult, erro
 func (e *engine) removeLeftovers(ctx context.Context, old bool) error {
 	var errs []error
 	rm := func(agent, path string) {
-		err := retry(ctx, func() error {
-			c, err := e.agent(ctx, agent)
-			if err != nil {
-				return err
-			}
-			return mark(agentKind(err), c.RemoveDir(ctx, path))
-		})
+		err := e.onAgent(ctx, agent, func(c *agentclient.Client) error { return c.RemoveDir(ctx, path) })
 		if err != nil {
 			errs = append(errs, fmt.Errorf("remove %s on %s: %w", path, agent, err))
 		}
@@ -885,11 +883,7 @@ func (e *engine) rollback(ctx context.Context, cause string) (*RestoreResult, er
 		return nil, e.stuck(errors.Join(errs...))
 	}
 	for _, a := range e.j.Aside {
-		err := retry(ctx, func() error {
-			c, err := e.agent(ctx, a.Agent)
-			if err != nil {
-				return err
-			}
+		err := e.onAgent(ctx, a.Agent, func(c *agentclient.Client) error {
 			moved, err := c.ExistDir(ctx, a.Old)
 			if err != nil {
 				return mark(agentKind(err), err)
