@@ -1,6 +1,7 @@
 package br
 
 import (
+	"encoding/binary"
 	"context"
 	"errors"
 	"fmt"
@@ -14,15 +15,32 @@ import (
 	"github.com/nebula-open/nebula-br/internal/objstore"
 )
 
-// encodeMeta serialises a BackupMeta as NebulaGraph's br does: thrift
-// binary protocol.
+// encodeMeta serialises a BackupMeta as NebulaGraph's br does: a 4-byte
+// big-endian length, then the thrift binary-protocol struct.
 func encodeMeta(bm *meta.BackupMeta) ([]byte, error) {
 	ts := thrift.NewTSerializer()
 	ts.Protocol = thrift.NewTBinaryProtocolConf(ts.Transport, &thrift.TConfiguration{})
-	return ts.Write(context.Background(), bm)
+	body, err := ts.Write(context.Background(), bm)
+	if err != nil {
+		return nil, err
+	}
+	return append(binary.BigEndian.AppendUint32(make([]byte, 0, 4+len(body)), uint32(len(body))), body...), nil
 }
 
+// decodeMeta reads a .meta: framed as NebulaGraph's br writes it, or, as
+// this project's first versions wrote it, the bare struct.
 func decodeMeta(b []byte) (*meta.BackupMeta, error) {
+	if len(b) >= 4 && int(binary.BigEndian.Uint32(b)) == len(b)-4 {
+		return decodeMetaStruct(b[4:])
+	}
+	bm, err := decodeMetaStruct(b)
+	if err != nil {
+		return nil, fmt.Errorf("neither a framed BackupMeta (a 4-byte length, then the struct) nor a bare one: %w", err)
+	}
+	return bm, nil
+}
+
+func decodeMetaStruct(b []byte) (*meta.BackupMeta, error) {
 	td := thrift.NewTDeserializer()
 	// No string or container can be longer than the input: a damaged
 	// length must fail at once, not allocate gigabytes.
@@ -31,25 +49,12 @@ func decodeMeta(b []byte) (*meta.BackupMeta, error) {
 	if err := td.Read(context.Background(), bm, b); err != nil {
 		return nil, err
 	}
+	if len(bm.BackupName) == 0 {
+		return nil, errors.New("it names no backup")
+	}
 	return bm, nil
 }
 
-// readMeta loads <name>/<name>.meta; a missing one means the backup is
-// unknown or incomplete.
-func readMeta(ctx context.Context, st objstore.Store, name string) (*meta.BackupMeta, error) {
-	b, err := readAll(ctx, st, metaKey(name))
-	if errors.Is(err, objstore.ErrNotFound) {
-		return nil, fmt.Errorf("%w: backup %s not found under %s, or incomplete (no %s.meta): see `br show --storage %s`", ErrBackupNotFound, name, st.URI(), name, st.URI())
-	}
-	if err != nil {
-		return nil, mark(storageKind(err), fmt.Errorf("backup %s: read %s.meta: %w", name, name, err))
-	}
-	bm, err := decodeMeta(b)
-	if err != nil {
-		return nil, markf(ErrBackupDamaged, "backup %s: unreadable %s.meta: %w", name, name, err)
-	}
-	return bm, nil
-}
 
 func readAll(ctx context.Context, st objstore.Store, key string) ([]byte, error) {
 	r, err := st.Get(ctx, key)
@@ -127,7 +132,10 @@ func readLink(ctx context.Context, st objstore.Store, name string) (*meta.Backup
 	}
 	bm, err := decodeMeta(b)
 	if err != nil {
-		return nil, nil, markf(ErrBackupDamaged, "backup %s is damaged: unreadable %s.meta: %w", name, name, err)
+		return nil, nil, markf(ErrBackupDamaged, "backup %s is damaged: unreadable %s: %w", name, metaKey(name), err)
+	}
+	if string(bm.BackupName) != name {
+		return nil, nil, markf(ErrBackupDamaged, "backup %s is damaged: %s names backup %q", name, metaKey(name), bm.BackupName)
 	}
 	return bm, sums, nil
 }

@@ -3,6 +3,7 @@ package br
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"fmt"
 	"hash/crc32"
 	"strings"
@@ -46,6 +47,37 @@ func TestManifestRoundTripAndDamage(t *testing.T) {
 	b := append(body, []byte(fmt.Sprintf("end %08x\n", crc32.Checksum(body, castagnoli)))...)
 	if _, err := decodeManifest(name, b); err == nil || !strings.Contains(err.Error(), "header says 2") {
 		t.Errorf("wrong count: %v", err)
+	}
+}
+
+// The .meta is framed as NebulaGraph's br writes it: a 4-byte big-endian
+// length, then the thrift binary-protocol BackupMeta; the bare struct of
+// this project's first versions still reads.
+func TestMetaFraming(t *testing.T) {
+	bm := &meta.BackupMeta{BackupName: []byte("BACKUP_2026_01_01_00_00_00"), Full: true, ClusterID: 7}
+	b, err := encodeMeta(bm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The length (0x60), then: 1 space_backups (empty map), 2 meta_files
+	// (empty list), 3 backup_name, 4 full, 5 all_spaces, 6 create_time,
+	// 7 base_backup_name, 8 storage_hosts, 9 cluster_id = 7, stop.
+	golden, _ := hex.DecodeString("000000600d0001080c000000000f00020b000000000b00030000001a4241434b55505f323032365f30315f30315f30305f30305f3030" +
+		"02000401020005000a000600000000000000000b0007000000000f00080c000000000a0009000000000000000700")
+	if !bytes.Equal(b, golden) {
+		t.Fatalf(".meta bytes\n%x\nwant\n%x", b, golden)
+	}
+	for what, in := range map[string][]byte{"framed": b, "bare": b[4:]} {
+		got, err := decodeMeta(in)
+		if err != nil || string(got.BackupName) != string(bm.BackupName) || got.ClusterID != 7 || !got.Full {
+			t.Errorf("%s: %+v, %v", what, got, err)
+		}
+	}
+	if _, err := decodeMeta([]byte{0, 0, 0, 1, 0}); err == nil {
+		t.Error("a frame holding an empty struct decodes")
+	}
+	if _, err := decodeMeta([]byte("garbage that is no thrift")); err == nil || !strings.Contains(err.Error(), "neither a framed") {
+		t.Errorf("garbage: %v", err)
 	}
 }
 
