@@ -1,8 +1,8 @@
 package br
 
 import (
-	"encoding/binary"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -54,7 +54,6 @@ func decodeMetaStruct(b []byte) (*meta.BackupMeta, error) {
 	}
 	return bm, nil
 }
-
 
 func readAll(ctx context.Context, st objstore.Store, key string) ([]byte, error) {
 	r, err := st.Get(ctx, key)
