@@ -172,9 +172,10 @@ type journalStore struct {
 	agent *agentclient.Client
 	path  string
 
-	mu     sync.Mutex
-	exists bool
-	crc    uint32
+	mu      sync.Mutex
+	exists  bool
+	crc     uint32
+	removed bool // by us: the lease is given up, nothing may write the journal again
 }
 
 func journalPath(metaData string) string { return strings.TrimRight(metaData, "/") + ".br-restore" }
@@ -205,6 +206,9 @@ var errLeaseLost = errors.New("lease lost")
 func (s *journalStore) save(ctx context.Context, j *journal) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.removed {
+		return markf(ErrTargetBusy, "the restore journal %s was released: %w", s.path, errLeaseLost)
+	}
 	j.Renewed = time.Now().UTC()
 	b, err := json.MarshalIndent(j, "", "  ")
 	if err != nil {
@@ -228,7 +232,7 @@ func (s *journalStore) remove(ctx context.Context) error {
 	if err := s.agent.RemoveDir(ctx, s.path); err != nil {
 		return mark(agentKind(err), fmt.Errorf("remove the restore journal %s: %w", s.path, err))
 	}
-	s.exists = false
+	s.exists, s.removed = false, true
 	return nil
 }
 

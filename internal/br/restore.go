@@ -236,6 +236,9 @@ func (e *engine) takeOver(ctx context.Context, j *journal, age time.Duration) (*
 	if err := e.js.save(ctx, e.j); err != nil {
 		return nil, err
 	}
+	if err := writePointer(e.o.StateDir, e.o.MetaAddr, pointer{Agent: e.js.agent.Addr(), Path: e.js.path}); err != nil {
+		e.o.Log.Warn("cannot remember the journal's place on this machine (a rerun needs metad up)", "err", err)
+	}
 	e.topo = j.topology()
 	e.o.Log.Info("taking over an interrupted restore", "backup", j.Backup, "step", j.Step.String(), "state", j.State, "journal", e.where())
 	fmt.Fprintf(e.progressOut(), "interrupted restore of %s found at step %s (%s); %s\n", j.Backup, j.Step, j.State,
@@ -419,6 +422,7 @@ func (e *engine) run(ctx context.Context, from Step) (*RestoreResult, error) {
 		return nil, fmt.Errorf("restore of %s failed, the target cluster has its old data back and its services up: %w", e.j.Backup, err)
 	}
 	e.bytes, e.files, _ = prog.finish()
+	stopRenew() // before the journal goes: a late renewal must not write it again
 	return e.commit(context.WithoutCancel(ctx), false)
 }
 
