@@ -53,11 +53,3 @@ func (p *agentPool) incrUpload(ctx context.Context, agent string, req *pb.IncrUp
 	}
 	return c.IncrUpload(ctx, req, on)
 }
-
-func (p *agentPool) download(ctx context.Context, agent string, req *pb.DownloadFileRequest, on func(*pb.Progress)) error {
-	c, err := p.get(ctx, agent)
-	if err != nil {
-		return err
-	}
-	return c.Download(ctx, req, on)
-}

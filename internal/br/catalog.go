@@ -63,9 +63,10 @@ func List(ctx context.Context, st objstore.Store) ([]BackupInfo, error) {
 		return nil, mark(storageKind(err), fmt.Errorf("list %s: %w", st.URI(), err))
 	}
 	var out []BackupInfo
+	read := cachedLinks(ctx, st)
 	for _, b := range byName {
 		if hasMeta[b.Name] {
-			if err := describe(ctx, st, b); err != nil {
+			if err := describe(read, b); err != nil {
 				return nil, err
 			}
 		}
@@ -77,8 +78,8 @@ func List(ctx context.Context, st objstore.Store) ([]BackupInfo, error) {
 
 // describe fills a backup's details and status from its .meta, manifest
 // and chain; only a storage failure is an error.
-func describe(ctx context.Context, st objstore.Store, b *BackupInfo) error {
-	bm, _, err := readLink(ctx, st, b.Name)
+func describe(read linkReader, b *BackupInfo) error {
+	bm, _, err := read(b.Name)
 	if err != nil {
 		if Transient(err) || errors.Is(err, ErrStorageRefused) {
 			return err
@@ -91,7 +92,7 @@ func describe(ctx context.Context, st objstore.Store, b *BackupInfo) error {
 	for _, id := range sortedSpaceIDs(bm.SpaceBackups) {
 		b.Spaces = append(b.Spaces, string(bm.SpaceBackups[id].Space.SpaceName))
 	}
-	_, err = loadChain(ctx, st, b.Name)
+	_, err = chainOf(b.Name, read)
 	var ce *chainError
 	switch {
 	case err == nil:
@@ -157,10 +158,10 @@ func Verify(ctx context.Context, o Options, name string, quick bool) (*VerifyRep
 	}
 	for _, l := range chain {
 		r.Chain = append(r.Chain, l.Name)
-		sizes := map[string]int64{}
+		var sizes map[string]int64
 		if quick {
-			if err := st.List(ctx, l.Name+"/", func(oi objstore.ObjectInfo) error { sizes[oi.Key] = oi.Size; return nil }); err != nil {
-				return nil, mark(storageKind(err), fmt.Errorf("list backup %s: %w", l.Name, err))
+			if sizes, err = objectSizes(ctx, st, l.Name); err != nil {
+				return nil, err
 			}
 		}
 		for _, s := range l.Sums {
@@ -207,18 +208,23 @@ func checksum(ctx context.Context, st objstore.Store, key string) (int64, uint32
 	return n, h.Sum32(), err
 }
 
+// objectSizes lists a backup's objects: key to size.
+func objectSizes(ctx context.Context, st objstore.Store, name string) (map[string]int64, error) {
+	sizes := map[string]int64{}
+	if err := st.List(ctx, name+"/", func(oi objstore.ObjectInfo) error { sizes[oi.Key] = oi.Size; return nil }); err != nil {
+		return nil, mark(storageKind(err), fmt.Errorf("list backup %s: %w", name, err))
+	}
+	return sizes, nil
+}
+
 // checkPresent makes sure every object of the chain exists with its size,
 // without reading them: restore refuses a damaged backup before it
 // touches the target cluster (content is checked while downloading).
 func checkPresent(ctx context.Context, st objstore.Store, chain []*link) error {
 	for _, l := range chain {
-		have := map[string]int64{}
-		err := st.List(ctx, l.Name+"/", func(o objstore.ObjectInfo) error {
-			have[o.Key] = o.Size
-			return nil
-		})
+		have, err := objectSizes(ctx, st, l.Name)
 		if err != nil {
-			return mark(storageKind(err), fmt.Errorf("list backup %s: %w", l.Name, err))
+			return err
 		}
 		for _, s := range l.Sums {
 			size, ok := have[s.Key]

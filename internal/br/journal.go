@@ -178,6 +178,9 @@ type journalStore struct {
 	removed bool // by us: the lease is given up, nothing may write the journal again
 }
 
+// where names the journal: agent:path.
+func (s *journalStore) where() string { return s.agent.Addr() + ":" + s.path }
+
 func journalPath(metaData string) string { return strings.TrimRight(metaData, "/") + ".br-restore" }
 
 // load reads the journal: nil if there is none.
@@ -315,11 +318,10 @@ func checkNotRestoring(ctx context.Context, pool *agentPool, topo *topology, met
 	if err != nil || j == nil {
 		return err
 	}
-	where := c.Addr() + ":" + js.path
 	if j.Owner.alive(age) {
-		return fmt.Errorf("cannot back up now: %w", busyError(j, age, where))
+		return fmt.Errorf("cannot back up now: %w", busyError(j, age, js.where()))
 	}
-	return fmt.Errorf("cannot back up now: %w", interruptedError(j, where, metaAddr))
+	return fmt.Errorf("cannot back up now: %w", interruptedError(j, js.where(), metaAddr))
 }
 
 // newRunID names a restore run uniquely.

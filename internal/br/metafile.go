@@ -153,6 +153,33 @@ func (e *chainError) Unwrap() error { return e.err }
 // intact (manifest, .meta, completeness against its base); a failure is
 // a *chainError naming the link at fault.
 func loadChain(ctx context.Context, st objstore.Store, name string) ([]*link, error) {
+	return chainOf(name, func(n string) (*meta.BackupMeta, []fileSum, error) { return readLink(ctx, st, n) })
+}
+
+// linkReader reads one backup's .meta and manifest (readLink).
+type linkReader func(name string) (*meta.BackupMeta, []fileSum, error)
+
+// cachedLinks is a linkReader that reads each backup once, for listing
+// many backups whose chains share links.
+func cachedLinks(ctx context.Context, st objstore.Store) linkReader {
+	type read struct {
+		bm   *meta.BackupMeta
+		sums []fileSum
+		err  error
+	}
+	seen := map[string]read{}
+	return func(name string) (*meta.BackupMeta, []fileSum, error) {
+		r, ok := seen[name]
+		if !ok {
+			r.bm, r.sums, r.err = readLink(ctx, st, name)
+			seen[name] = r
+		}
+		return r.bm, r.sums, r.err
+	}
+}
+
+// chainOf is loadChain over any linkReader.
+func chainOf(name string, readLink linkReader) ([]*link, error) {
 	var chain []*link
 	seen := map[string]bool{}
 	at := func(link string, err error) error { return &chainError{Link: link, err: err} }
@@ -161,7 +188,7 @@ func loadChain(ctx context.Context, st objstore.Store, name string) ([]*link, er
 			return nil, at(cur, markf(ErrBackupDamaged, "backup %s: base chain loops at %s", name, cur))
 		}
 		seen[cur] = true
-		bm, sums, err := readLink(ctx, st, cur)
+		bm, sums, err := readLink(cur)
 		if err != nil {
 			if cur != name && errors.Is(err, ErrBackupNotFound) {
 				return nil, at(cur, markf(ErrBackupDamaged, "backup %s has a broken chain: it needs its base %s, which is missing or incomplete (no %s.meta)", name, cur, cur))

@@ -83,9 +83,9 @@ func (p *RestorePlan) Pair(target []*nebula.HostAddr) ([]*meta.HostPair, error) 
 	return pairs, nil
 }
 
-// MetaDownload is the download of metad's export into dir, and the files
+// metaDownload is the download of metad's export into dir, and the files
 // restoreMeta then reads from there.
-func (p *RestorePlan) MetaDownload(dir string, concurrency int32) (*pb.DownloadFileRequest, []string) {
+func (p *RestorePlan) metaDownload(dir string, concurrency int32) (*pb.DownloadFileRequest, []string) {
 	target := p.chain[len(p.chain)-1]
 	req := &pb.DownloadFileRequest{Backend: p.storage.backend(), Prefix: metaDirKey(p.Name), TargetPath: dir,
 		Files: toPB(target.under(metaDirKey(p.Name))), Concurrency: concurrency}
@@ -96,11 +96,11 @@ func (p *RestorePlan) MetaDownload(dir string, concurrency int32) (*pb.DownloadF
 	return req, files
 }
 
-// DataDownloads are the downloads that give a target storage host, whose
+// dataDownloads are the downloads that give a target storage host, whose
 // data path is dataPath, the data of backed-up host source: for every
 // space, the checkpoint from the link that holds the space in full, then
 // the WAL of every later link of the chain.
-func (p *RestorePlan) DataDownloads(source *nebula.HostAddr, dataPath string, concurrency int32) []*pb.DownloadFileRequest {
+func (p *RestorePlan) dataDownloads(source *nebula.HostAddr, dataPath string, concurrency int32) []*pb.DownloadFileRequest {
 	target := p.chain[len(p.chain)-1]
 	backend := p.storage.backend()
 	var out []*pb.DownloadFileRequest
@@ -144,7 +144,7 @@ func jobJournal(dir string) string { return filepath.Join(dir, ".br-restore-data
 // restore: job ids must not repeat across restores (an agent remembers
 // finished jobs).
 func (p *RestorePlan) MetaJob(run, dir string, concurrency int32) (*pb.RestoreDataRequest, []string) {
-	req, files := p.MetaDownload(dir, concurrency)
+	req, files := p.metaDownload(dir, concurrency)
 	return &pb.RestoreDataRequest{Id: MetaJobID(run), Downloads: []*pb.DownloadFileRequest{req}, JournalPath: jobJournal(dir)}, files
 }
 
@@ -152,7 +152,7 @@ func (p *RestorePlan) MetaJob(run, dir string, concurrency int32) (*pb.RestoreDa
 // path is dataPath, the data of backed-up host source: its downloads,
 // then the playback of the chain's WAL.
 func (p *RestorePlan) HostJob(run string, source *nebula.HostAddr, dataPath string, concurrency int32) *pb.RestoreDataRequest {
-	return &pb.RestoreDataRequest{Id: DataJobID(run), Downloads: p.DataDownloads(source, dataPath, concurrency),
+	return &pb.RestoreDataRequest{Id: DataJobID(run), Downloads: p.dataDownloads(source, dataPath, concurrency),
 		PlaybackDataPath: dataPath, JournalPath: jobJournal(dataPath)}
 }
 
@@ -160,8 +160,8 @@ func (p *RestorePlan) HostJob(run string, source *nebula.HostAddr, dataPath stri
 func MetaJobID(run string) string { return run + " meta" }
 func DataJobID(run string) string { return run + " data" }
 
-// BytesOf is what a job downloads.
-func BytesOf(req *pb.RestoreDataRequest) int64 {
+// bytesOf is what a job downloads.
+func bytesOf(req *pb.RestoreDataRequest) int64 {
 	var n int64
 	for _, d := range req.Downloads {
 		for _, f := range d.Files {

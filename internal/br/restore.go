@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -241,8 +242,10 @@ func (e *engine) takeOver(ctx context.Context, j *journal, age time.Duration) (*
 	}
 	e.topo = j.topology()
 	e.o.Log.Info("taking over an interrupted restore", "backup", j.Backup, "step", j.Step.String(), "state", j.State, "journal", e.where())
-	fmt.Fprintf(e.progressOut(), "interrupted restore of %s found at step %s (%s); %s\n", j.Backup, j.Step, j.State,
-		map[bool]string{true: "putting the old data back", false: "resuming it"}[e.o.Abort || j.State == stateRollingBack])
+	if e.o.Progress != nil {
+		fmt.Fprintf(e.o.Progress, "interrupted restore of %s found at step %s (%s); %s\n", j.Backup, j.Step, j.State,
+			map[bool]string{true: "putting the old data back", false: "resuming it"}[e.o.Abort || j.State == stateRollingBack])
+	}
 	if e.o.Abort || j.State == stateRollingBack {
 		cause := j.Cause
 		if e.o.Abort {
@@ -277,18 +280,7 @@ func (e *engine) takeOver(ctx context.Context, j *journal, age time.Duration) (*
 	return res, err
 }
 
-func (e *engine) where() string { return e.js.agent.Addr() + ":" + e.js.path }
-
-func (e *engine) progressOut() interface{ Write([]byte) (int, error) } {
-	if e.o.Progress != nil {
-		return e.o.Progress
-	}
-	return discard{}
-}
-
-type discard struct{}
-
-func (discard) Write(p []byte) (int, error) { return len(p), nil }
+func (e *engine) where() string { return e.js.where() }
 
 // pairUp maps the backed-up storage hosts to the target's.
 func (e *engine) pairUp() error {
@@ -334,14 +326,14 @@ func (e *engine) check(ctx context.Context) ([]jService, error) {
 		return nil, err
 	}
 	req, _ := e.plan.MetaJob("check", metaDir, 0)
-	need[metaDir] = BytesOf(req)
+	need[metaDir] = bytesOf(req)
 	for _, p := range e.pairs {
 		s := e.topo.storage(p.ToHost)
 		dir, err := s.dataPath()
 		if err != nil {
 			return nil, err
 		}
-		need[dir] += BytesOf(e.plan.HostJob("check", p.FromHost, dir, 0))
+		need[dir] += bytesOf(e.plan.HostJob("check", p.FromHost, dir, 0))
 	}
 	var out []jService
 	for _, s := range e.topo.all() {
@@ -463,14 +455,10 @@ func (e *engine) renew(ctx context.Context, cancel context.CancelCauseFunc) func
 			}
 		}
 	}()
-	var once bool
-	return func() {
-		if !once {
-			once = true
-			close(done)
-			<-stopped
-		}
-	}
+	return sync.OnceFunc(func() {
+		close(done)
+		<-stopped
+	})
 }
 
 // retry runs fn until it succeeds or fails for a reason other than an

@@ -2,6 +2,7 @@ package nebularestore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sort"
@@ -182,37 +183,79 @@ func (x *run) setCheckpoint(ctx context.Context, agent, dir, what string) error 
 // looks at it, and stops the agent once it is done. An operator restart
 // finds the job going on; an agent restart resumes it object by object.
 type podJob struct {
-	pod   string // "metad pod 0"
-	agent string // its address
-	req   *pb.RestoreDataRequest
-	what  string // for the event
+	pod  string // "metad pod 0"
+	c    *agentclient.Client
+	req  *pb.RestoreDataRequest
+	what string // for the event
 }
 
-// advanceJobs advances each pod's job: done ones get their agent stopped
-// (the service starts). It returns how far the rest are, or the failure.
-func (r *Reconciler) advanceJobs(ctx context.Context, x *run, jobs []podJob) (pending string, err error) {
-	var waiting []string
-	var done, total int64
-	for _, j := range jobs {
-		c, h, err := dialAgent(ctx, j.agent)
+// openPodJobs reaches the restore agent of each of n pods of role and
+// makes its job with mk (given the pod's data path); pods past their init
+// stage are done already. A pod whose agent does not answer yet is a
+// reason to wait (wait says which); a restore agent without a data path
+// is an ErrTargetFailed.
+func (x *run) openPodJobs(ctx context.Context, role string, n int, mk func(i int, agent, dataPath string) (podJob, error)) (jobs []podJob, wait string, err error) {
+	defer func() {
+		if wait != "" || err != nil {
+			closeJobs(jobs)
+			jobs = nil
+		}
+	}()
+	for i := 0; i < n; i++ {
+		addr := x.agentAddr(role, i)
+		c, h, err := dialAgent(ctx, addr)
 		if err != nil {
-			waiting = append(waiting, fmt.Sprintf("%s's agent at %s: %v", j.pod, j.agent, err))
-			continue
+			return jobs, fmt.Sprintf("waiting for %s pod %d's agent at %s: %v", role, i, addr, err), nil
 		}
 		if !h.RestoreInit {
 			c.Close()
-			continue // past its init stage: done earlier
+			continue
 		}
-		st, err := br.AdvanceJob(ctx, c, j.req)
+		if len(h.DataPaths) == 0 {
+			c.Close()
+			return jobs, "", fmt.Errorf("%w: the restore agent at %s reports no data path (--data-path)", br.ErrTargetFailed, addr)
+		}
+		j, err := mk(i, addr, h.DataPaths[0])
+		if err != nil {
+			c.Close()
+			return jobs, "", &apiError{err}
+		}
+		j.c = c
+		jobs = append(jobs, j)
+	}
+	return jobs, "", nil
+}
+
+// apiError is a failed call to the Kubernetes API: the manager retries
+// the reconcile, the restore does not fail.
+type apiError struct{ err error }
+
+func (e *apiError) Error() string { return e.err.Error() }
+func (e *apiError) Unwrap() error { return e.err }
+
+func closeJobs(jobs []podJob) {
+	for _, j := range jobs {
+		j.c.Close()
+	}
+}
+
+// advanceJobs advances each pod's job: done ones get their agent stopped
+// (the service starts). It returns how far the rest are, or the failure,
+// and closes the jobs' connections.
+func (r *Reconciler) advanceJobs(ctx context.Context, x *run, jobs []podJob) (pending string, err error) {
+	defer closeJobs(jobs)
+	var waiting []string
+	var done, total int64
+	for _, j := range jobs {
+		st, err := br.AdvanceJob(ctx, j.c, j.req)
 		if err == nil && st.State == pb.RestoreDataState_RESTORE_DATA_DONE {
-			err = c.StopAgent(ctx)
+			err = j.c.StopAgent(ctx)
 			if err == nil {
 				ctl.RestoredBytes.Add(float64(st.BytesFetched))
 				x.r.event(x.rt, corev1.EventTypeNormal, "DataRestored", fmt.Sprintf("%s: %s (%s downloaded, %d files already in place); its service starts",
 					j.pod, j.what, br.HumanBytes(st.BytesFetched), st.FilesSkipped))
 			}
 		}
-		c.Close()
 		switch {
 		case err != nil && !br.Transient(err):
 			return "", fmt.Errorf("%s: %w", j.pod, err)
@@ -230,38 +273,44 @@ func (r *Reconciler) advanceJobs(ctx context.Context, x *run, jobs []podJob) (pe
 	return fmt.Sprintf("%s of %s: %s", br.HumanBytes(done), br.HumanBytes(total), strings.Join(waiting, "; ")), nil
 }
 
+// runPodJobs opens and advances the jobs of a stage: the result to return
+// while they are not all done (nil once they are).
+func (r *Reconciler) runPodJobs(ctx context.Context, x *run, role string, n int, reason string, mk func(i int, agent, dataPath string) (podJob, error)) (*ctrl.Result, error) {
+	jobs, wait, err := x.openPodJobs(ctx, role, n, mk)
+	if wait != "" {
+		reason = v1alpha1.RestoreReasonWaitingForAgent
+	} else if err == nil {
+		wait, err = r.advanceJobs(ctx, x, jobs)
+	}
+	var api *apiError
+	switch {
+	case errors.As(err, &api):
+		return &ctrl.Result{}, api.err
+	case err != nil:
+		res, err := r.failWith(ctx, x.rt, err)
+		return &res, err
+	case wait != "":
+		res, err := r.progress(ctx, x.rt, reason, wait)
+		return &res, err
+	}
+	return nil, nil
+}
+
 // metadStage: every metad pod's restore agent downloads the export, then
 // every metad gets restoreMeta.
 func (r *Reconciler) metadStage(ctx context.Context, x *run) (ctrl.Result, error) {
 	rt, plan := x.rt, x.plan
 	metads := int(replicas(x.nc.Spec.Metad.Replicas))
-	var jobs []podJob
-	for i := 0; i < metads; i++ {
-		addr := x.agentAddr(naming.Metad, i)
-		c, h, err := dialAgent(ctx, addr)
-		if err != nil {
-			return r.progress(ctx, rt, v1alpha1.RestoreReasonWaitingForAgent, fmt.Sprintf("waiting for metad pod %d's agent at %s: %v", i, addr, err))
-		}
-		c.Close()
-		if !h.RestoreInit {
-			continue
-		}
-		if len(h.DataPaths) == 0 {
-			return r.fail(ctx, rt, v1alpha1.RestoreReasonTargetFailed, fmt.Sprintf("the restore agent at %s reports no data path (--data-path)", addr))
-		}
-		dir := filepath.Join(h.DataPaths[0], "restore-meta-"+plan.Name)
-		if err := x.setCheckpoint(ctx, addr, dir, "metad export of "+plan.Name); err != nil {
-			return ctrl.Result{}, err
+	res, err := r.runPodJobs(ctx, x, naming.Metad, metads, "DownloadingMeta", func(i int, agent, dataPath string) (podJob, error) {
+		dir := filepath.Join(dataPath, "restore-meta-"+plan.Name)
+		if err := x.setCheckpoint(ctx, agent, dir, "metad export of "+plan.Name); err != nil {
+			return podJob{}, err
 		}
 		req, _ := plan.MetaJob(x.runID(), dir, x.concurrency())
-		jobs = append(jobs, podJob{pod: fmt.Sprintf("metad pod %d", i), agent: addr, req: req, what: "export of " + plan.Name})
-	}
-	pending, err := r.advanceJobs(ctx, x, jobs)
-	if err != nil {
-		return r.failWith(ctx, rt, err)
-	}
-	if pending != "" {
-		return r.progress(ctx, rt, "DownloadingMeta", "metad's export: "+pending)
+		return podJob{pod: fmt.Sprintf("metad pod %d", i), req: req, what: "export of " + plan.Name}, nil
+	})
+	if res != nil {
+		return *res, err
 	}
 
 	pairs, err := plan.Pair(x.storageHosts())
@@ -362,33 +411,16 @@ func (r *Reconciler) storagedStage(ctx context.Context, x *run) (ctrl.Result, er
 	for _, p := range pairs {
 		sourceOf[p.ToHost.Host] = p.FromHost
 	}
-	var jobs []podJob
-	for i, t := range targets {
-		addr := x.agentAddr(naming.Storaged, i)
-		c, h, err := dialAgent(ctx, addr)
-		if err != nil {
-			return r.progress(ctx, rt, v1alpha1.RestoreReasonWaitingForAgent, fmt.Sprintf("waiting for storaged pod %d's agent at %s: %v", i, addr, err))
+	res, err := r.runPodJobs(ctx, x, naming.Storaged, len(targets), "DownloadingData", func(i int, agent, dataPath string) (podJob, error) {
+		source := sourceOf[targets[i].Host]
+		req := plan.HostJob(x.runID(), source, dataPath, x.concurrency())
+		if err := x.setCheckpoint(ctx, agent, req.JournalPath, "record of the restore's download"); err != nil {
+			return podJob{}, err
 		}
-		c.Close()
-		if !h.RestoreInit {
-			continue
-		}
-		if len(h.DataPaths) == 0 {
-			return r.fail(ctx, rt, v1alpha1.RestoreReasonTargetFailed, fmt.Sprintf("the restore agent at %s reports no data path (--data-path)", addr))
-		}
-		req := plan.HostJob(x.runID(), sourceOf[t.Host], h.DataPaths[0], x.concurrency())
-		if err := x.setCheckpoint(ctx, addr, req.JournalPath, "record of the restore's download"); err != nil {
-			return ctrl.Result{}, err
-		}
-		jobs = append(jobs, podJob{pod: fmt.Sprintf("storaged pod %d", i), agent: addr, req: req,
-			what: fmt.Sprintf("data of %s:%d downloaded and played back", sourceOf[t.Host].Host, sourceOf[t.Host].Port)})
-	}
-	pending, err := r.advanceJobs(ctx, x, jobs)
-	if err != nil {
-		return r.failWith(ctx, rt, err)
-	}
-	if pending != "" {
-		return r.progress(ctx, rt, "DownloadingData", "storaged data: "+pending)
+		return podJob{pod: fmt.Sprintf("storaged pod %d", i), req: req, what: fmt.Sprintf("data of %s:%d downloaded and played back", source.Host, source.Port)}, nil
+	})
+	if res != nil {
+		return *res, err
 	}
 
 	// Every storaged has its data: wait until each registers with metad.
