@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Regenerates the Go gRPC bindings of the br-agent API from
-# internal/agent/pb/agent.proto into internal/agent/pb/*.pb.go.
+# Regenerates the Go gRPC bindings of the br-agent APIs: ours
+# (internal/agent/pb/agent.proto) and nebula-agent's as upstream puts it on
+# the wire (internal/agent/upstreampb/nebula_agent.proto), each into its
+# directory's *.pb.go.
 #
 # Reproducible: protoc is Debian's protobuf-compiler (installed with apt-get
 # when missing and we are root), the Go plugins are built at pinned versions
@@ -38,16 +40,21 @@ mkdir -p "$bin"
 GOBIN="$bin" go install "$protoc_gen_go"
 GOBIN="$bin" go install "$protoc_gen_go_grpc"
 
-rm -f "$pbdir"/*.pb.go
-# Run from the proto's directory so the generated files record the bare file
-# name (agent.proto) rather than a path that depends on the checkout.
-(
-	cd "$pbdir"
-	PATH="$bin:$PATH" protoc -I . \
-		--plugin=protoc-gen-go="$bin/protoc-gen-go" \
-		--plugin=protoc-gen-go-grpc="$bin/protoc-gen-go-grpc" \
-		--go_out=. --go_opt=paths=source_relative \
-		--go-grpc_out=. --go-grpc_opt=paths=source_relative \
-		agent.proto
-)
-gofmt -w "$pbdir"
+# Run from each proto's directory so the generated files record the bare
+# file name rather than a path that depends on the checkout.
+gen() {
+	local dir="$1" file="$2"
+	rm -f "$dir"/*.pb.go
+	(
+		cd "$dir"
+		PATH="$bin:$PATH" protoc -I . \
+			--plugin=protoc-gen-go="$bin/protoc-gen-go" \
+			--plugin=protoc-gen-go-grpc="$bin/protoc-gen-go-grpc" \
+			--go_out=. --go_opt=paths=source_relative \
+			--go-grpc_out=. --go-grpc_opt=paths=source_relative \
+			"$file"
+	)
+	gofmt -w "$dir"
+}
+gen "$pbdir" agent.proto
+gen "$root/internal/agent/upstreampb" nebula_agent.proto

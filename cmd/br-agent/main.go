@@ -21,6 +21,7 @@ import (
 	"github.com/nebula-open/nebula-br/internal/hostmap"
 
 	"github.com/nebula-open/nebula-br/internal/agent"
+	"github.com/nebula-open/nebula-br/internal/agent/engine"
 )
 
 // Version of br-agent (set with -ldflags "-X main.Version=...").
@@ -44,6 +45,11 @@ type options struct {
 	version    bool
 	restore    bool
 	dataPaths  string
+	engine     string
+	api        string
+	// nebula-agent's TLS flags: accepted so its command lines work; TLS
+	// itself is not supported yet (enable_ssl=true is refused).
+	enableSSL bool
 }
 
 func parse(args []string, stderr io.Writer) (*options, error) {
@@ -60,7 +66,14 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.logFile, "log", "", "log file (default: stderr)")
 	fs.BoolVar(&o.restore, "restore-init", false, "run as a restore's init container: serve the operator until it calls StopAgent, then exit 0 (at once if --data-path is already marked restored)")
 	fs.StringVar(&o.dataPaths, "data-path", "", "the service's data directories, comma separated (reported to the operator)")
+	fs.StringVar(&o.engine, "engine", "auto", "what manages the services beside the agent: nebulagraph (scripts/nebula.service and bin/db_playback under the install root, as nebula-agent), nebula-lite, or auto (nebula-lite when its binary is found)")
+	fs.StringVar(&o.api, "api", "all", "the APIs served: all (br-agent's own and nebula-agent's), or upstream (nebula-agent's alone, as upstream's agent: to check a client against one)")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
+	fs.BoolVar(&o.enableSSL, "enable_ssl", false, "nebula-agent's flag: TLS to metad and db_playback (not supported yet: true is refused)")
+	for _, name := range []string{"cert_path", "key_path", "ca_path", "server_name"} {
+		fs.String(name, "", "nebula-agent's flag, for --enable_ssl (accepted, unused)")
+	}
+	fs.Bool("insecure_skip_verify", false, "nebula-agent's flag, for --enable_ssl (accepted, unused)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: br-agent --agent HOST:PORT --meta HOST:PORT [flags]\n")
 		fs.PrintDefaults()
@@ -76,6 +89,17 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	}
 	if o.ratelimit < 0 {
 		return nil, fmt.Errorf("--ratelimit %v: must be >= 0", o.ratelimit)
+	}
+	if o.enableSSL {
+		return nil, errors.New("--enable_ssl: TLS is not supported by br-agent yet; run it without TLS on a trusted network, or use nebula-agent")
+	}
+	if o.api != "all" && o.api != "upstream" {
+		return nil, fmt.Errorf("--api %q: use all or upstream", o.api)
+	}
+	switch o.engine {
+	case "auto", "nebulagraph", "nebula-lite":
+	default:
+		return nil, fmt.Errorf("--engine %q: use nebulagraph, nebula-lite or auto", o.engine)
 	}
 	return o, nil
 }
@@ -151,7 +175,21 @@ func run(args []string, stderr io.Writer) int {
 			return 0
 		}
 	}
+	var eng engine.Engine
+	switch o.engine {
+	case "nebulagraph":
+		eng = engine.NebulaGraph{}
+	case "nebula-lite":
+		bin, err := engine.FindNebulaLite(o.nebulaLite)
+		if err != nil {
+			fmt.Fprintln(stderr, "br-agent: --engine nebula-lite:", err)
+			return 2
+		}
+		eng = engine.NebulaLite{Bin: bin}
+	}
 	srv, err := agent.New(agent.Config{
+		Engine:            eng,
+		UpstreamOnly:      o.api == "upstream",
 		RestoreInit:       o.restore,
 		DataPaths:         dataPaths,
 		Addr:              id,

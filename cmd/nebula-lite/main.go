@@ -4,7 +4,8 @@
 // data fingerprints.
 //
 // Named nebula-metad, nebula-storaged or nebula-graphd (a symlink or a
-// copy), it runs that daemon with the remaining arguments.
+// copy), it runs that daemon with the remaining arguments; named
+// db_playback, it is `nebula-lite playback`.
 package main
 
 import (
@@ -66,17 +67,26 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 1
 }
 
+// playbackName is the argv[0] under which nebula-lite is `playback`.
+const playbackName = "db_playback"
+
 // commandArgs maps argv to cobra's arguments: under the name
-// nebula-<role> the daemon's arguments follow, and daemons accept gflags'
-// single-dash long flags (-flagfile=...).
+// nebula-<role> the daemon's arguments follow, under db_playback
+// playback's, and both accept gflags' single-dash long flags
+// (-flagfile=...).
 func commandArgs(argv []string) []string {
 	args := slices.Clone(argv[1:])
-	if role, ok := strings.CutPrefix(filepath.Base(argv[0]), "nebula-"); ok && slices.Contains(service.Roles, role) {
-		if len(args) == 0 || args[0] != role {
-			args = append([]string{role}, args...)
-		}
+	name := filepath.Base(argv[0])
+	sub := ""
+	if role, ok := strings.CutPrefix(name, "nebula-"); ok && slices.Contains(service.Roles, role) {
+		sub = role
+	} else if name == playbackName {
+		sub = "playback"
 	}
-	if len(args) > 0 && slices.Contains(service.Roles, args[0]) {
+	if sub != "" && (len(args) == 0 || args[0] != sub) {
+		args = append([]string{sub}, args...)
+	}
+	if len(args) > 0 && (slices.Contains(service.Roles, args[0]) || args[0] == "playback") {
 		for i, a := range args[1:] {
 			if len(a) > 1 && a[0] == '-' && a[1] != '-' && a != "-h" {
 				args[i+1] = "-" + a
@@ -96,7 +106,7 @@ func newRootCmd() *cobra.Command {
 	for _, role := range service.Roles {
 		root.AddCommand(newDaemonCmd(role, runDaemon))
 	}
-	root.AddCommand(newServiceCmd(), newClusterCmd(), newConsoleCmd(), newFingerprintCmd(), newVersionCmd())
+	root.AddCommand(newServiceCmd(), newPlaybackCmd(), newClusterCmd(), newConsoleCmd(), newFingerprintCmd(), newVersionCmd())
 	return root
 }
 

@@ -29,6 +29,9 @@ func TestCommandArgs(t *testing.T) {
 		{[]string{"nebula-graphd", "graphd", "-v=0"}, []string{"graphd", "--v=0"}},
 		{[]string{"nebula-graphd"}, []string{"graphd"}},
 		{[]string{"nebula-lite", "console", "-e", "SHOW HOSTS"}, []string{"console", "-e", "SHOW HOSTS"}},
+		{[]string{"/root/bin/db_playback", "--db_path=/d", "-playback_meta_server=m:1"}, []string{"playback", "--db_path=/d", "--playback_meta_server=m:1"}},
+		{[]string{"db_playback", "playback", "-json"}, []string{"playback", "--json"}},
+		{[]string{"nebula-lite", "playback", "-db_path=/d"}, []string{"playback", "--db_path=/d"}},
 	} {
 		if got := commandArgs(tc.argv); !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("commandArgs(%q) = %q, want %q", tc.argv, got, tc.want)
@@ -182,6 +185,9 @@ func binary(t *testing.T) string {
 }
 
 func TestMain(m *testing.M) {
+	if os.Getenv("NEBULA_LITE_TEST_DB") != "" {
+		writeThenDie() // TestPlayback's helper process
+	}
 	code := m.Run()
 	if binPath != "" {
 		os.RemoveAll(filepath.Dir(binPath))

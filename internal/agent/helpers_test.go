@@ -21,6 +21,7 @@ import (
 
 	"github.com/nebula-open/nebula-br/internal/agent"
 	"github.com/nebula-open/nebula-br/internal/agent/client"
+	"github.com/nebula-open/nebula-br/internal/agent/engine"
 	"github.com/nebula-open/nebula-br/internal/agent/pb"
 )
 
@@ -60,6 +61,10 @@ func startAgent(t *testing.T, cfg agent.Config) *testAgent {
 	}
 	logs := &syncBuffer{}
 	cfg.Addr = lis.Addr().String()
+	if cfg.Engine == nil && cfg.NebulaLite == "" && binDir != "" {
+		// The simulator's adapter, through the nebula-lite built by TestMain.
+		cfg.Engine = engine.NebulaLite{Bin: filepath.Join(binDir, "nebula-lite")}
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}

@@ -8,12 +8,11 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/nebula-open/nebula-br/internal/agent/pb"
-	"github.com/nebula-open/nebula-br/internal/lite/wal"
 )
 
 // IncrUploadFile uploads the WAL files of one part that hold the entries
-// (after_log_id, up_to_log_id], keyed by file name under prefix. Each file
-// goes up only as far as its complete records.
+// (after_log_id, up_to_log_id], keyed by file name under prefix. The files
+// are a checkpoint's: sealed, uploaded whole.
 func (s *Server) IncrUploadFile(req *pb.IncrUploadFileRequest, stream pb.StorageService_IncrUploadFileServer) error {
 	ctx := stream.Context()
 	dir, err := absPath("wal_dir", req.WalDir)
@@ -28,15 +27,15 @@ func (s *Server) IncrUploadFile(req *pb.IncrUploadFileRequest, stream pb.Storage
 		return status.Errorf(codes.InvalidArgument, "space %d part %d: up_to_log_id %d is before after_log_id %d",
 			req.SpaceId, req.PartId, req.UpToLogId, req.AfterLogId)
 	}
-	var files []wal.FileInfo
+	var files []walFile
 	if req.UpToLogId == 0 || req.UpToLogId > req.AfterLogId { // else: nothing to upload
-		if files, err = wal.Covering(dir, uint64(req.AfterLogId), uint64(req.UpToLogId)); err != nil {
+		if files, err = walCovering(dir, req.AfterLogId, req.UpToLogId); err != nil {
 			return s.walError(req, err)
 		}
 	}
 	jobs := make([]job, 0, len(files))
-	for _, fi := range files {
-		jobs = append(jobs, job{key: filepath.Base(fi.Path), path: fi.Path, size: fi.Size})
+	for _, f := range files {
+		jobs = append(jobs, job{key: filepath.Base(f.path), path: f.path, size: f.size})
 	}
 	store, sec, err := s.openBackend(ctx, req.Backend)
 	if err != nil {
@@ -48,19 +47,11 @@ func (s *Server) IncrUploadFile(req *pb.IncrUploadFileRequest, stream pb.Storage
 
 // walError explains why the covering files cannot be had.
 func (s *Server) walError(req *pb.IncrUploadFileRequest, err error) error {
-	var exp *wal.ExpiredError
+	var exp *expiredError
 	if errors.As(err, &exp) {
 		return status.Errorf(codes.FailedPrecondition,
 			"space %d part %d: WAL entries after log id %d have expired on %s (oldest kept file starts at %d; see --wal_ttl): take a new full backup",
-			req.SpaceId, req.PartId, req.AfterLogId, s.cfg.Addr, exp.Oldest)
-	}
-	var gap *wal.GapError
-	if errors.As(err, &gap) {
-		return status.Errorf(codes.FailedPrecondition, "space %d part %d on %s: WAL in %s does not cover (%d, %d]: %v",
-			req.SpaceId, req.PartId, s.cfg.Addr, req.WalDir, req.AfterLogId, req.UpToLogId, err)
-	}
-	if errors.Is(err, wal.ErrCorrupt) {
-		return status.Errorf(codes.DataLoss, "space %d part %d on %s: %v", req.SpaceId, req.PartId, s.cfg.Addr, err)
+			req.SpaceId, req.PartId, req.AfterLogId, s.cfg.Addr, exp.oldest)
 	}
 	return status.Errorf(codeOf(err), "space %d part %d on %s: list WAL files: %v", req.SpaceId, req.PartId, s.cfg.Addr, err)
 }

@@ -102,7 +102,7 @@ func TestDataPlayBackAndSpaceUsages(t *testing.T) {
 	for _, sub := range []string{"data", "wal"} {
 		copyTree(t, filepath.Join(f.storeDir, "B", "data", "1", "h", sub), filepath.Join(dataPath, "nebula", "1", sub))
 	}
-	parts, err := a.c.DataPlayBack(ctx, dataPath)
+	parts, err := a.c.DataPlayBack(ctx, "", dataPath, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,9 +124,9 @@ func TestDataPlayBackAndSpaceUsages(t *testing.T) {
 		t.Errorf("usages %v, want space 1 with %d bytes", us.Spaces, total)
 	}
 
-	_, err = a.c.DataPlayBack(ctx, filepath.Join(dataPath, "missing"))
+	_, err = a.c.DataPlayBack(ctx, "", filepath.Join(dataPath, "missing"), "")
 	wantCode(t, err, codes.NotFound, "missing")
-	_, err = a.c.DataPlayBack(ctx, "rel")
+	_, err = a.c.DataPlayBack(ctx, "", "rel", "")
 	wantCode(t, err, codes.InvalidArgument, "data_path")
 }
 
@@ -145,6 +145,9 @@ status)
 start) touch "` + dir + `/running"; echo "nebula-$3: started, pid 4242" ;;
 stop) if [ -e "` + dir + `/broken" ]; then echo "cannot stop: disk on fire" >&2; exit 1; fi
 	rm -f "` + dir + `/running"; echo "nebula-$3: stopped" ;;
+esac
+case "$1" in
+playback) echo '{"parts":[{"space_id":1,"part_id":2,"applied_log_id":42}]}' ;;
 esac
 `
 	if err := os.WriteFile(bin, []byte(script), 0o755); err != nil {

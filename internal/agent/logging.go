@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/nebula-open/nebula-br/internal/agent/pb"
+	upb "github.com/nebula-open/nebula-br/internal/agent/upstreampb"
 )
 
 // quiet methods are logged at debug level only (they are frequent).
@@ -25,6 +26,9 @@ var quiet = map[string]bool{
 	pb.StorageService_ReadFile_FullMethodName:        true,
 	pb.StorageService_WriteFile_FullMethodName:       true,
 	pb.StorageService_StatDisk_FullMethodName:        true,
+	upb.AgentService_HealthCheck_FullMethodName:      true,
+	upb.AgentService_ServiceStatus_FullMethodName:    true,
+	upb.StorageService_ExistDir_FullMethodName:       true,
 }
 
 func shortMethod(full string) string {

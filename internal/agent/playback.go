@@ -11,25 +11,25 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/nebula-open/nebula-br/internal/agent/engine"
 	"github.com/nebula-open/nebula-br/internal/agent/pb"
-	"github.com/nebula-open/nebula-br/internal/lite/kv"
 )
 
-// DataPlayBack opens storaged's engine on data_path, which replays every
-// part's WAL past its applied log id, and closes it (flushing), then
-// reports each part's applied id. storaged must not be running on it.
+// DataPlayBack has the engine replay every part's WAL under data_path
+// past its applied log id (storaged must not be running on it) and reports
+// the parts' applied ids where the engine tells them.
 func (s *Server) DataPlayBack(ctx context.Context, req *pb.DataPlayBackRequest) (*pb.DataPlayBackResponse, error) {
-	parts, err := s.playBack(req.DataPath)
+	parts, err := s.playBack(ctx, req.Root, req.DataPath, req.MetaAddr)
 	if err != nil {
 		return nil, err
 	}
 	return &pb.DataPlayBackResponse{Parts: parts}, nil
 }
 
-// playBack is DataPlayBack's work (RestoreData's last phase too): it opens
-// the engine on dataPath, which replays the WAL, closes it and reports the
-// parts' applied ids. Errors are status errors naming dataPath.
-func (s *Server) playBack(dataPath string) ([]*pb.PartApplied, error) {
+// playBack is DataPlayBack's work (RestoreData's last phase too). An empty
+// root is the one metad reported for storaged, an empty metaAddr the
+// agent's --meta. Errors are status errors naming dataPath.
+func (s *Server) playBack(ctx context.Context, root, dataPath, metaAddr string) ([]*pb.PartApplied, error) {
 	dataPath, err := absPath("data_path", dataPath)
 	if err != nil {
 		return nil, err
@@ -39,24 +39,23 @@ func (s *Server) playBack(dataPath string) ([]*pb.PartApplied, error) {
 	} else if !st.IsDir() {
 		return nil, status.Errorf(codes.InvalidArgument, "data_path %s is not a directory", dataPath)
 	}
-	store, err := kv.Open(kv.Options{DataPath: dataPath})
-	if err != nil {
-		return nil, status.Errorf(codes.FailedPrecondition, "play back %s on %s (is storaged still running on it?): %v", dataPath, s.cfg.Addr, err)
+	if metaAddr == "" {
+		metaAddr = s.cfg.MetaAddr
 	}
-	var parts []*pb.PartApplied
-	for _, spaceID := range store.Spaces() {
-		sp := store.Space(spaceID)
-		if sp == nil {
-			continue
-		}
-		for _, partID := range sp.Parts() {
-			if p := sp.Part(partID); p != nil {
-				parts = append(parts, &pb.PartApplied{SpaceId: spaceID, PartId: partID, AppliedLogId: int64(p.Applied())})
+	if root == "" {
+		if _, root, err = s.serviceTarget("play back", pb.ServiceRole_STORAGED, ""); err != nil {
+			if _, lite := s.engine.(engine.NebulaLite); !lite { // nebula-lite needs no root to play back
+				return nil, err
 			}
 		}
 	}
-	if err := store.Close(); err != nil {
-		return nil, status.Errorf(codes.Internal, "play back %s on %s: close: %v", dataPath, s.cfg.Addr, err)
+	applied, err := s.engine.Playback(ctx, root, dataPath, metaAddr)
+	if err != nil {
+		return nil, s.onHost(err)
+	}
+	parts := make([]*pb.PartApplied, 0, len(applied))
+	for _, p := range applied {
+		parts = append(parts, &pb.PartApplied{SpaceId: p.SpaceID, PartId: p.PartID, AppliedLogId: p.AppliedLogID})
 	}
 	return parts, nil
 }

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/nebula-open/nebula-br/internal/agent/pb"
+	upb "github.com/nebula-open/nebula-br/internal/agent/upstreampb"
 )
 
 // Redacted replaces a secret in logs and errors.
@@ -16,7 +17,13 @@ const Redacted = "<redacted>"
 // maxLoggedFiles is how many FileSums of a request a log line shows.
 const maxLoggedFiles = 3
 
-var backendName = (&pb.Backend{}).ProtoReflect().Descriptor().FullName()
+// secretFields are the fields that carry credentials, by message: ours,
+// and nebula-agent's S3 and GS.
+var secretFields = map[protoreflect.FullName][]protoreflect.Name{
+	(&pb.Backend{}).ProtoReflect().Descriptor().FullName(): {"s3_access_key", "s3_secret_key"},
+	(&upb.S3{}).ProtoReflect().Descriptor().FullName():     {"access_key", "secret_key"},
+	(&upb.GS{}).ProtoReflect().Descriptor().FullName():     {"credentials"},
+}
 
 // RedactBackend returns a copy of b with the S3 keys masked (nil for nil).
 func RedactBackend(b *pb.Backend) *pb.Backend {
@@ -46,8 +53,8 @@ func Redact(m proto.Message) proto.Message {
 }
 
 func redactMsg(m protoreflect.Message) {
-	if m.Descriptor().FullName() == backendName {
-		for _, name := range []protoreflect.Name{"s3_access_key", "s3_secret_key"} {
+	if names, ok := secretFields[m.Descriptor().FullName()]; ok {
+		for _, name := range names {
 			fd := m.Descriptor().Fields().ByName(name)
 			if fd != nil && m.Get(fd).String() != "" {
 				m.Set(fd, protoreflect.ValueOfString(Redacted))

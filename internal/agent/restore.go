@@ -400,7 +400,7 @@ func (s *Server) restore(ctx context.Context, j *restoreJob, req *pb.RestoreData
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if parts, err = s.playBack(req.PlaybackDataPath); err != nil {
+		if parts, err = s.playBack(ctx, req.PlaybackRoot, req.PlaybackDataPath, req.PlaybackMetaAddr); err != nil {
 			return nil, err
 		}
 		if err := ctx.Err(); err != nil {
@@ -427,7 +427,7 @@ func (s *Server) prepareDownloads(ctx context.Context, j *restoreJob, req *pb.Re
 		if err != nil {
 			return nil, err
 		}
-		rd := &restoreDownload{req: d, target: target, store: store, secrets: sec, verifyCRC: true}
+		rd := &restoreDownload{req: d, target: target, store: store, secrets: sec, verifyCRC: !d.NoChecksums}
 		files := d.Files
 		if len(files) == 0 {
 			rd.verifyCRC = false

@@ -1,8 +1,11 @@
 // Package agent is br-agent's server: the daemon beside every metad and
 // storaged that moves files between the host's data directories and
 // external storage (StorageService), plays restored data back and manages
-// the host's services in local mode (AgentService). The API is
-// internal/agent/pb/agent.proto; internal/agent/client is its client.
+// the host's services in local mode (AgentService). It serves two APIs on
+// one port: ours, versioned (internal/agent/pb/agent.proto), and
+// nebula-agent's as upstream defines it (upstream.go). The services and the
+// playback go through an engine adapter (internal/agent/engine);
+// internal/agent/client is the client.
 package agent
 
 import (
@@ -17,7 +20,9 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/nebula-open/nebula-br/internal/agent/engine"
 	"github.com/nebula-open/nebula-br/internal/agent/pb"
+	upb "github.com/nebula-open/nebula-br/internal/agent/upstreampb"
 	"github.com/nebula-open/nebula-br/internal/objstore"
 )
 
@@ -50,7 +55,9 @@ type Config struct {
 	// RateLimitMbps bounds the bytes moved by all transfers together, in
 	// megabits per second; 0: unlimited.
 	RateLimitMbps float64
-	// NebulaLite is the nebula-lite binary that starts and stops services.
+	// Engine manages the services beside the agent (nil: chooseEngine).
+	Engine engine.Engine
+	// NebulaLite is the nebula-lite binary, for the nebula-lite engine.
 	NebulaLite string
 	// Version is reported by HealthCheck and in heartbeats.
 	Version string
@@ -64,6 +71,9 @@ type Config struct {
 	RestoreInit bool
 	// DataPaths are the data directories of the service beside the agent.
 	DataPaths []string
+	// UpstreamOnly serves nebula-agent's API alone, as upstream's agent
+	// does: to check clients against such an agent (br-agent --api upstream).
+	UpstreamOnly bool
 	// RetryBackoff are the waits before each retry of a failed file
 	// (default 100ms, 400ms, 1.6s: three retries).
 	RetryBackoff []time.Duration
@@ -78,6 +88,7 @@ type Server struct {
 	pb.UnimplementedAgentServiceServer
 
 	cfg     Config
+	engine  engine.Engine
 	log     *slog.Logger
 	limiter *limiter
 	grpc    *grpc.Server
@@ -132,6 +143,7 @@ func New(cfg Config) (*Server, error) {
 		limiter: newLimiter(cfg.RateLimitMbps),
 		stopped: make(chan struct{}),
 		jobs:    map[string]*restoreJob{},
+		engine:  chooseEngine(cfg),
 	}
 	s.jobCtx, s.jobCancel = context.WithCancel(context.Background())
 	s.hb = newHeartbeat(s)
@@ -141,8 +153,12 @@ func New(cfg Config) (*Server, error) {
 		grpc.ChainUnaryInterceptor(s.logUnary),
 		grpc.ChainStreamInterceptor(s.logStream),
 	)
-	pb.RegisterStorageServiceServer(s.grpc, s)
-	pb.RegisterAgentServiceServer(s.grpc, s)
+	if !cfg.UpstreamOnly {
+		pb.RegisterStorageServiceServer(s.grpc, s)
+		pb.RegisterAgentServiceServer(s.grpc, s)
+	}
+	upb.RegisterStorageServiceServer(s.grpc, &upstreamStorage{s: s})
+	upb.RegisterAgentServiceServer(s.grpc, &upstreamAgent{s: s})
 	return s, nil
 }
 
@@ -158,7 +174,7 @@ func (s *Server) Serve(lis net.Listener) error {
 		go s.hb.run(ctx)
 	}
 	s.log.Info("br-agent serving", "agent", s.cfg.Addr, "listen", lis.Addr().String(), "meta", s.cfg.MetaAddr,
-		"ratelimit_mbps", s.cfg.RateLimitMbps, "nebula_lite", s.cfg.NebulaLite, "version", s.cfg.Version)
+		"ratelimit_mbps", s.cfg.RateLimitMbps, "engine", s.engine.Name(), "version", s.cfg.Version)
 	err := s.grpc.Serve(lis)
 	select {
 	case <-s.stopped:

@@ -1,32 +1,22 @@
 package agent
 
 import (
-	"bytes"
 	"context"
-	"errors"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
-	"strconv"
-	"strings"
 	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/nebula-open/nebula-br/internal/agent/engine"
 	"github.com/nebula-open/nebula-br/internal/agent/pb"
 	"github.com/nebula-open/nebula-br/internal/nebula/gen/nebula/meta"
 )
 
-// serviceTimeout bounds one nebula-lite service command (start waits up to
-// 30s for a daemon to listen, stop up to 10s before SIGKILL).
-const serviceTimeout = 2 * time.Minute
-
 // HealthCheck answers "ok" and the agent's version.
 func (s *Server) HealthCheck(ctx context.Context, _ *pb.Empty) (*pb.HealthCheckResponse, error) {
-	return &pb.HealthCheckResponse{Status: "ok", Version: s.cfg.Version, RestoreInit: s.cfg.RestoreInit, DataPaths: s.cfg.DataPaths}, nil
+	return &pb.HealthCheckResponse{Status: "ok", Version: s.cfg.Version, RestoreInit: s.cfg.RestoreInit, DataPaths: s.cfg.DataPaths, Engine: s.engine.Name()}, nil
 }
 
 // RestoreInitMarker is the file a restore-init agent leaves in each data
@@ -65,135 +55,96 @@ func (s *Server) StopAgent(ctx context.Context, _ *pb.Empty) (*pb.Empty, error) 
 	return &pb.Empty{}, nil
 }
 
-// StartService starts a role through `nebula-lite service start`.
+// StartService starts a role through the engine adapter.
 func (s *Server) StartService(ctx context.Context, req *pb.ServiceRequest) (*pb.Empty, error) {
-	if _, err := s.serviceCmd(ctx, "start", req); err != nil {
+	role, root, err := s.serviceTarget("start", req.Role, req.Root)
+	if err != nil {
 		return nil, err
+	}
+	if err := s.engine.Start(ctx, role, root); err != nil {
+		return nil, s.onHost(err)
 	}
 	s.hb.nudge()
 	return &pb.Empty{}, nil
 }
 
-// StopService stops a role through `nebula-lite service stop`.
+// StopService stops a role through the engine adapter.
 func (s *Server) StopService(ctx context.Context, req *pb.ServiceRequest) (*pb.Empty, error) {
-	if _, err := s.serviceCmd(ctx, "stop", req); err != nil {
+	role, root, err := s.serviceTarget("stop", req.Role, req.Root)
+	if err != nil {
 		return nil, err
+	}
+	if err := s.engine.Stop(ctx, role, root); err != nil {
+		return nil, s.onHost(err)
 	}
 	return &pb.Empty{}, nil
 }
 
-var pidRE = regexp.MustCompile(`running, pid (\d+)`)
-
-// ServiceStatus asks `nebula-lite service status`: exit 0 is running (with
-// the pid it prints), exit 3 is not running.
+// ServiceStatus reports whether a role runs, and its pid when known.
 func (s *Server) ServiceStatus(ctx context.Context, req *pb.ServiceRequest) (*pb.ServiceStatusResponse, error) {
-	out, err := s.serviceCmd(ctx, "status", req)
+	role, root, err := s.serviceTarget("status", req.Role, req.Root)
 	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) && ee.ExitCode() == 3 {
-			return &pb.ServiceStatusResponse{Running: false}, nil
-		}
 		return nil, err
 	}
-	resp := &pb.ServiceStatusResponse{Running: true}
-	if m := pidRE.FindStringSubmatch(out); m != nil {
-		pid, _ := strconv.Atoi(m[1])
-		resp.Pid = int32(pid)
+	st, err := s.engine.Status(ctx, role, root)
+	if err != nil {
+		return nil, s.onHost(err)
 	}
-	return resp, nil
+	return &pb.ServiceStatusResponse{Running: st.Running, Pid: int32(st.Pid)}, nil
 }
 
-func roleName(r pb.ServiceRole) (string, meta.HostRole, error) {
+func roleName(r pb.ServiceRole) (engine.Role, meta.HostRole, error) {
 	switch r {
 	case pb.ServiceRole_METAD:
-		return "metad", meta.HostRole_META, nil
+		return engine.Metad, meta.HostRole_META, nil
 	case pb.ServiceRole_STORAGED:
-		return "storaged", meta.HostRole_STORAGE, nil
+		return engine.Storaged, meta.HostRole_STORAGE, nil
 	case pb.ServiceRole_GRAPHD:
-		return "graphd", meta.HostRole_GRAPH, nil
+		return engine.Graphd, meta.HostRole_GRAPH, nil
 	}
 	return "", 0, status.Errorf(codes.InvalidArgument, "role %v: use METAD, STORAGED or GRAPHD", r)
 }
 
-// serviceError carries the exec error for ServiceStatus's exit code check.
-type serviceError struct {
-	st  *status.Status
-	err error
+// serviceTarget resolves a request's role and install root; no root means
+// the one metad reported for this host's service of that role.
+func (s *Server) serviceTarget(action string, r pb.ServiceRole, root string) (engine.Role, string, error) {
+	role, hostRole, err := roleName(r)
+	if err != nil {
+		return "", "", err
+	}
+	if root != "" {
+		return role, root, nil
+	}
+	root, hbErr := s.hb.root(hostRole)
+	if root != "" {
+		return role, root, nil
+	}
+	if s.cfg.MetaAddr == "" {
+		return "", "", status.Errorf(codes.FailedPrecondition,
+			"%s %s: no root given, and the agent runs without --meta, so metad cannot tell it the install root", action, role)
+	}
+	why := "no heartbeat answered yet"
+	if hbErr != nil {
+		why = "last heartbeat: " + hbErr.Error()
+	}
+	return "", "", status.Errorf(codes.FailedPrecondition,
+		"%s %s: no root given and metad %s has reported no install root for %s (%s)", action, role, s.cfg.MetaAddr, s.cfg.Addr, why)
 }
 
-func (e *serviceError) Error() string              { return e.st.Err().Error() }
-func (e *serviceError) GRPCStatus() *status.Status { return e.st }
-func (e *serviceError) Unwrap() error              { return e.err }
-
-// serviceCmd runs `nebula-lite service ACTION ROLE --root ROOT` and returns
-// its output; a failure is a status error carrying that output.
-func (s *Server) serviceCmd(ctx context.Context, action string, req *pb.ServiceRequest) (string, error) {
-	role, hostRole, err := roleName(req.Role)
-	if err != nil {
-		return "", err
-	}
-	root := req.Root
-	if root == "" {
-		r, hbErr := s.hb.root(hostRole)
-		if r == "" {
-			if s.cfg.MetaAddr == "" {
-				return "", status.Errorf(codes.FailedPrecondition,
-					"%s %s: no root given, and the agent runs without --meta, so metad cannot tell it the install root", action, role)
-			}
-			why := "no heartbeat answered yet"
-			if hbErr != nil {
-				why = "last heartbeat: " + hbErr.Error()
-			}
-			return "", status.Errorf(codes.FailedPrecondition,
-				"%s %s: no root given and metad %s has reported no install root for %s (%s)", action, role, s.cfg.MetaAddr, s.cfg.Addr, why)
-		}
-		root = r
-	}
-	if !filepath.IsAbs(root) {
-		return "", status.Errorf(codes.InvalidArgument, "root %q is not an absolute path", root)
-	}
-	bin, err := s.nebulaLite()
-	if err != nil {
-		return "", status.Errorf(codes.FailedPrecondition, "%s %s: %v", action, role, err)
-	}
-	ctx, cancel := context.WithTimeout(ctx, serviceTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "service", action, role, "--root", root)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	// Daemons started here must not die with the agent (nebula-lite
-	// detaches them itself); the command's own output is all we keep.
-	err = cmd.Run()
-	text := strings.TrimSpace(out.String())
-	if err != nil {
-		code := codes.Internal
-		if ctx.Err() != nil {
-			code = codes.DeadlineExceeded
-		}
-		return text, &serviceError{
-			st:  status.Newf(code, "%s service %s %s --root %s on %s: %v: %s", filepath.Base(bin), action, role, root, s.cfg.Addr, err, text),
-			err: err,
-		}
-	}
-	s.log.Debug("service command", "action", action, "role", role, "root", root, "output", text)
-	return text, nil
+// onHost adds the agent's address to an engine error, keeping its code.
+func (s *Server) onHost(err error) error {
+	st := status.Convert(err)
+	return status.Errorf(st.Code(), "on %s (%s engine): %s", s.cfg.Addr, s.engine.Name(), st.Message())
 }
 
-// nebulaLite finds the nebula-lite binary: --nebula-lite, else beside our
-// executable, else on PATH.
-func (s *Server) nebulaLite() (string, error) {
-	if s.cfg.NebulaLite != "" {
-		return s.cfg.NebulaLite, nil
+// chooseEngine is Config.Engine, else nebula-lite when its binary is
+// found (--nebula-lite, beside br-agent, on PATH), else NebulaGraph.
+func chooseEngine(cfg Config) engine.Engine {
+	if cfg.Engine != nil {
+		return cfg.Engine
 	}
-	if exe, err := os.Executable(); err == nil {
-		p := filepath.Join(filepath.Dir(exe), "nebula-lite")
-		if st, err := os.Stat(p); err == nil && !st.IsDir() {
-			return p, nil
-		}
+	if bin, err := engine.FindNebulaLite(cfg.NebulaLite); err == nil {
+		return engine.NebulaLite{Bin: bin}
 	}
-	p, err := exec.LookPath("nebula-lite")
-	if err != nil {
-		return "", fmt.Errorf("nebula-lite binary not found (set --nebula-lite): %w", err)
-	}
-	return p, nil
+	return engine.NebulaGraph{}
 }

@@ -169,7 +169,7 @@ func (o owner) alive(age time.Duration) bool {
 // journalStore reads and writes the journal through the metad host's
 // agent, each write a compare-and-swap against the last one seen.
 type journalStore struct {
-	agent *agentclient.Client
+	agent journalFiles
 	path  string
 
 	mu      sync.Mutex
@@ -179,7 +179,12 @@ type journalStore struct {
 }
 
 // where names the journal: agent:path.
-func (s *journalStore) where() string { return s.agent.Addr() + ":" + s.path }
+func (s *journalStore) where() string {
+	if l, ok := s.agent.(*localJournal); ok {
+		return l.where(s.path)
+	}
+	return s.agent.Addr() + ":" + s.path
+}
 
 func journalPath(metaData string) string { return strings.TrimRight(metaData, "/") + ".br-restore" }
 
@@ -313,7 +318,7 @@ func checkNotRestoring(ctx context.Context, pool *agentPool, topo *topology, met
 	if err != nil {
 		return mark(ErrAgentUnavailable, fmt.Errorf("br-agent %s beside metad: %w", topo.Metad.Agent, err))
 	}
-	js := &journalStore{agent: c, path: journalPath(dir)}
+	js := journalOn(c, journalPath(dir), DefaultStateDir())
 	j, age, err := js.load(ctx)
 	if err != nil || j == nil {
 		return err

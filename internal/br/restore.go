@@ -171,7 +171,7 @@ func (e *engine) openJournal(ctx context.Context, agent, path string) error {
 	if err != nil {
 		return err
 	}
-	e.js = &journalStore{agent: c, path: path}
+	e.js = journalOn(c, path, e.o.StateDir)
 	return nil
 }
 
@@ -350,6 +350,11 @@ func (e *engine) check(ctx context.Context) ([]jService, error) {
 				return nil, mark(agentKind(err), err)
 			} else if exists {
 				return nil, markf(ErrTargetFailed, "%s on %s holds old data left by an earlier restore of %s that no journal records: look at it, move or remove it, then run again", old, s.Agent, e.plan.Name)
+			}
+			if c.Upstream() {
+				e.o.Log.Warn("nebula-agent cannot tell its free disk space: not checked", "agent", s.Agent, "path", js.Data)
+				out = append(out, js)
+				continue
 			}
 			free, _, err := c.StatDisk(ctx, js.Data)
 			if err != nil {
@@ -638,7 +643,11 @@ func (e *engine) data(ctx context.Context, prog *progress, until string) error {
 		if err != nil {
 			return err
 		}
-		jobs[s.Agent] = e.plan.HostJob(e.j.Run, p.FromHost, e.staged(dir), int32(e.o.Concurrency))
+		job := e.plan.HostJob(e.j.Run, p.FromHost, e.staged(dir), int32(e.o.Concurrency))
+		if job.PlaybackDataPath != "" { // the engine's playback may need the install and metad
+			job.PlaybackRoot, job.PlaybackMetaAddr = s.Root, e.o.MetaAddr
+		}
+		jobs[s.Agent] = job
 	}
 	return e.waitJobs(ctx, prog, jobs, until)
 }

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/nebula-open/nebula-br/internal/agent/pb"
+	upb "github.com/nebula-open/nebula-br/internal/agent/upstreampb"
 )
 
 // DefaultDialTimeout bounds Dial when ctx has no deadline.
@@ -37,6 +38,9 @@ type Client struct {
 	// (*Client).Err to name the agent.
 	Agent   pb.AgentServiceClient
 	Storage pb.StorageServiceClient
+
+	// up is set when the agent offers only nebula-agent's API (upstream.go).
+	up *upstreamAPI
 }
 
 // Error is a failed call to an agent.
@@ -84,12 +88,26 @@ func Dial(ctx context.Context, addr string) (*Client, error) {
 			return nil, &Error{Addr: addr, Method: "Dial", Code: codes.Unavailable, Msg: msg, Err: ctx.Err()}
 		}
 	}
-	return &Client{
+	c := &Client{
 		addr:    addr,
 		conn:    conn,
 		Agent:   pb.NewAgentServiceClient(conn),
 		Storage: pb.NewStorageServiceClient(conn),
-	}, nil
+	}
+	// Which API the agent offers, asked once: ours answers HealthCheck,
+	// nebula-agent's does not know our service.
+	if _, err := c.Agent.HealthCheck(ctx, &pb.Empty{}); status.Code(err) == codes.Unimplemented {
+		up := &upstreamAPI{agent: upb.NewAgentServiceClient(conn), storage: upb.NewStorageServiceClient(conn), jobs: map[string]*upstreamJob{}}
+		if _, uerr := up.agent.HealthCheck(ctx, &upb.HealthCheckRequest{}); uerr != nil {
+			conn.Close()
+			return nil, c.Err("HealthCheck", fmt.Errorf("neither br-agent's API (%v) nor nebula-agent's (%w) answers", err, uerr))
+		}
+		c.up = up
+	} else if err != nil {
+		conn.Close()
+		return nil, c.Err("HealthCheck", err)
+	}
+	return c, nil
 }
 
 // Addr is the agent's address.
@@ -153,6 +171,9 @@ func (c *Client) follow(method string, stream progressStream, onProgress func(*p
 // Upload runs UploadFile and returns every uploaded object with its size
 // and CRC-32C (keys relative to req.Prefix). onProgress may be nil.
 func (c *Client) Upload(ctx context.Context, req *pb.UploadFileRequest, onProgress func(*pb.Progress)) ([]*pb.FileSum, error) {
+	if c.up != nil {
+		return c.upstreamUpload(ctx, req, onProgress)
+	}
 	stream, err := c.Storage.UploadFile(ctx, req)
 	if err != nil {
 		return nil, c.Err("UploadFile", err)
@@ -163,6 +184,9 @@ func (c *Client) Upload(ctx context.Context, req *pb.UploadFileRequest, onProgre
 // IncrUpload runs IncrUploadFile: the WAL files covering
 // (req.AfterLogId, req.UpToLogId].
 func (c *Client) IncrUpload(ctx context.Context, req *pb.IncrUploadFileRequest, onProgress func(*pb.Progress)) ([]*pb.FileSum, error) {
+	if c.up != nil {
+		return c.upstreamIncrUpload(ctx, req, onProgress)
+	}
 	stream, err := c.Storage.IncrUploadFile(ctx, req)
 	if err != nil {
 		return nil, c.Err("IncrUploadFile", err)
@@ -174,6 +198,9 @@ func (c *Client) IncrUpload(ctx context.Context, req *pb.IncrUploadFileRequest, 
 // CRC-32C (codes.DataLoss on a mismatch, codes.NotFound for a missing
 // object).
 func (c *Client) Download(ctx context.Context, req *pb.DownloadFileRequest, onProgress func(*pb.Progress)) error {
+	if c.up != nil {
+		return c.upstreamDownload(ctx, req)
+	}
 	stream, err := c.Storage.DownloadFile(ctx, req)
 	if err != nil {
 		return c.Err("DownloadFile", err)
@@ -184,24 +211,46 @@ func (c *Client) Download(ctx context.Context, req *pb.DownloadFileRequest, onPr
 
 // HealthCheck asks the agent whether it serves.
 func (c *Client) HealthCheck(ctx context.Context) (*pb.HealthCheckResponse, error) {
+	if c.up != nil {
+		resp, err := c.up.agent.HealthCheck(ctx, &upb.HealthCheckRequest{})
+		if err != nil {
+			return nil, c.Err("HealthCheck", err)
+		}
+		return &pb.HealthCheckResponse{Status: resp.Status, Engine: "nebula-agent"}, nil
+	}
 	resp, err := c.Agent.HealthCheck(ctx, &pb.Empty{})
 	return resp, c.Err("HealthCheck", err)
 }
 
 // MoveDir renames src to dst on the agent's host (dst must not exist).
 func (c *Client) MoveDir(ctx context.Context, src, dst string) error {
+	if c.up != nil {
+		_, err := c.up.storage.MoveDir(ctx, &upb.MoveDirRequest{SrcPath: src, DstPath: dst})
+		return c.Err("MoveDir", err)
+	}
 	_, err := c.Storage.MoveDir(ctx, &pb.MoveDirRequest{Src: src, Dst: dst})
 	return c.Err("MoveDir", err)
 }
 
 // RemoveDir removes a path recursively on the agent's host.
 func (c *Client) RemoveDir(ctx context.Context, path string) error {
+	if c.up != nil {
+		_, err := c.up.storage.RemoveDir(ctx, &upb.RemoveDirRequest{Path: path})
+		return c.Err("RemoveDir", err)
+	}
 	_, err := c.Storage.RemoveDir(ctx, &pb.RemoveDirRequest{Path: path})
 	return c.Err("RemoveDir", err)
 }
 
 // ExistDir reports whether a path exists on the agent's host.
 func (c *Client) ExistDir(ctx context.Context, path string) (bool, error) {
+	if c.up != nil {
+		resp, err := c.up.storage.ExistDir(ctx, &upb.ExistDirRequest{Path: path})
+		if err != nil {
+			return false, c.Err("ExistDir", err)
+		}
+		return resp.Exist, nil
+	}
 	resp, err := c.Storage.ExistDir(ctx, &pb.ExistDirRequest{Path: path})
 	if err != nil {
 		return false, c.Err("ExistDir", err)
@@ -212,18 +261,36 @@ func (c *Client) ExistDir(ctx context.Context, path string) (bool, error) {
 // StartService starts a role on the agent's host (root "": the install
 // root metad reported for it).
 func (c *Client) StartService(ctx context.Context, role pb.ServiceRole, root string) error {
+	if c.up != nil {
+		_, err := c.up.agent.StartService(ctx, &upb.StartServiceRequest{Role: upb.ServiceRole(role), Dir: root})
+		return c.Err("StartService", err)
+	}
 	_, err := c.Agent.StartService(ctx, &pb.ServiceRequest{Role: role, Root: root})
 	return c.Err("StartService", err)
 }
 
 // StopService stops a role on the agent's host.
 func (c *Client) StopService(ctx context.Context, role pb.ServiceRole, root string) error {
+	if c.up != nil {
+		_, err := c.up.agent.StopService(ctx, &upb.StopServiceRequest{Role: upb.ServiceRole(role), Dir: root})
+		return c.Err("StopService", err)
+	}
 	_, err := c.Agent.StopService(ctx, &pb.ServiceRequest{Role: role, Root: root})
 	return c.Err("StopService", err)
 }
 
 // ServiceStatus reports whether a role runs on the agent's host, and its pid.
 func (c *Client) ServiceStatus(ctx context.Context, role pb.ServiceRole, root string) (*pb.ServiceStatusResponse, error) {
+	if c.up != nil {
+		resp, err := c.up.agent.ServiceStatus(ctx, &upb.ServiceStatusRequest{Role: upb.ServiceRole(role), Dir: root})
+		if err != nil {
+			return nil, c.Err("ServiceStatus", err)
+		}
+		if resp.Status == upb.Status_UNKNOWN_STATUS {
+			return nil, c.Err("ServiceStatus", status.Errorf(codes.Internal, "the agent cannot tell whether %v runs under %s", role, root))
+		}
+		return &pb.ServiceStatusResponse{Running: resp.Status == upb.Status_RUNNING}, nil
+	}
 	resp, err := c.Agent.ServiceStatus(ctx, &pb.ServiceRequest{Role: role, Root: root})
 	if err != nil {
 		return nil, c.Err("ServiceStatus", err)
@@ -232,9 +299,14 @@ func (c *Client) ServiceStatus(ctx context.Context, role pb.ServiceRole, root st
 }
 
 // DataPlayBack replays the WAL of every part under dataPath and returns the
-// applied log ids.
-func (c *Client) DataPlayBack(ctx context.Context, dataPath string) ([]*pb.PartApplied, error) {
-	resp, err := c.Agent.DataPlayBack(ctx, &pb.DataPlayBackRequest{DataPath: dataPath})
+// applied log ids (none from nebula-agent). root is the install root (""
+// for br-agent: the one metad reported), metaAddr metad's address.
+func (c *Client) DataPlayBack(ctx context.Context, root, dataPath, metaAddr string) ([]*pb.PartApplied, error) {
+	if c.up != nil {
+		_, err := c.up.agent.DataPlayBack(ctx, &upb.DataPlayBackRequest{Dir: root, DataPath: dataPath, MetaAddr: metaAddr})
+		return nil, c.Err("DataPlayBack", err)
+	}
+	resp, err := c.Agent.DataPlayBack(ctx, &pb.DataPlayBackRequest{DataPath: dataPath, Root: root, MetaAddr: metaAddr})
 	if err != nil {
 		return nil, c.Err("DataPlayBack", err)
 	}
@@ -243,6 +315,10 @@ func (c *Client) DataPlayBack(ctx context.Context, dataPath string) ([]*pb.PartA
 
 // StopAgent asks the agent to stop (it replies first).
 func (c *Client) StopAgent(ctx context.Context) error {
+	if c.up != nil {
+		_, err := c.up.agent.StopAgent(ctx, &upb.StopAgentRequest{})
+		return c.Err("StopAgent", err)
+	}
 	_, err := c.Agent.StopAgent(ctx, &pb.Empty{})
 	return c.Err("StopAgent", err)
 }
@@ -251,6 +327,9 @@ func (c *Client) StopAgent(ctx context.Context) error {
 // exists (a missing file is not an error) and how long ago it was last
 // written, by the agent's clock.
 func (c *Client) ReadFile(ctx context.Context, path string) (content []byte, exists bool, age time.Duration, err error) {
+	if c.up != nil {
+		return nil, false, 0, c.unsupported("ReadFile")
+	}
 	resp, err := c.Storage.ReadFile(ctx, &pb.ReadFileRequest{Path: path})
 	if err != nil {
 		return nil, false, 0, c.Err("ReadFile", err)
@@ -270,6 +349,9 @@ type CAS struct {
 // the agent serialises these writes, so of several racing to create a
 // file (CAS{Exists: false}) exactly one succeeds. cas nil: unconditional.
 func (c *Client) WriteFile(ctx context.Context, path string, content []byte, cas *CAS) error {
+	if c.up != nil {
+		return c.unsupported("WriteFile")
+	}
 	req := &pb.WriteFileRequest{Path: path, Content: content}
 	if cas != nil {
 		req.Check, req.ExpectExists, req.ExpectCrc32C = true, cas.Exists, cas.CRC32C
@@ -281,6 +363,9 @@ func (c *Client) WriteFile(ctx context.Context, path string, content []byte, cas
 // StatDisk reports the free and total bytes of the file system holding
 // path (or its nearest existing parent) on the agent's host.
 func (c *Client) StatDisk(ctx context.Context, path string) (free, total int64, err error) {
+	if c.up != nil {
+		return 0, 0, c.unsupported("StatDisk")
+	}
 	resp, err := c.Storage.StatDisk(ctx, &pb.StatDiskRequest{Path: path})
 	if err != nil {
 		return 0, 0, c.Err("StatDisk", err)
@@ -292,6 +377,9 @@ func (c *Client) StatDisk(ctx context.Context, path string) (free, total int64, 
 // id runs or is done there (a failed one is restarted). It returns at
 // once; follow the job with RestoreDataStatus.
 func (c *Client) RestoreData(ctx context.Context, req *pb.RestoreDataRequest) (*pb.RestoreDataJob, error) {
+	if c.up != nil {
+		return c.upstreamRestoreData(req), nil
+	}
 	resp, err := c.Agent.RestoreData(ctx, req)
 	if err != nil {
 		return nil, c.Err("RestoreData", err)
@@ -303,6 +391,9 @@ func (c *Client) RestoreData(ctx context.Context, req *pb.RestoreDataRequest) (*
 // agent has none such in memory); with cancel it first stops the job if it
 // runs (it is then FAILED with error "canceled").
 func (c *Client) RestoreDataStatus(ctx context.Context, id string, cancel bool) (*pb.RestoreDataJob, error) {
+	if c.up != nil {
+		return c.upstreamRestoreDataStatus(id, cancel), nil
+	}
 	resp, err := c.Agent.RestoreDataStatus(ctx, &pb.RestoreDataStatusRequest{Id: id, Cancel: cancel})
 	if err != nil {
 		return nil, c.Err("RestoreDataStatus", err)

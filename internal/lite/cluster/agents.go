@@ -109,7 +109,8 @@ func (c *Cluster) startAgent(host int, wait time.Duration) error {
 		return err
 	}
 	defer log.Close()
-	cmd := exec.Command(c.AgentBinary, "--agent", h.Agent, "--meta", c.MetaAddr(), "--hbs", "1", "--nebula-lite", c.Binary)
+	args := append([]string{"--agent", h.Agent, "--meta", c.MetaAddr(), "--hbs", "1", "--nebula-lite", c.Binary}, c.AgentArgs...)
+	cmd := exec.Command(c.AgentBinary, args...)
 	cmd.Dir = h.Root
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // outlive the caller
@@ -160,7 +161,7 @@ func agentHealthy(addr string) error {
 	if err != nil {
 		return err
 	}
-	if resp.Status != "ok" {
+	if resp.Status != "ok" && resp.Status != "healthy" { // br-agent's word, nebula-agent's
 		return fmt.Errorf("agent %s: HealthCheck says %q", addr, resp.Status)
 	}
 	return nil

@@ -5,6 +5,8 @@
 //	DIR/cluster.json                 hosts, roles, addresses, binary
 //	DIR/<ip>/etc/nebula-<role>.conf  flag files
 //	DIR/<ip>/{pids,logs,data}/
+//	DIR/<ip>/scripts/nebula.service  NebulaGraph's service script (nebula-agent runs it)
+//	DIR/<ip>/bin/                    nebula-lite, nebula-<role>, db_playback (links)
 //	DIR/<ip>/pids/br-agent.pid       with agents: br-agent on <ip>:8888
 //	DIR/<ip>/logs/br-agent.log
 //
@@ -67,6 +69,8 @@ type Spec struct {
 	Agents bool
 	// AgentBinary is the br-agent binary (default: br-agent beside Binary).
 	AgentBinary string
+	// AgentArgs are extra br-agent flags (kept with the cluster).
+	AgentArgs []string
 }
 
 // Service is one daemon of the cluster.
@@ -89,8 +93,9 @@ type Cluster struct {
 	AddrBase string `json:"addr_base"`
 	Binary   string `json:"binary"`
 	// AgentBinary is br-agent's binary when the hosts run agents.
-	AgentBinary string `json:"agent_binary,omitempty"`
-	Hosts       []Host `json:"hosts"`
+	AgentBinary string   `json:"agent_binary,omitempty"`
+	AgentArgs   []string `json:"agent_args,omitempty"`
+	Hosts       []Host   `json:"hosts"`
 }
 
 // Up lays out the cluster (if needed), starts every service that is not
@@ -135,6 +140,9 @@ func Up(ctx context.Context, spec Spec) (*Cluster, error) {
 			spec.Agents = true
 			if spec.AgentBinary == "" {
 				spec.AgentBinary = old.AgentBinary
+			}
+			if spec.AgentArgs == nil {
+				spec.AgentArgs = old.AgentArgs
 			}
 		}
 	} else if !errors.Is(err, os.ErrNotExist) {
@@ -224,7 +232,7 @@ func hostIP(base string, i int) (string, error) {
 func layout(root string, spec Spec) (*Cluster, error) {
 	c := &Cluster{Root: root, AddrBase: spec.AddrBase, Binary: spec.Binary}
 	if spec.Agents {
-		c.AgentBinary = spec.AgentBinary
+		c.AgentBinary, c.AgentArgs = spec.AgentBinary, spec.AgentArgs
 	}
 	for i := range spec.Storaged {
 		ip, err := hostIP(spec.AddrBase, i)
@@ -264,7 +272,8 @@ func setFlag(lines []flagLine, kv string) ([]flagLine, error) {
 	return append(lines, flagLine{name, value}), nil
 }
 
-// writeFiles writes the hosts' directories, flag files and cluster.json.
+// writeFiles writes the hosts' directories, flag files, scripts/ and bin/
+// (service.Install) and cluster.json.
 func (c *Cluster) writeFiles(extra map[string][]string) error {
 	meta := c.MetaAddr()
 	for _, h := range c.Hosts {
@@ -272,6 +281,9 @@ func (c *Cluster) writeFiles(extra map[string][]string) error {
 			if err := os.MkdirAll(filepath.Join(h.Root, d), 0o755); err != nil {
 				return err
 			}
+		}
+		if err := service.Install(h.Root, c.Binary); err != nil {
+			return fmt.Errorf("cluster: %w", err)
 		}
 		for _, s := range h.Services {
 			_, port, _ := net.SplitHostPort(s.Addr)

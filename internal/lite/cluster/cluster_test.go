@@ -39,7 +39,9 @@ func TestHostIP(t *testing.T) {
 
 func TestLayout(t *testing.T) {
 	root := t.TempDir()
-	c, err := layout(root, Spec{Storaged: 3, AddrBase: "127.0.0.10", Binary: "/bin/nebula-lite"})
+	bin := filepath.Join(t.TempDir(), "nebula-lite")
+	os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o755)
+	c, err := layout(root, Spec{Storaged: 3, AddrBase: "127.0.0.10", Binary: bin})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,6 +75,20 @@ func TestLayout(t *testing.T) {
 	for _, d := range []string{"etc", "pids", "logs", "data"} {
 		if _, err := os.Stat(filepath.Join(root, "127.0.0.12", d)); err != nil {
 			t.Error(err)
+		}
+	}
+	// What NebulaGraph's tools run: scripts/nebula.service, bin/.
+	for _, h := range c.Hosts {
+		if st, err := os.Stat(service.ScriptPath(h.Root)); err != nil || st.Mode().Perm()&0o111 == 0 {
+			t.Errorf("%s: script %v", h.IP, err)
+		}
+		if to, err := os.Readlink(service.BinPath(h.Root, "nebula-lite")); err != nil || to != bin {
+			t.Errorf("%s: bin/nebula-lite -> %q %v, want %s", h.IP, to, err, bin)
+		}
+		for _, name := range []string{"db_playback", "nebula-metad", "nebula-storaged", "nebula-graphd"} {
+			if to, err := os.Readlink(service.BinPath(h.Root, name)); err != nil || to != "nebula-lite" {
+				t.Errorf("%s: bin/%s -> %q %v", h.IP, name, to, err)
+			}
 		}
 	}
 	loaded, err := Load(root)

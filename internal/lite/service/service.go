@@ -4,8 +4,11 @@
 //	etc/nebula-<role>.conf   the flag file the daemon starts with
 //	pids/nebula-<role>.pid   the running daemon's pid
 //	logs/nebula-<role>.log   its output
+//	scripts/nebula.service   NebulaGraph's service script, on top of nebula-lite service
+//	bin/                     nebula-lite, and links to it named nebula-<role> and db_playback
 //
-// The agent's local mode calls `nebula-lite service start|stop|status`.
+// The agent's local mode calls `nebula-lite service start|stop|status`;
+// tools made for NebulaGraph run scripts/nebula.service and bin/db_playback.
 package service
 
 import (
@@ -32,11 +35,23 @@ import (
 var Roles = []string{"metad", "storaged", "graphd"}
 
 // Paths of one role under an install root.
-type Paths struct{ Root, Role string }
+type Paths struct {
+	Root, Role string
+	// ConfFile is the role's flag file when it is not the root's
+	// etc/nebula-<role>.conf (nebula.service -c).
+	ConfFile string
+}
 
-func (p Paths) Conf() string { return filepath.Join(p.Root, "etc", "nebula-"+p.Role+".conf") }
-func (p Paths) Pid() string  { return filepath.Join(p.Root, "pids", "nebula-"+p.Role+".pid") }
-func (p Paths) Log() string  { return filepath.Join(p.Root, "logs", "nebula-"+p.Role+".log") }
+// Conf is the role's flag file: ConfFile, else ROOT/etc/nebula-<role>.conf.
+func (p Paths) Conf() string {
+	if p.ConfFile != "" {
+		return p.ConfFile
+	}
+	return filepath.Join(p.Root, "etc", "nebula-"+p.Role+".conf")
+}
+
+func (p Paths) Pid() string { return filepath.Join(p.Root, "pids", "nebula-"+p.Role+".pid") }
+func (p Paths) Log() string { return filepath.Join(p.Root, "logs", "nebula-"+p.Role+".log") }
 
 // ValidRole reports whether role names a daemon.
 func ValidRole(role string) error {
@@ -82,6 +97,11 @@ func (p Paths) ListenAddr() (string, error) {
 func (p Paths) abs() Paths {
 	if r, err := filepath.Abs(p.Root); err == nil {
 		p.Root = r
+	}
+	if p.ConfFile != "" {
+		if c, err := filepath.Abs(p.ConfFile); err == nil {
+			p.ConfFile = c
+		}
 	}
 	return p
 }
