@@ -342,8 +342,11 @@ func showCmd(a *app) *cobra.Command {
 					baseName = "-"
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", b.Name, created, spaces, typ, baseName, br.HumanBytes(b.Size), b.Status)
-				if b.Status != br.StatusComplete {
+				switch {
+				case !b.Complete:
 					problems = append(problems, fmt.Sprintf("%s: %s: %s", b.Name, b.Status, b.Problem))
+				case b.Note != "":
+					problems = append(problems, fmt.Sprintf("%s: %s", b.Name, b.Note))
 				}
 			}
 			if err := tw.Flush(); err != nil {
@@ -424,11 +427,10 @@ func verifyCmd(a *app) *cobra.Command {
 				return fmt.Errorf("backup %s is DAMAGED: %d problems of the manifest or chain, %d objects missing, %d corrupt (chain %v); it cannot be restored",
 					name, len(rep.Damaged), len(rep.Missing), len(rep.Corrupt), rep.Chain)
 			}
-			what := "sizes and checksums"
-			if quick {
-				what = "sizes (--quick)"
+			for _, n := range rep.Notes {
+				fmt.Printf("NOTE     %s\n", n)
 			}
-			fmt.Printf("backup %s is intact: %d objects, %s, chain %v; manifest, completeness and %s checked\n", name, rep.Objects, br.HumanBytes(rep.Bytes), rep.Chain, what)
+			fmt.Println(rep.Summary(name))
 			return nil
 		},
 	}

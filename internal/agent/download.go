@@ -19,8 +19,8 @@ import (
 
 // DownloadFile fetches the listed objects under prefix into target_path,
 // same relative paths, verifying each one's size and CRC-32C before it
-// takes its final name. An empty list fetches every object under prefix,
-// checking sizes only.
+// takes its final name (sizes only with no_checksums). An empty list
+// fetches every object under prefix, checking sizes only.
 func (s *Server) DownloadFile(req *pb.DownloadFileRequest, stream pb.StorageService_DownloadFileServer) error {
 	ctx := stream.Context()
 	target, err := absPath("target_path", req.TargetPath)
@@ -37,7 +37,7 @@ func (s *Server) DownloadFile(req *pb.DownloadFileRequest, stream pb.StorageServ
 		return err
 	}
 	files := req.Files
-	verifyCRC := true
+	verifyCRC := !req.NoChecksums // no_checksums: the listed CRC-32C are not known, sizes only
 	if len(files) == 0 {
 		verifyCRC = false
 		if files, err = listUnder(ctx, store, req.Prefix); err != nil {

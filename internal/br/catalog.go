@@ -16,10 +16,14 @@ import (
 
 // Backup statuses, as `br show` prints them.
 const (
-	StatusComplete    = "complete"     // restorable: .meta, manifest and chain intact
-	StatusIncomplete  = "incomplete"   // no .meta: a backup that did not finish (br cleanup removes it)
-	StatusDamaged     = "damaged"      // its .meta or manifest is unreadable or inconsistent
-	StatusBrokenChain = "broken chain" // a base is missing or damaged
+	StatusComplete = "complete" // restorable: .meta, manifest and chain intact
+	// StatusCompleteNoManifest: restorable, .meta and completeness
+	// checked, but written without a manifest (nebula-br v3.6.0's layout):
+	// no object has a checksum to check.
+	StatusCompleteNoManifest = "complete (no manifest)"
+	StatusIncomplete         = "incomplete"   // no .meta: a backup that did not finish (br cleanup removes it)
+	StatusDamaged            = "damaged"      // its .meta or manifest is unreadable or inconsistent
+	StatusBrokenChain        = "broken chain" // a base is missing or damaged
 )
 
 // BackupInfo is one backup under a storage root, as `br show` lists it.
@@ -27,7 +31,9 @@ type BackupInfo struct {
 	Name       string
 	Status     string // StatusComplete, ...
 	Problem    string // why, when not complete
-	Complete   bool   // Status is StatusComplete
+	Complete   bool   // restorable: Status is StatusComplete or StatusCompleteNoManifest
+	Layout     Layout // as detected from what is stored (when .meta was readable)
+	Note       string // what a user should know of a complete backup (no checksums)
 	Full       bool
 	Base       string
 	Spaces     []string
@@ -79,7 +85,7 @@ func List(ctx context.Context, st objstore.Store) ([]BackupInfo, error) {
 // describe fills a backup's details and status from its .meta, manifest
 // and chain; only a storage failure is an error.
 func describe(read linkReader, b *BackupInfo) error {
-	bm, _, err := read(b.Name)
+	l, err := read(b.Name)
 	if err != nil {
 		if Transient(err) || errors.Is(err, ErrStorageRefused) {
 			return err
@@ -87,6 +93,8 @@ func describe(read linkReader, b *BackupInfo) error {
 		b.Status, b.Problem = StatusDamaged, err.Error()
 		return nil
 	}
+	bm := l.Meta
+	b.Layout = l.Layout
 	b.Full, b.Base, b.ClusterID = bm.Full, string(bm.BaseBackupName), int64(bm.ClusterID)
 	b.CreateTime = time.UnixMilli(bm.CreateTime)
 	for _, id := range sortedSpaceIDs(bm.SpaceBackups) {
@@ -95,6 +103,9 @@ func describe(read linkReader, b *BackupInfo) error {
 	_, err = chainOf(b.Name, read)
 	var ce *chainError
 	switch {
+	case err == nil && !l.Layout.Checksums():
+		b.Status, b.Problem, b.Complete = StatusCompleteNoManifest, "", true
+		b.Note = noChecksumsNote(l)
 	case err == nil:
 		b.Status, b.Problem, b.Complete = StatusComplete, "", true
 	case Transient(err) || errors.Is(err, ErrStorageRefused):
@@ -105,6 +116,12 @@ func describe(read linkReader, b *BackupInfo) error {
 		b.Status, b.Problem = StatusDamaged, err.Error()
 	}
 	return nil
+}
+
+// noChecksumsNote says what cannot be checked of a backup without a
+// manifest.
+func noChecksumsNote(l *link) string {
+	return fmt.Sprintf("written in %s's layout, which keeps no manifest: its objects have no checksums to verify", l.Layout)
 }
 
 // Show lists the backups of a root.
@@ -126,6 +143,11 @@ type VerifyReport struct {
 	Missing []string // objects the manifest lists that are not there
 	Corrupt []string // "key: why"
 	Damaged []string // a manifest or .meta that is unreadable or inconsistent, what .meta needs and no manifest lists
+	// NoChecksums are the links of the chain without a manifest
+	// (nebula-br v3.6.0's layout): their .meta, meta files and checkpoint
+	// data were checked to be there, their objects' content cannot be.
+	NoChecksums []string
+	Notes       []string // said of the backup besides problems (what was not checked)
 }
 
 // OK is true when nothing is missing, corrupt or damaged.
@@ -158,6 +180,18 @@ func Verify(ctx context.Context, o Options, name string, quick bool) (*VerifyRep
 	}
 	for _, l := range chain {
 		r.Chain = append(r.Chain, l.Name)
+		if !l.Layout.Checksums() {
+			// The objects are those listed: present, with the listed
+			// sizes; nothing says what their content should be.
+			for _, s := range l.Sums {
+				r.Objects++
+				r.Bytes += s.Size
+			}
+			r.NoChecksums = append(r.NoChecksums, l.Name)
+			r.Notes = append(r.Notes, fmt.Sprintf("%s: %s; checked: its .meta, every meta file it lists, and the checkpoint data of every host and space it names",
+				l.Name, noChecksumsNote(l)))
+			continue
+		}
 		var sizes map[string]int64
 		if quick {
 			if sizes, err = objectSizes(ctx, st, l.Name); err != nil {
@@ -193,6 +227,24 @@ func Verify(ctx context.Context, o Options, name string, quick bool) (*VerifyRep
 		}
 	}
 	return r, nil
+}
+
+// Summary is the line `br verify` ends with when the backup is OK.
+func (r *VerifyReport) Summary(name string) string {
+	checked := "sizes and checksums"
+	if r.Quick {
+		checked = "sizes (--quick)"
+	}
+	if len(r.NoChecksums) == 0 {
+		return fmt.Sprintf("backup %s is intact: %d objects, %s, chain %v; manifest, completeness and %s checked",
+			name, r.Objects, HumanBytes(r.Bytes), r.Chain, checked)
+	}
+	if len(r.NoChecksums) == len(r.Chain) {
+		return fmt.Sprintf("backup %s is complete: %d objects, %s, chain %v; .meta and completeness checked; object checksums NOT verified: no manifest (nebula-br v3.6.0's layout)",
+			name, r.Objects, HumanBytes(r.Bytes), r.Chain)
+	}
+	return fmt.Sprintf("backup %s is complete: %d objects, %s, chain %v; manifests, completeness and %s checked, except the checksums of %v, which has no manifest (nebula-br v3.6.0's layout)",
+		name, r.Objects, HumanBytes(r.Bytes), r.Chain, checked, r.NoChecksums)
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/nebula-open/nebula-br/internal/nebula/gen/nebula"
+	"github.com/nebula-open/nebula-br/internal/nebula/gen/nebula/meta"
 )
 
 // The manifest, <NAME>/<NAME>.manifest, lists every object a restore of
@@ -27,8 +28,6 @@ import (
 //	end <crc32c of the lines above>
 
 const manifestMagic = "nebula-br manifest 1"
-
-func manifestKey(name string) string { return path.Join(name, name+".manifest") }
 
 // encodeManifest writes the manifest of backup name.
 func encodeManifest(name string, sums []fileSum) []byte {
@@ -119,11 +118,12 @@ func cutLastLine(b []byte) (body []byte, last string, ok bool) {
 	return b[:i+1], string(b[i+1 : len(b)-1]), true
 }
 
-// incomplete lists what .meta says link l needs and its manifest does
-// not have: the meta files, the .meta itself, the checkpoint of every
-// host of every space it holds in full, and the WAL of every part that
-// advanced since prev (the link before it in its chain; nil for a full
-// backup).
+// incomplete lists what .meta says link l needs and its objects (its
+// manifest, or what is stored for a backup without one) do not have: the
+// meta files, the .meta itself, the checkpoint data of every host (and,
+// upstream, of every data path of it) of every space it holds in full,
+// and the WAL of every part that advanced since prev (the link before it
+// in its chain; nil for a full backup).
 func (l *link) incomplete(prev *link) []string {
 	have := map[string]bool{}
 	under := map[string]bool{} // every directory prefix that holds an object
@@ -133,16 +133,20 @@ func (l *link) incomplete(prev *link) []string {
 			under[d] = true
 		}
 	}
+	notIn := "is not in the manifest"
+	if !l.Layout.Checksums() {
+		notIn = "is not stored"
+	}
 	var out []string
 	if !have[metaKey(l.Name)] {
-		out = append(out, fmt.Sprintf("%s is not in the manifest", metaKey(l.Name)))
+		out = append(out, fmt.Sprintf("%s %s", metaKey(l.Name), notIn))
 	}
 	if len(l.Meta.MetaFiles) == 0 {
 		out = append(out, ".meta lists no meta files")
 	}
 	for _, f := range l.Meta.MetaFiles {
 		if k := path.Join(metaDirKey(l.Name), path.Base(string(f))); !have[k] {
-			out = append(out, fmt.Sprintf("meta file %s is not in the manifest", k))
+			out = append(out, fmt.Sprintf("meta file %s %s", k, notIn))
 		}
 	}
 	for _, spaceID := range sortedSpaceIDs(l.Meta.SpaceBackups) {
@@ -150,8 +154,10 @@ func (l *link) incomplete(prev *link) []string {
 		full := prev == nil || prev.Meta.SpaceBackups[spaceID] == nil
 		for _, hb := range sb.HostBackups {
 			if full {
-				if k := dataKey(l.Name, spaceID, hb.Host); !under[k] {
-					out = append(out, fmt.Sprintf("no data of space %d on %s (%s/...)", spaceID, addr(hb.Host), k))
+				for i := range dataPaths(l.Layout, hb) {
+					if k := l.Layout.dataKey(l.Name, spaceID, hb.Host, i); !under[k] {
+						out = append(out, fmt.Sprintf("no data of space %d on %s (%s/...)", spaceID, addr(hb.Host), k))
+					}
 				}
 				continue
 			}
@@ -159,7 +165,7 @@ func (l *link) incomplete(prev *link) []string {
 				for _, partID := range sortedParts(cp.Parts) {
 					after, ok := baseLogID(prev.Meta, spaceID, hb.Host, partID)
 					if li := cp.Parts[partID]; ok && li != nil && int64(li.LogID) > after {
-						if k := walKey(l.Name, spaceID, hb.Host, partID); !under[k] {
+						if k := l.Layout.walKey(l.Name, spaceID, hb.Host, 0, partID); !under[k] {
 							out = append(out, fmt.Sprintf("part %d of space %d on %s advanced (log %d to %d) but no WAL of it is listed (%s/...)",
 								partID, spaceID, addr(hb.Host), after, li.LogID, k))
 						}
@@ -169,6 +175,16 @@ func (l *link) incomplete(prev *link) []string {
 		}
 	}
 	return out
+}
+
+// dataPaths is how many checkpoint directories a host's backup of a space
+// has in the layout: upstream's keeps one per data path (one checkpoint
+// each), ours one per host.
+func dataPaths(l Layout, hb *meta.HostBackupInfo) int {
+	if l == LayoutUpstream && len(hb.Checkpoints) > 1 {
+		return len(hb.Checkpoints)
+	}
+	return 1
 }
 
 func sortedParts[V any](m map[nebula.PartitionID]V) []nebula.PartitionID {

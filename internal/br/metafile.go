@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"sort"
 	"strings"
 
 	"github.com/apache/thrift/lib/go/thrift"
@@ -15,7 +16,7 @@ import (
 	"github.com/nebula-open/nebula-br/internal/objstore"
 )
 
-// encodeMeta serialises a BackupMeta as NebulaGraph's br does: a 4-byte
+// encodeMeta serialises a BackupMeta as NebulaGraph's br writes it: a 4-byte
 // big-endian length, then the thrift binary-protocol struct.
 func encodeMeta(bm *meta.BackupMeta) ([]byte, error) {
 	ts := thrift.NewTSerializer()
@@ -27,8 +28,8 @@ func encodeMeta(bm *meta.BackupMeta) ([]byte, error) {
 	return append(binary.BigEndian.AppendUint32(make([]byte, 0, 4+len(body)), uint32(len(body))), body...), nil
 }
 
-// decodeMeta reads a .meta: framed as NebulaGraph's br writes it, or, as
-// this project's first versions wrote it, the bare struct.
+// decodeMeta reads a .meta of this br: framed as NebulaGraph's br writes
+// it, or, as this project's first versions wrote it, the bare struct.
 func decodeMeta(b []byte) (*meta.BackupMeta, error) {
 	if len(b) >= 4 && int(binary.BigEndian.Uint32(b)) == len(b)-4 {
 		return decodeMetaStruct(b[4:])
@@ -38,6 +39,19 @@ func decodeMeta(b []byte) (*meta.BackupMeta, error) {
 		return nil, fmt.Errorf("neither a framed BackupMeta (a 4-byte length, then the struct) nor a bare one: %w", err)
 	}
 	return bm, nil
+}
+
+// decodeFramedMeta reads a .meta that must be framed (upstream's br has
+// only ever written it so): a length that does not match is a truncated
+// or foreign file.
+func decodeFramedMeta(b []byte) (*meta.BackupMeta, error) {
+	if len(b) < 4 {
+		return nil, fmt.Errorf("%d bytes: too short for a framed BackupMeta (a 4-byte length, then the struct)", len(b))
+	}
+	if n := binary.BigEndian.Uint32(b); int64(n) != int64(len(b)-4) {
+		return nil, fmt.Errorf("its frame says %d bytes follow, %d do: truncated, or not a framed BackupMeta", n, len(b)-4)
+	}
+	return decodeMetaStruct(b[4:])
 }
 
 func decodeMetaStruct(b []byte) (*meta.BackupMeta, error) {
@@ -53,6 +67,19 @@ func decodeMetaStruct(b []byte) (*meta.BackupMeta, error) {
 		return nil, errors.New("it names no backup")
 	}
 	return bm, nil
+}
+
+// checkMeta makes sure a decoded .meta is backup name's: a struct that
+// happens to decode but is not what metad wrote must not pass for a
+// backup (a row of defaults: no time, no spaces).
+func checkMeta(name string, bm *meta.BackupMeta) error {
+	if string(bm.BackupName) != name {
+		return markf(ErrBackupDamaged, "backup %s is damaged: %s names backup %q", name, metaKey(name), bm.BackupName)
+	}
+	if bm.CreateTime <= 0 {
+		return markf(ErrBackupDamaged, "backup %s is damaged: %s has no creation time (%d): not a .meta metad wrote", name, metaKey(name), bm.CreateTime)
+	}
+	return nil
 }
 
 func readAll(ctx context.Context, st objstore.Store, key string) ([]byte, error) {
@@ -71,22 +98,13 @@ type fileSum struct {
 	CRC32C uint32
 }
 
-func readManifest(ctx context.Context, st objstore.Store, name string) ([]fileSum, error) {
-	b, err := readAll(ctx, st, manifestKey(name))
-	if err != nil {
-		return nil, mark(storageKind(err), fmt.Errorf("backup %s is damaged: read its manifest %s: %w", name, manifestKey(name), err))
-	}
-	sums, err := decodeManifest(name, b)
-	if err != nil {
-		return nil, markf(ErrBackupDamaged, "backup %s is damaged: its manifest %s: %w", name, manifestKey(name), err)
-	}
-	return sums, nil
-}
-
 // link is one backup of a chain with its objects.
 type link struct {
-	Name string
-	Meta *meta.BackupMeta
+	Name   string
+	Layout Layout
+	Meta   *meta.BackupMeta
+	// Sums are the backup's objects: from its manifest (LayoutNative), or
+	// from the listing, sizes only (LayoutUpstream: CRC32C is not known).
 	Sums []fileSum
 }
 
@@ -101,20 +119,70 @@ func (l *link) under(prefix string) []fileSum {
 	return out
 }
 
-// readLink reads a backup's .meta and manifest and checks the one
-// against the other: .meta must have the size and CRC-32C the manifest
-// records.
-func readLink(ctx context.Context, st objstore.Store, name string) (*meta.BackupMeta, []fileSum, error) {
+// readLink reads a backup's .meta and tells its layout. A backup of ours
+// has a manifest, and .meta must have the size and CRC-32C it records.
+// One without is upstream's if what is stored says so (detectLayout):
+// its objects are then those listed, and its .meta must be framed.
+func readLink(ctx context.Context, st objstore.Store, name string) (*link, error) {
 	b, err := readAll(ctx, st, metaKey(name))
 	if errors.Is(err, objstore.ErrNotFound) {
-		return nil, nil, fmt.Errorf("%w: backup %s not found under %s, or incomplete (no %s.meta): see `br show --storage %s`", ErrBackupNotFound, name, st.URI(), name, st.URI())
+		return nil, fmt.Errorf("%w: backup %s not found under %s, or incomplete (no %s.meta): see `br show --storage %s`", ErrBackupNotFound, name, st.URI(), name, st.URI())
 	}
 	if err != nil {
-		return nil, nil, mark(storageKind(err), fmt.Errorf("backup %s: read %s.meta: %w", name, name, err))
+		return nil, mark(storageKind(err), fmt.Errorf("backup %s: read %s.meta: %w", name, name, err))
 	}
-	sums, err := readManifest(ctx, st, name)
+	mb, merr := readAll(ctx, st, manifestKey(name))
+	if merr == nil {
+		return nativeLink(name, b, mb)
+	}
+	if !errors.Is(merr, objstore.ErrNotFound) {
+		return nil, mark(storageKind(merr), fmt.Errorf("backup %s: read its manifest %s: %w", name, manifestKey(name), merr))
+	}
+	objs, err := objectSizes(ctx, st, name)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
+	}
+	keys := make([]string, 0, len(objs))
+	for k := range objs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	bm, derr := decodeMeta(b) // only a clue here: nil if unreadable
+	layout, err := detectLayout(name, keys, bm)
+	if err != nil {
+		return nil, markf(ErrBackupDamaged, "backup %s is damaged: %w", name, err)
+	}
+	if layout == LayoutNative {
+		if derr == nil {
+			derr = checkMeta(name, bm)
+		}
+		if derr != nil {
+			return nil, markf(ErrBackupDamaged, "backup %s is damaged: no manifest %s, and %s: %v", name, manifestKey(name), metaKey(name), derr)
+		}
+		return nil, markf(ErrBackupDamaged, "backup %s is damaged: read its manifest %s: %w", name, manifestKey(name), merr)
+	}
+	if bm, err = decodeFramedMeta(b); err != nil {
+		return nil, markf(ErrBackupDamaged, "backup %s is damaged: unreadable %s (%s's layout, no manifest): %w", name, metaKey(name), layout, err)
+	}
+	if err := checkMeta(name, bm); err != nil {
+		return nil, err
+	}
+	if !bm.Full {
+		return nil, markf(ErrBackupDamaged, "backup %s: %s says it is incremental, but it is in %s's layout, which holds full backups only: not supported",
+			name, metaKey(name), layout)
+	}
+	l := &link{Name: name, Layout: layout, Meta: bm}
+	for _, k := range keys {
+		l.Sums = append(l.Sums, fileSum{Key: k, Size: objs[k]})
+	}
+	return l, nil
+}
+
+// nativeLink checks a backup of ours, .meta against its manifest.
+func nativeLink(name string, b, mb []byte) (*link, error) {
+	sums, err := decodeManifest(name, mb)
+	if err != nil {
+		return nil, markf(ErrBackupDamaged, "backup %s is damaged: its manifest %s: %w", name, manifestKey(name), err)
 	}
 	var entry *fileSum
 	for i := range sums {
@@ -123,20 +191,20 @@ func readLink(ctx context.Context, st objstore.Store, name string) (*meta.Backup
 		}
 	}
 	if entry == nil {
-		return nil, nil, markf(ErrBackupDamaged, "backup %s is damaged: its manifest does not list %s", name, metaKey(name))
+		return nil, markf(ErrBackupDamaged, "backup %s is damaged: its manifest does not list %s", name, metaKey(name))
 	}
 	if got := crc32.Checksum(b, castagnoli); int64(len(b)) != entry.Size || got != entry.CRC32C {
-		return nil, nil, markf(ErrBackupDamaged, "backup %s is damaged: %s has %d bytes with crc32c %08x, its manifest says %d bytes with %08x",
+		return nil, markf(ErrBackupDamaged, "backup %s is damaged: %s has %d bytes with crc32c %08x, its manifest says %d bytes with %08x",
 			name, metaKey(name), len(b), got, entry.Size, entry.CRC32C)
 	}
 	bm, err := decodeMeta(b)
 	if err != nil {
-		return nil, nil, markf(ErrBackupDamaged, "backup %s is damaged: unreadable %s: %w", name, metaKey(name), err)
+		return nil, markf(ErrBackupDamaged, "backup %s is damaged: unreadable %s: %w", name, metaKey(name), err)
 	}
-	if string(bm.BackupName) != name {
-		return nil, nil, markf(ErrBackupDamaged, "backup %s is damaged: %s names backup %q", name, metaKey(name), bm.BackupName)
+	if err := checkMeta(name, bm); err != nil {
+		return nil, err
 	}
-	return bm, sums, nil
+	return &link{Name: name, Layout: LayoutNative, Meta: bm, Sums: sums}, nil
 }
 
 // chainError is a failure of loadChain at one link of the chain.
@@ -153,28 +221,27 @@ func (e *chainError) Unwrap() error { return e.err }
 // intact (manifest, .meta, completeness against its base); a failure is
 // a *chainError naming the link at fault.
 func loadChain(ctx context.Context, st objstore.Store, name string) ([]*link, error) {
-	return chainOf(name, func(n string) (*meta.BackupMeta, []fileSum, error) { return readLink(ctx, st, n) })
+	return chainOf(name, func(n string) (*link, error) { return readLink(ctx, st, n) })
 }
 
-// linkReader reads one backup's .meta and manifest (readLink).
-type linkReader func(name string) (*meta.BackupMeta, []fileSum, error)
+// linkReader reads one backup's .meta and objects (readLink).
+type linkReader func(name string) (*link, error)
 
 // cachedLinks is a linkReader that reads each backup once, for listing
 // many backups whose chains share links.
 func cachedLinks(ctx context.Context, st objstore.Store) linkReader {
 	type read struct {
-		bm   *meta.BackupMeta
-		sums []fileSum
-		err  error
+		l   *link
+		err error
 	}
 	seen := map[string]read{}
-	return func(name string) (*meta.BackupMeta, []fileSum, error) {
+	return func(name string) (*link, error) {
 		r, ok := seen[name]
 		if !ok {
-			r.bm, r.sums, r.err = readLink(ctx, st, name)
+			r.l, r.err = readLink(ctx, st, name)
 			seen[name] = r
 		}
-		return r.bm, r.sums, r.err
+		return r.l, r.err
 	}
 }
 
@@ -188,7 +255,7 @@ func chainOf(name string, readLink linkReader) ([]*link, error) {
 			return nil, at(cur, markf(ErrBackupDamaged, "backup %s: base chain loops at %s", name, cur))
 		}
 		seen[cur] = true
-		bm, sums, err := readLink(cur)
+		l, err := readLink(cur)
 		if err != nil {
 			if cur != name && errors.Is(err, ErrBackupNotFound) {
 				return nil, at(cur, markf(ErrBackupDamaged, "backup %s has a broken chain: it needs its base %s, which is missing or incomplete (no %s.meta)", name, cur, cur))
@@ -198,10 +265,11 @@ func chainOf(name string, readLink linkReader) ([]*link, error) {
 			}
 			return nil, at(cur, err)
 		}
+		bm := l.Meta
 		if len(chain) > 0 && chain[0].Meta.ClusterID != bm.ClusterID {
 			return nil, at(cur, markf(ErrBackupDamaged, "backup %s: its base %s is from another cluster (%d, not %d)", name, cur, bm.ClusterID, chain[0].Meta.ClusterID))
 		}
-		chain = append([]*link{{Name: cur, Meta: bm, Sums: sums}}, chain...)
+		chain = append([]*link{l}, chain...)
 		if bm.Full {
 			for i, l := range chain {
 				var prev *link

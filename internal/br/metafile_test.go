@@ -121,7 +121,7 @@ func store(t *testing.T) objstore.Store {
 func writeBackup(t *testing.T, st objstore.Store, name, base string, cluster int64) {
 	t.Helper()
 	bm := &meta.BackupMeta{BackupName: []byte(name), Full: base == "", BaseBackupName: []byte(base), ClusterID: meta.ClusterID(cluster),
-		MetaFiles: [][]byte{[]byte("/export/x")}}
+		MetaFiles: [][]byte{[]byte("/export/x")}, CreateTime: 1_790_000_000_000}
 	b, err := encodeMeta(bm)
 	if err != nil {
 		t.Fatal(err)

@@ -58,12 +58,31 @@ func planFrom(ctx context.Context, st objstore.Store, storage Storage, name stri
 	for _, l := range chain {
 		p.Chain = append(p.Chain, l.Name)
 	}
-	p.Hosts = append(p.Hosts, target.Meta.StorageHosts...)
+	p.Hosts = storageHosts(target.Meta)
 	sortHosts(p.Hosts)
 	if err := p.checkHosts(); err != nil {
 		return nil, err
 	}
 	return p, nil
+}
+
+// storageHosts are the backed-up storage hosts: as .meta lists them, or,
+// if it does not (upstream's metad need not), the hosts of its spaces.
+func storageHosts(bm *meta.BackupMeta) []*nebula.HostAddr {
+	if len(bm.StorageHosts) > 0 {
+		return append([]*nebula.HostAddr(nil), bm.StorageHosts...)
+	}
+	var out []*nebula.HostAddr
+	seen := map[string]bool{}
+	for _, id := range sortedSpaceIDs(bm.SpaceBackups) {
+		for _, hb := range bm.SpaceBackups[id].HostBackups {
+			if !seen[addr(hb.Host)] {
+				seen[addr(hb.Host)] = true
+				out = append(out, hb.Host)
+			}
+		}
+	}
+	return out
 }
 
 // Pair maps each backed-up storage host to a target host, by position in
@@ -83,12 +102,20 @@ func (p *RestorePlan) Pair(target []*nebula.HostAddr) ([]*meta.HostPair, error) 
 	return pairs, nil
 }
 
+// download is the download of link l's objects under prefix into dir,
+// each object checked against its size and, if the layout records it, its
+// CRC-32C.
+func (p *RestorePlan) download(l *link, prefix, dir string, concurrency int32) *pb.DownloadFileRequest {
+	return &pb.DownloadFileRequest{Backend: p.storage.backend(), Prefix: prefix, TargetPath: dir,
+		Files: toPB(l.under(prefix)), NoChecksums: !l.Layout.Checksums(), Concurrency: concurrency}
+}
+
 // metaDownload is the download of metad's export into dir, and the files
-// restoreMeta then reads from there.
+// restoreMeta then reads from there (by basename: upstream's .meta keeps
+// only those, ours the paths on the backed-up metad).
 func (p *RestorePlan) metaDownload(dir string, concurrency int32) (*pb.DownloadFileRequest, []string) {
 	target := p.chain[len(p.chain)-1]
-	req := &pb.DownloadFileRequest{Backend: p.storage.backend(), Prefix: metaDirKey(p.Name), TargetPath: dir,
-		Files: toPB(target.under(metaDirKey(p.Name))), Concurrency: concurrency}
+	req := p.download(target, metaDirKey(p.Name), dir, concurrency)
 	var files []string
 	for _, f := range p.Meta.MetaFiles {
 		files = append(files, filepath.Join(dir, filepath.Base(string(f))))
@@ -99,10 +126,13 @@ func (p *RestorePlan) metaDownload(dir string, concurrency int32) (*pb.DownloadF
 // dataDownloads are the downloads that give a target storage host, whose
 // data path is dataPath, the data of backed-up host source: for every
 // space, the checkpoint from the link that holds the space in full, then
-// the WAL of every later link of the chain.
+// the WAL of every later link of the chain, into the space's directory
+// <dataPath>/nebula/<spaceId>/{data,wal/<partId>}. The checkpoint of an
+// upstream backup restored by itself comes whole, its own WAL included,
+// as upstream's restore places it; as the base of later links, its data
+// only, like ours.
 func (p *RestorePlan) dataDownloads(source *nebula.HostAddr, dataPath string, concurrency int32) []*pb.DownloadFileRequest {
 	target := p.chain[len(p.chain)-1]
-	backend := p.storage.backend()
 	var out []*pb.DownloadFileRequest
 	for _, spaceID := range sortedSpaceIDs(target.Meta.SpaceBackups) {
 		// The link that uploaded the space in full: the full backup, or
@@ -120,14 +150,15 @@ func (p *RestorePlan) dataDownloads(source *nebula.HostAddr, dataPath string, co
 			}
 			spaceDir := filepath.Join(dataPath, "nebula", fmt.Sprint(spaceID))
 			l := p.chain[first]
-			prefix := dataKey(l.Name, spaceID, hb.Host)
-			out = append(out, &pb.DownloadFileRequest{Backend: backend, Prefix: prefix, TargetPath: filepath.Join(spaceDir, "data"),
-				Files: toPB(l.under(prefix)), Concurrency: concurrency})
+			if l.Layout == LayoutUpstream && first == len(p.chain)-1 {
+				out = append(out, p.download(l, l.Layout.spaceDirKey(l.Name, spaceID, hb.Host, 0), spaceDir, concurrency))
+			} else {
+				out = append(out, p.download(l, l.Layout.dataKey(l.Name, spaceID, hb.Host, 0), filepath.Join(spaceDir, "data"), concurrency))
+			}
 			for _, later := range p.chain[first+1:] {
-				walRoot := path.Join(later.Name, "data", fmt.Sprint(spaceID), hostKey(hb.Host), "wal")
+				walRoot := path.Join(later.Layout.spaceDirKey(later.Name, spaceID, hb.Host, 0), "wal")
 				if sums := later.under(walRoot); len(sums) > 0 {
-					out = append(out, &pb.DownloadFileRequest{Backend: backend, Prefix: walRoot, TargetPath: filepath.Join(spaceDir, "wal"),
-						Files: toPB(sums), Concurrency: concurrency})
+					out = append(out, p.download(later, walRoot, filepath.Join(spaceDir, "wal"), concurrency))
 				}
 			}
 		}
@@ -248,7 +279,7 @@ func StorageOffline(ctx context.Context, m *client.MetaClient, hosts []*nebula.H
 }
 
 // checkHosts makes sure every space's data sits on a backed-up storage
-// host (a damaged .meta could say otherwise).
+// host (a damaged .meta could say otherwise), in one data path.
 func (p *RestorePlan) checkHosts() error {
 	known := map[string]bool{}
 	for _, h := range p.Hosts {
@@ -258,6 +289,21 @@ func (p *RestorePlan) checkHosts() error {
 		for _, hb := range sb.HostBackups {
 			if !known[addr(hb.Host)] {
 				return markf(ErrBackupDamaged, "space %d is on %s, which is not among the backup's storage hosts", id, addr(hb.Host))
+			}
+		}
+	}
+	// Upstream's layout keeps a checkpoint per data path of a host
+	// (data0, data1, ...); a restore fills one data path per host.
+	for _, l := range p.chain {
+		if l.Layout != LayoutUpstream {
+			continue
+		}
+		for _, id := range sortedSpaceIDs(l.Meta.SpaceBackups) {
+			for _, hb := range l.Meta.SpaceBackups[id].HostBackups {
+				if n := dataPaths(l.Layout, hb); n > 1 {
+					return markf(ErrTopology, "backup %s holds space %d of storage host %s in %d data paths (data0..data%d): restoring storage hosts with more than one data path is not supported",
+						l.Name, id, addr(hb.Host), n, n-1)
+				}
 			}
 		}
 	}

@@ -501,6 +501,11 @@ func (e *engine) serviceCall(ctx context.Context, s *service, start bool) error 
 	return e.onAgent(ctx, s.Agent, func(c *agentclient.Client) error {
 		var err error
 		if start {
+			// nebula.service refuses to start a running service (and
+			// nebula-agent passes that on): a started one is done.
+			if st, serr := c.ServiceStatus(ctx, roles[s.Role], s.Root); serr == nil && st.Running {
+				return nil
+			}
 			err = c.StartService(ctx, roles[s.Role], s.Root)
 		} else {
 			err = c.StopService(ctx, roles[s.Role], s.Root)

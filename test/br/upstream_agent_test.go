@@ -10,15 +10,17 @@ import (
 	"github.com/nebula-open/nebula-br/internal/lite/cluster"
 )
 
-// upUpstreamAgents is up with every br-agent serving nebula-agent's API
-// alone (--api upstream), as upstream's agent does.
+// upUpstreamAgents is up with every br-agent behaving as nebula-agent:
+// its API alone (--api upstream), the services managed through the root's
+// scripts/nebula.service and the playback by bin/db_playback (--engine
+// nebulagraph).
 func upUpstreamAgents(t *testing.T, base string, n int) *cluster.Cluster {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	c, err := cluster.Up(ctx, cluster.Spec{Root: t.TempDir(), Storaged: n, AddrBase: base,
 		Binary: filepath.Join(binDir, "nebula-lite"), AgentBinary: filepath.Join(binDir, "br-agent"), Agents: true,
-		AgentArgs: []string{"--api", "upstream"}})
+		AgentArgs: []string{"--api", "upstream", "--engine", "nebulagraph"}})
 	if c != nil {
 		t.Cleanup(func() {
 			if t.Failed() {

@@ -43,7 +43,11 @@ func (n NebulaGraph) service(ctx context.Context, action string, role Role, root
 	return run(ctx, root, p, action, string(role))
 }
 
+// Start starts role unless it runs already (the script refuses that).
 func (n NebulaGraph) Start(ctx context.Context, role Role, root string) error {
+	if st, err := n.Status(ctx, role, root); err == nil && st.Running {
+		return nil
+	}
 	_, err := n.service(ctx, "start", role, root)
 	return err
 }
