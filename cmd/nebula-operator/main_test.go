@@ -380,3 +380,77 @@ func TestCronBackupWithConfigRBAC(t *testing.T) {
 		return nil
 	})
 }
+
+// Upstream's chart command line (its controller-manager Deployment with the
+// default values) runs unchanged, and the flags that change behaviour act:
+// only the watched namespaces and the selected objects are reconciled, the
+// Lease is upstream's, profiles are served.
+func TestUpstreamChartFlags(t *testing.T) {
+	env := envtest.Shared(t)
+	ctx := context.Background()
+	watched, other, leaseNS := env.Namespace(t), env.Namespace(t), env.Namespace(t)
+	metrics, probes, pprof := freeAddr(t), freeAddr(t), freeAddr(t)
+	done := startRun(t, env.Config,
+		"--watch-namespaces="+watched, "--nebula-object-selector=team=a",
+		"--sync-period=0h30m0s",
+		"--concurrent-nebulacluster-syncs=3", "--concurrent-nebularestore-syncs=2",
+		"--concurrent-nebulacronbackup-syncs=2", "--concurrent-nebulabackup-syncs=2",
+		"--leader-elect", "--leader-elect-resource-namespace="+leaseNS,
+		"--enable-admission-webhook=false", "--webhook-secure-port=9443", "--webhook-namespace=nebula-operator-system",
+		"--webhook-server-name=nebula-operator-webhook-validating", "--webhook-names=a-service,b-service",
+		"--certificate-validity=8760h", "--use-cert-generator=true", "--secret-namespace=nebula-operator-system",
+		"--secret-name=nebula-operator-webhook-secret", "--kube-domain=cluster.local", "--enable-kruise-scheme=false",
+		"--v=0", "--enable-pprof", "--profiling-bind-address="+pprof,
+		"--health-probe-bind-address="+probes, "--metrics-bind-address="+metrics)
+	wait := waiter(t, done)
+	wait("upstream's leader Lease", func() error {
+		return env.Client.Get(ctx, types.NamespacedName{Namespace: leaseNS, Name: "nebula-controller-manager"}, &coordinationv1.Lease{})
+	})
+	wait("pprof", func() error {
+		code, _, err := get("http://" + pprof + "/debug/pprof/")
+		if err == nil && code != http.StatusOK {
+			err = fmt.Errorf("status %d", code)
+		}
+		return err
+	})
+	cluster := func(ns, name string, lbl map[string]string) {
+		nc := &v1alpha1.NebulaCluster{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: lbl},
+			Spec: v1alpha1.NebulaClusterSpec{
+				Metad:    &v1alpha1.MetadSpec{ComponentSpec: v1alpha1.ComponentSpec{Image: "m", Replicas: ptr.To(int32(1))}},
+				Storaged: &v1alpha1.StoragedSpec{ComponentSpec: v1alpha1.ComponentSpec{Image: "s"}},
+				Graphd:   &v1alpha1.GraphdSpec{ComponentSpec: v1alpha1.ComponentSpec{Image: "g"}},
+			},
+		}
+		if err := env.Client.Create(ctx, nc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Those it must leave alone first, then the one it must run.
+	cluster(other, "elsewhere", map[string]string{"team": "a"})
+	cluster(watched, "unselected", map[string]string{"team": "b"})
+	cluster(watched, "selected", map[string]string{"team": "a"})
+	wait("the selected cluster's metad StatefulSet", func() error {
+		return env.Client.Get(ctx, types.NamespacedName{Namespace: watched, Name: "selected-metad"}, &appsv1.StatefulSet{})
+	})
+	for _, n := range []types.NamespacedName{{Namespace: other, Name: "elsewhere-metad"}, {Namespace: watched, Name: "unselected-metad"}} {
+		if err := env.Client.Get(ctx, n, &appsv1.StatefulSet{}); err == nil {
+			t.Errorf("%s was created: the cluster is outside --watch-namespaces or --nebula-object-selector", n)
+		}
+	}
+}
+
+func TestFlagsRefused(t *testing.T) {
+	for _, args := range [][]string{
+		{"--enable-kruise-scheme=true"},
+		{"--concurrent-nebulacluster-syncs=0"},
+		{"--nebula-object-selector=a in (b"},
+		{"stray"},
+	} {
+		if err := run(context.Background(), args, nil); err == nil || errors.Is(err, flag.ErrHelp) {
+			t.Errorf("%v: %v, want an error", args, err)
+		} else {
+			t.Logf("%v: %v", args, err)
+		}
+	}
+}

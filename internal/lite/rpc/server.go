@@ -1,5 +1,9 @@
-// Package rpc serves thrift processors the way NebulaGraph does: binary
-// protocol over framed transport, one goroutine per connection.
+// Package rpc serves thrift processors the way NebulaGraph does, one
+// goroutine per connection. Every connection may speak fbthrift's header
+// transport (THeader, binary or compact protocol inside: what nebula-go
+// >= 3.4 and nebula-console 3.8 use) or framed binary (older NebulaGraph
+// clients and our own internal/nebula/client): see transport.go for how a
+// connection is recognised, compat.go for fbthrift's compact protocol.
 package rpc
 
 import (
@@ -30,7 +34,10 @@ var conf = &thrift.TConfiguration{
 	TBinaryStrictRead:  thrift.BoolPtr(false),
 }
 
-// Listen binds addr and serves processor until Stop.
+// Listen binds addr and serves processor until Stop. Each connection's
+// form (THeader, framed or unframed binary or compact) is recognised from
+// its first bytes and every reply goes out in the same form; a connection
+// that is none of them is logged (Warn) and closed.
 func Listen(addr string, processor thrift.TProcessor, log *slog.Logger) (*Server, error) {
 	sock, err := thrift.NewTServerSocketTimeout(hostmap.Listen(addr), 0)
 	if err != nil {
@@ -39,11 +46,14 @@ func Listen(addr string, processor thrift.TProcessor, log *slog.Logger) (*Server
 	if err := sock.Listen(); err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	srv := thrift.NewTSimpleServer4(processor, sock,
-		thrift.NewTFramedTransportFactoryConf(thrift.NewTTransportFactory(), conf),
-		thrift.NewTBinaryProtocolFactoryConf(conf))
+	bound := sock.Addr().String()
+	// With THeaderProtocol, TSimpleServer answers on the protocol instance
+	// that read the request, so the reply takes the client's form.
+	srv := thrift.NewTSimpleServer4(compatProcessor{processor}, sock,
+		&transportFactory{conf: conf, log: log, addr: bound},
+		thrift.NewTHeaderProtocolFactoryConf(conf))
 	srv.SetLogger(func(msg string) { log.Debug("thrift", "msg", msg) })
-	s := &Server{Addr: sock.Addr().String(), srv: srv, done: make(chan error, 1)}
+	s := &Server{Addr: bound, srv: srv, done: make(chan error, 1)}
 	go func() { s.done <- srv.Serve() }()
 	return s, nil
 }
