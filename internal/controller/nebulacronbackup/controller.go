@@ -100,9 +100,10 @@ func ParseSchedule(s string) (cron.Schedule, error) {
 	return cron.ParseStandard(s)
 }
 
-// BackupName is the name of the backup created for the schedule time t.
+// BackupName is the name of the backup created for the schedule time t,
+// as upstream's operator names it: <cron>-YYYYMMDDtHHMMSS (UTC).
 func BackupName(ncb *v1alpha1.NebulaCronBackup, t time.Time) string {
-	return fmt.Sprintf("%s-%d", ncb.Name, t.Unix())
+	return ncb.Name + "-" + t.UTC().Format("20060102t150405")
 }
 
 // scheduledTime is when the backup was scheduled: its annotation, or its

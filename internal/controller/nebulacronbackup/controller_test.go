@@ -360,3 +360,12 @@ func TestInvalidSchedule(t *testing.T) {
 		t.Errorf("condition %+v, want Scheduled False InvalidSchedule", c)
 	}
 }
+
+// Backups are named as upstream's operator names them.
+func TestBackupNameAsUpstream(t *testing.T) {
+	ncb := &v1alpha1.NebulaCronBackup{ObjectMeta: metav1.ObjectMeta{Name: "daily"}}
+	at := time.Date(2026, 11, 29, 11, 15, 2, 0, time.FixedZone("CET", 3600))
+	if got, want := nebulacronbackup.BackupName(ncb, at), "daily-20261129t101502"; got != want {
+		t.Errorf("BackupName = %q, want %q", got, want)
+	}
+}
