@@ -35,10 +35,18 @@ func TestMain(m *testing.M) {
 // up starts a cluster of n storage hosts from base (e.g. "127.0.0.130").
 func up(t *testing.T, base string, n int, agents bool, flags map[string][]string) *cluster.Cluster {
 	t.Helper()
+	return upSpec(t, cluster.Spec{Storaged: n, AddrBase: base, Agents: agents, Flags: flags})
+}
+
+// upSpec starts the cluster spec describes, in a temporary root, with the
+// binaries TestMain built; it is taken down when the test ends.
+func upSpec(t *testing.T, spec cluster.Spec) *cluster.Cluster {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	c, err := cluster.Up(ctx, cluster.Spec{Root: t.TempDir(), Storaged: n, AddrBase: base,
-		Binary: filepath.Join(binDir, "nebula-lite"), AgentBinary: filepath.Join(binDir, "br-agent"), Agents: agents, Flags: flags})
+	spec.Root = t.TempDir()
+	spec.Binary, spec.AgentBinary = filepath.Join(binDir, "nebula-lite"), filepath.Join(binDir, "br-agent")
+	c, err := cluster.Up(ctx, spec)
 	if c != nil {
 		t.Cleanup(func() {
 			if t.Failed() {

@@ -1,11 +1,8 @@
 package br
 
 import (
-	"context"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/nebula-open/nebula-br/internal/lite/cluster"
 )
@@ -16,23 +13,8 @@ import (
 // nebulagraph).
 func upUpstreamAgents(t *testing.T, base string, n int) *cluster.Cluster {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	c, err := cluster.Up(ctx, cluster.Spec{Root: t.TempDir(), Storaged: n, AddrBase: base,
-		Binary: filepath.Join(binDir, "nebula-lite"), AgentBinary: filepath.Join(binDir, "br-agent"), Agents: true,
+	return upSpec(t, cluster.Spec{Storaged: n, AddrBase: base, Agents: true,
 		AgentArgs: []string{"--api", "upstream", "--engine", "nebulagraph"}})
-	if c != nil {
-		t.Cleanup(func() {
-			if t.Failed() {
-				dumpLogs(t, c)
-			}
-			c.Down()
-		})
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
 }
 
 // br falls back to nebula-agent's API where an agent offers nothing else:
