@@ -6,7 +6,7 @@ TESTFLAGS ?= -count=1 -timeout 40m
 # The e2e cluster's state (hack/e2e): binaries, images, PKI, logs, run/.
 E2E_CACHE := $(CURDIR)/.cache/e2e
 
-.PHONY: all build generate test bench lint demo clean tools e2e e2e-up e2e-down
+.PHONY: all build generate test bench lint demo clean tools e2e e2e-up e2e-down interop
 
 all: build
 
@@ -50,6 +50,14 @@ e2e-up:
 
 e2e-down:
 	hack/e2e/down.sh
+
+# interop: cross-checks of our build against upstream's own tools (nebula-go
+# clients, nebula-console, nebula-agent, nebula-br), which must be built
+# beforehand into INTEROP_BIN (test/interop/doc.go). Not part of test; CI
+# never runs it.
+INTEROP_BIN ?= $(CURDIR)/.cache/interop/bin
+interop: build
+	INTEROP_BIN=$(INTEROP_BIN) $(GO) test -tags interop -count=1 -timeout 60m -v ./test/interop/
 
 # A running e2e cluster is stopped first: .cache holds its live mounts.
 clean:
