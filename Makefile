@@ -22,7 +22,7 @@ generate:
 
 # tools: the pinned programs tests run (hack/tools/go.mod), built into bin/.
 tools:
-	hack/tools/install.sh minio
+	hack/tools/install.sh minio fake-gcs-server
 	hack/tools/install.sh kube-apiserver etcd controller-gen
 
 test: build tools

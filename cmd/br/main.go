@@ -1,5 +1,5 @@
-// Command br backs NebulaGraph clusters up to S3-compatible storage or a
-// local directory and restores them. It is installed as br and br-ent, so
+// Command br backs NebulaGraph clusters up to S3-compatible storage, Google
+// Cloud Storage or a local directory and restores them. It is installed as br and br-ent, so
 // the manifests written for NebulaGraph's enterprise br run unchanged.
 package main
 
@@ -29,21 +29,24 @@ var Version = "dev"
 // common flags of the commands that touch storage.
 type storageFlags struct {
 	uri, accessKey, secretKey, region, endpoint string
+	gsCredentials, gsEndpoint                   string
 	concurrency                                 int
 }
 
 func (f *storageFlags) add(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringVar(&f.uri, "storage", "", "backup root: s3://BUCKET[/prefix] or local:///abs/path (required)")
+	fl.StringVar(&f.uri, "storage", "", "backup root: s3://BUCKET[/prefix], gs://BUCKET[/prefix] or local:///abs/path (required)")
 	fl.StringVar(&f.accessKey, "s3.access_key", "", "S3 access key (default: $AWS_ACCESS_KEY_ID and the SDK's chain)")
 	fl.StringVar(&f.secretKey, "s3.secret_key", "", "S3 secret key (default: $AWS_SECRET_ACCESS_KEY and the SDK's chain)")
 	fl.StringVar(&f.region, "s3.region", "", "S3 region")
 	fl.StringVar(&f.endpoint, "s3.endpoint", "", "S3 endpoint, e.g. https://s3.us-east-1.amazonaws.com or http://minio:9000")
+	fl.StringVar(&f.gsCredentials, "gs.credentials", "", "GCS credentials JSON file, a service account key (default: $GOOGLE_APPLICATION_CREDENTIALS, else each agent's Application Default Credentials)")
+	fl.StringVar(&f.gsEndpoint, "gs.endpoint", "", "GCS endpoint other than https://storage.googleapis.com, e.g. an emulator's http://127.0.0.1:4443 (br and each agent also honour their own $STORAGE_EMULATOR_HOST)")
 	fl.IntVar(&f.concurrency, "concurrency", 5, "parallel transfers")
 	cmd.MarkFlagRequired("storage")
 }
 
-func (f *storageFlags) storage() br.Storage {
+func (f *storageFlags) storage() (br.Storage, error) {
 	s := br.Storage{URI: f.uri}
 	s.S3.AccessKey, s.S3.SecretKey, s.S3.Region, s.S3.Endpoint = f.accessKey, f.secretKey, f.region, f.endpoint
 	// The agents do the transfers on other hosts, where br's environment
@@ -54,7 +57,26 @@ func (f *storageFlags) storage() br.Storage {
 	if s.S3.Region == "" {
 		s.S3.Region = os.Getenv("AWS_REGION")
 	}
-	return s
+	if strings.HasPrefix(strings.ToLower(f.uri), "gs://") {
+		// The same for GCS: the credentials file is read here and its
+		// content travels to the agents.
+		s.GS.Endpoint = f.gsEndpoint
+		file, from := f.gsCredentials, "--gs.credentials"
+		if file == "" {
+			file, from = os.Getenv("GOOGLE_APPLICATION_CREDENTIALS"), "GOOGLE_APPLICATION_CREDENTIALS"
+		}
+		if file != "" {
+			b, err := os.ReadFile(file)
+			if err != nil {
+				return s, fmt.Errorf("%s: cannot read the GCS credentials file: %w", from, err)
+			}
+			if len(strings.TrimSpace(string(b))) == 0 {
+				return s, fmt.Errorf("%s: the GCS credentials file %s is empty", from, file)
+			}
+			s.GS.Credentials = string(b)
+		}
+	}
+	return s, nil
 }
 
 // app holds what every command shares.
@@ -85,11 +107,12 @@ func (a *app) setup() error {
 	return nil
 }
 
-func (a *app) options(f *storageFlags) br.Options {
+func (a *app) options(f *storageFlags) (br.Options, error) {
+	st, err := f.storage()
 	return br.Options{
-		Storage: f.storage(), Concurrency: f.concurrency, Log: a.log,
+		Storage: st, Concurrency: f.concurrency, Log: a.log,
 		Progress: os.Stderr, Terminal: term.IsTerminal(int(os.Stderr.Fd())),
-	}
+	}, err
 }
 
 func main() {
@@ -174,8 +197,12 @@ func backupCmd(a *app, use string, incremental bool) *cobra.Command {
 		Short: "Take " + kind + " backup",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			opts, err := a.options(&sf)
+			if err != nil {
+				return err
+			}
 			res, err := br.Backup(cmd.Context(), br.BackupOptions{
-				Options: a.options(&sf), MetaAddr: metaAddr, Incremental: incremental, Base: base, Spaces: spaces,
+				Options: opts, MetaAddr: metaAddr, Incremental: incremental, Base: base, Spaces: spaces,
 			})
 			if err != nil {
 				return err
@@ -230,7 +257,11 @@ func restoreCmd(a *app) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				res, err := br.Restore(cmd.Context(), br.RestoreOptions{Options: a.options(&sf), MetaAddr: metaAddr, Name: name, Timeout: timeout,
+				opts, err := a.options(&sf)
+				if err != nil {
+					return err
+				}
+				res, err := br.Restore(cmd.Context(), br.RestoreOptions{Options: opts, MetaAddr: metaAddr, Name: name, Timeout: timeout,
 					Resume: resume, Abort: abort, StateDir: stateDir, BeforeStep: hook})
 				if err != nil {
 					return err
@@ -318,7 +349,11 @@ func showCmd(a *app) *cobra.Command {
 		Short: "List the backups under a storage root",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			list, err := br.Show(cmd.Context(), a.options(&sf))
+			opts, err := a.options(&sf)
+			if err != nil {
+				return err
+			}
+			list, err := br.Show(cmd.Context(), opts)
 			if err != nil {
 				return err
 			}
@@ -373,7 +408,11 @@ func cleanupCmd(a *app) *cobra.Command {
 		Short: "Remove a backup (and its leftover snapshot on the cluster with --meta), or only a snapshot (--snapshot-only)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			res, err := br.Cleanup(cmd.Context(), br.CleanupOptions{Options: a.options(&sf), Name: name, Force: force, MetaAddr: metaAddr, SnapshotOnly: snapshotOnly})
+			opts, err := a.options(&sf)
+			if err != nil {
+				return err
+			}
+			res, err := br.Cleanup(cmd.Context(), br.CleanupOptions{Options: opts, Name: name, Force: force, MetaAddr: metaAddr, SnapshotOnly: snapshotOnly})
 			if err != nil {
 				return err
 			}
@@ -410,7 +449,11 @@ func verifyCmd(a *app) *cobra.Command {
 		Short: "Check a backup and its chain: manifest, completeness against .meta, every object's size and checksum",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rep, err := br.Verify(cmd.Context(), a.options(&sf), name, quick)
+			opts, err := a.options(&sf)
+			if err != nil {
+				return err
+			}
+			rep, err := br.Verify(cmd.Context(), opts, name, quick)
 			if err != nil {
 				return err
 			}

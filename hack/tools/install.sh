@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # hack/tools/install.sh NAME... builds the pinned tools into the repository's
-# bin/ (NAME: minio, rclone, kube-apiserver, etcd, controller-gen; for the
-# e2e cluster of hack/e2e also kube-controller-manager, kube-scheduler,
-# kubelet, kube-proxy and kubectl, from the same k8s.io/kubernetes).
+# bin/ (NAME: minio, fake-gcs-server, rclone, kube-apiserver, etcd,
+# controller-gen; for the e2e cluster of hack/e2e also
+# kube-controller-manager, kube-scheduler, kubelet, kube-proxy and kubectl,
+# from the same k8s.io/kubernetes).
 # hack/tools/go.mod pins the versions (its tool directives; to move one:
 # cd hack/tools && go get -tool MODULE@VERSION && go mod tidy). A tool whose
 # bin/NAME exists and whose bin/.NAME.version matches is skipped, so a rerun
 # is instant. Needs only Go and the module proxy (no C compiler: the builds
 # are CGO_ENABLED=0). Prints one line per tool. On two cores, from nothing:
-# minio about 3 min, rclone about 2 min, kube-apiserver about 4.5 min,
-# etcd and controller-gen about 40 s each (etcd in seconds after
-# kube-apiserver, whose build cache it shares).
+# minio about 3 min, fake-gcs-server about 1 min, rclone about 2 min,
+# kube-apiserver about 4.5 min, etcd and controller-gen about 40 s each
+# (etcd in seconds after kube-apiserver, whose build cache it shares).
+#
+# fake-gcs-server is the Google Cloud Storage API server of the gs:// tests
+# (internal/objstore/gcstest), as minio is the S3 one (miniotest).
 #
 # kube-apiserver and etcd are envtest's control plane (internal/envtest).
 # kube-apiserver comes from k8s.io/kubernetes, whose go.mod requires its
@@ -28,7 +32,7 @@ bin="$root/bin"
 GO=${GO:-go}
 
 if [ $# -eq 0 ]; then
-	echo "usage: $0 NAME... (NAME: minio, rclone, kube-apiserver, etcd, controller-gen, kube-controller-manager, kube-scheduler, kubelet, kube-proxy, kubectl)" >&2
+	echo "usage: $0 NAME... (NAME: minio, fake-gcs-server, rclone, kube-apiserver, etcd, controller-gen, kube-controller-manager, kube-scheduler, kubelet, kube-proxy, kubectl)" >&2
 	exit 2
 fi
 
@@ -44,13 +48,14 @@ for name in "$@"; do
 	pkg=
 	case "$name" in
 	minio) mod=github.com/minio/minio ;;
+	fake-gcs-server) mod=github.com/fsouza/fake-gcs-server ;;
 	rclone) mod=github.com/rclone/rclone ;;
 	kube-apiserver | kube-controller-manager | kube-scheduler | kubelet | kube-proxy | kubectl)
 		mod=k8s.io/kubernetes pkg=k8s.io/kubernetes/cmd/$name ;;
 	etcd) mod=go.etcd.io/etcd/server/v3 ;;
 	controller-gen) mod=sigs.k8s.io/controller-tools pkg=sigs.k8s.io/controller-tools/cmd/controller-gen ;;
 	*)
-		echo "$0: unknown tool $name (known: minio, rclone, kube-apiserver, etcd, controller-gen, kube-controller-manager, kube-scheduler, kubelet, kube-proxy, kubectl)" >&2
+		echo "$0: unknown tool $name (known: minio, fake-gcs-server, rclone, kube-apiserver, etcd, controller-gen, kube-controller-manager, kube-scheduler, kubelet, kube-proxy, kubectl)" >&2
 		exit 2
 		;;
 	esac

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nebula-open/nebula-br/internal/agent/pb"
 	upb "github.com/nebula-open/nebula-br/internal/agent/upstreampb"
+	"github.com/nebula-open/nebula-br/internal/objstore"
 )
 
 // Redacted replaces a secret in logs and errors.
@@ -20,12 +21,13 @@ const maxLoggedFiles = 3
 // secretFields are the fields that carry credentials, by message: ours,
 // and nebula-agent's S3 and GS.
 var secretFields = map[protoreflect.FullName][]protoreflect.Name{
-	(&pb.Backend{}).ProtoReflect().Descriptor().FullName(): {"s3_access_key", "s3_secret_key"},
+	(&pb.Backend{}).ProtoReflect().Descriptor().FullName(): {"s3_access_key", "s3_secret_key", "gs_credentials"},
 	(&upb.S3{}).ProtoReflect().Descriptor().FullName():     {"access_key", "secret_key"},
 	(&upb.GS{}).ProtoReflect().Descriptor().FullName():     {"credentials"},
 }
 
-// RedactBackend returns a copy of b with the S3 keys masked (nil for nil).
+// RedactBackend returns a copy of b with the S3 keys and GCS credentials
+// masked (nil for nil).
 func RedactBackend(b *pb.Backend) *pb.Backend {
 	if b == nil {
 		return nil
@@ -36,6 +38,9 @@ func RedactBackend(b *pb.Backend) *pb.Backend {
 	}
 	if c.S3SecretKey != "" {
 		c.S3SecretKey = Redacted
+	}
+	if c.GsCredentials != "" {
+		c.GsCredentials = Redacted
 	}
 	return c
 }
@@ -111,8 +116,11 @@ func secrets(b *pb.Backend) []string {
 			out = append(out, s)
 		}
 	}
-	return out
+	return append(out, GSSecrets(b.GsCredentials)...)
 }
+
+// GSSecrets lists what of a GCS credentials JSON must never be shown.
+func GSSecrets(credentials string) []string { return objstore.GSSecrets(credentials) }
 
 // scrub replaces every secret in text.
 func scrub(text string, secrets []string) string {

@@ -130,7 +130,8 @@ func (a *upstreamAgent) GetSpaceUsages(ctx context.Context, req *upb.GetSpaceUsa
 // openUpstream opens the store an upstream Backend lives in and returns
 // the key (one object) or key prefix (recursive) it names, and the secrets
 // it carries. Local{path}: the directory (recursive) or file at path.
-// S3{bucket, path}: the bucket, path the key.
+// S3{bucket, path} and GS{bucket, path, credentials}: the bucket, path the
+// key.
 func (s *Server) openUpstream(ctx context.Context, b *upb.Backend, recursive bool) (objstore.Store, string, []string, error) {
 	var (
 		uri, key string
@@ -162,7 +163,15 @@ func (s *Server) openUpstream(ctx context.Context, b *upb.Backend, recursive boo
 			}
 		}
 	case b.GetGs() != nil:
-		return nil, "", nil, status.Error(codes.Unimplemented, "gs backend: not supported by this br-agent yet; use s3 or local")
+		// nebula-agent's GS names no endpoint: Google's, or the
+		// emulator of this agent's STORAGE_EMULATOR_HOST.
+		gs := b.GetGs()
+		sec = GSSecrets(gs.Credentials)
+		if gs.Bucket == "" {
+			return nil, "", sec, status.Error(codes.InvalidArgument, "gs backend without a bucket")
+		}
+		uri, key = "gs://"+gs.Bucket, strings.Trim(gs.Path, "/")
+		cfg.GS = objstore.GSConfig{Credentials: gs.Credentials}
 	default:
 		return nil, "", nil, status.Error(codes.InvalidArgument, "backend names no storage (local, s3 or gs)")
 	}

@@ -286,7 +286,7 @@ func put(ctx context.Context, st objstore.Store, key string, b []byte) error {
 // openStorage opens and checks the storage root; a root only read (write
 // false) is not created.
 func openStorage(ctx context.Context, s Storage, write bool) (objstore.Store, error) {
-	st, err := objstore.Open(ctx, s.URI, objstore.Config{S3: s.S3, ReadOnly: !write})
+	st, err := objstore.Open(ctx, s.URI, s.Config(!write))
 	if err != nil {
 		return nil, mark(storageKind(err), s.RedactError(err))
 	}

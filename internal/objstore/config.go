@@ -4,6 +4,7 @@ package objstore
 // URI(), errors or logs.
 type Config struct {
 	S3 S3Config
+	GS GSConfig
 	// ReadOnly: the store is only read (show, verify, restore): Check
 	// then creates nothing, and a local root that does not exist is an
 	// error rather than a directory to make.
@@ -27,4 +28,34 @@ func (c S3Config) String() string {
 		key = "<set>"
 	}
 	return "S3Config{region=" + c.Region + " endpoint=" + c.Endpoint + " access_key=" + key + " secret_key=<redacted>}"
+}
+
+// GSConfig reaches Google Cloud Storage (gs://BUCKET[/prefix]).
+//
+// Credentials: the content of a credentials JSON (a service account key, as
+// nebula-agent's GS.credentials and the operator's Secret carry it; an
+// authorized user's also works), else CredentialsFile, its path. With
+// neither, the library's Application Default Credentials are used
+// (GOOGLE_APPLICATION_CREDENTIALS, gcloud's, the metadata server), except
+// against an emulator (Endpoint given, or STORAGE_EMULATOR_HOST set), which
+// is called without credentials.
+type GSConfig struct {
+	Credentials     string
+	CredentialsFile string
+	// Endpoint overrides https://storage.googleapis.com, e.g.
+	// http://127.0.0.1:4443 for fake-gcs-server. STORAGE_EMULATOR_HOST,
+	// honoured by the library, does the same when this is empty.
+	Endpoint string
+}
+
+// String hides the credentials.
+func (c GSConfig) String() string {
+	creds := ""
+	switch {
+	case c.Credentials != "":
+		creds = "<set>"
+	case c.CredentialsFile != "":
+		creds = "file " + c.CredentialsFile
+	}
+	return "GSConfig{endpoint=" + c.Endpoint + " credentials=" + creds + "}"
 }

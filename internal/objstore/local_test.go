@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/nebula-open/nebula-br/internal/objstore"
+	"github.com/nebula-open/nebula-br/internal/objstore/gcstest"
 	"github.com/nebula-open/nebula-br/internal/objstore/miniotest"
 	"github.com/nebula-open/nebula-br/internal/objstore/objstoretest"
 )
@@ -16,6 +17,7 @@ import (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	miniotest.Cleanup()
+	gcstest.Cleanup()
 	os.Exit(code)
 }
 

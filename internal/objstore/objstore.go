@@ -1,6 +1,7 @@
 // Package objstore is external storage behind one small interface: S3 and
-// S3-compatible services (MinIO) and local directories. Keys are
-// slash-separated paths relative to the store's root (the URI's prefix).
+// S3-compatible services (MinIO), Google Cloud Storage and local
+// directories. Keys are slash-separated paths relative to the store's root
+// (the URI's prefix).
 package objstore
 
 import (
@@ -20,7 +21,8 @@ type ObjectInfo struct {
 	ModTime time.Time
 }
 
-// Store is one storage root, e.g. s3://bucket/prefix or local:///abs/dir.
+// Store is one storage root, e.g. s3://bucket/prefix, gs://bucket/prefix or
+// local:///abs/dir.
 type Store interface {
 	// Put stores size bytes from r under key (size -1: unknown). Large
 	// objects go up in parallel parts; a failed Put leaves no object.

@@ -9,11 +9,12 @@ import (
 )
 
 // acceptedForms is named by every URI error.
-const acceptedForms = "accepted forms: s3://BUCKET[/prefix] or local:///absolute/path"
+const acceptedForms = "accepted forms: s3://BUCKET[/prefix], gs://BUCKET[/prefix] or local:///absolute/path"
 
 // Open returns the store rooted at uri:
 //
 //	s3://BUCKET[/prefix]   S3 or an S3-compatible service (cfg.S3)
+//	gs://BUCKET[/prefix]   Google Cloud Storage (cfg.GS)
 //	local:///abs/path      a local directory (created by Check or the first Put)
 //
 // Open does no I/O; call Check to find out whether the store is usable.
@@ -27,7 +28,7 @@ func Open(ctx context.Context, uri string, cfg Config) (Store, error) {
 		return nil, bad("cannot parse it")
 	}
 	if u.User != nil {
-		return nil, bad("credentials do not belong in the URI (use --s3.access_key/--s3.secret_key or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)")
+		return nil, bad("credentials do not belong in the URI (use --s3.access_key/--s3.secret_key or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY for s3, --gs.credentials or GOOGLE_APPLICATION_CREDENTIALS for gs)")
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
 		return nil, bad("query and fragment are not supported")
@@ -47,6 +48,20 @@ func Open(ctx context.Context, uri string, cfg Config) (Store, error) {
 			}
 		}
 		return openS3(u.Host, prefix, cfg.S3)
+	case "gs":
+		if u.Opaque != "" || u.Host == "" {
+			return nil, bad("missing bucket name")
+		}
+		if u.Port() != "" {
+			return nil, bad("bucket name may not have a port; put an emulator's address in --gs.endpoint")
+		}
+		prefix := strings.Trim(u.Path, "/")
+		if prefix != "" {
+			if err := checkPath(prefix); err != nil {
+				return nil, bad("prefix " + err.Error())
+			}
+		}
+		return openGS(ctx, u.Host, prefix, cfg.GS)
 	case "local":
 		if u.Opaque != "" || u.Host != "" || !strings.HasPrefix(u.Path, "/") {
 			return nil, bad("local path must be absolute, as local:///abs/path")

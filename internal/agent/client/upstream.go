@@ -70,15 +70,27 @@ func upstreamBackend(b *pb.Backend, prefix string) (*upb.Backend, error) {
 			Path:      strings.Trim(path.Join(u.Path, prefix), "/"),
 			AccessKey: b.S3AccessKey, SecretKey: b.S3SecretKey,
 		}}}, nil
+	case "gs":
+		if b.GsEndpoint != "" {
+			// Dropping it would send the data to Google instead.
+			return nil, fmt.Errorf("backend %q: nebula-agent's API names no GCS endpoint, so %s cannot be passed on: "+
+				"give the agent (and br) STORAGE_EMULATOR_HOST instead of --gs.endpoint", b.GetUri(), b.GsEndpoint)
+		}
+		return &upb.Backend{Storage: &upb.Backend_Gs{Gs: &upb.GS{
+			Bucket:      u.Host,
+			Path:        strings.Trim(path.Join(u.Path, prefix), "/"),
+			Credentials: b.GsCredentials,
+		}}}, nil
 	}
-	return nil, fmt.Errorf("backend %q: nebula-agent takes local:// and s3:// only", b.GetUri())
+	return nil, fmt.Errorf("backend %q: nebula-agent takes local://, s3:// and gs:// only", b.GetUri())
 }
 
 // openStore opens a backend's storage root from this process.
 func openStore(ctx context.Context, b *pb.Backend) (objstore.Store, error) {
-	return objstore.Open(ctx, b.Uri, objstore.Config{ReadOnly: true, S3: objstore.S3Config{
-		AccessKey: b.S3AccessKey, SecretKey: b.S3SecretKey, Region: b.S3Region, Endpoint: b.S3Endpoint,
-	}})
+	return objstore.Open(ctx, b.Uri, objstore.Config{ReadOnly: true,
+		S3: objstore.S3Config{AccessKey: b.S3AccessKey, SecretKey: b.S3SecretKey, Region: b.S3Region, Endpoint: b.S3Endpoint},
+		GS: objstore.GSConfig{Credentials: b.GsCredentials, Endpoint: b.GsEndpoint},
+	})
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)

@@ -134,15 +134,22 @@ func (RestoreDataState) EnumDescriptor() ([]byte, []int) {
 	return file_agent_proto_rawDescGZIP(), []int{1}
 }
 
-// Backend is a storage root and what opening it needs. The secret key
-// travels only over this channel and is never logged.
+// Backend is a storage root and what opening it needs. The secrets (S3
+// keys, GCS credentials) travel only over this channel and are never logged.
 type Backend struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Uri           string                 `protobuf:"bytes,1,opt,name=uri,proto3" json:"uri,omitempty"` // s3://bucket[/prefix] or local:///abs/dir
-	S3AccessKey   string                 `protobuf:"bytes,2,opt,name=s3_access_key,json=s3AccessKey,proto3" json:"s3_access_key,omitempty"`
-	S3SecretKey   string                 `protobuf:"bytes,3,opt,name=s3_secret_key,json=s3SecretKey,proto3" json:"s3_secret_key,omitempty"`
-	S3Region      string                 `protobuf:"bytes,4,opt,name=s3_region,json=s3Region,proto3" json:"s3_region,omitempty"`
-	S3Endpoint    string                 `protobuf:"bytes,5,opt,name=s3_endpoint,json=s3Endpoint,proto3" json:"s3_endpoint,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Uri         string                 `protobuf:"bytes,1,opt,name=uri,proto3" json:"uri,omitempty"` // s3://bucket[/prefix], gs://bucket[/prefix] or local:///abs/dir
+	S3AccessKey string                 `protobuf:"bytes,2,opt,name=s3_access_key,json=s3AccessKey,proto3" json:"s3_access_key,omitempty"`
+	S3SecretKey string                 `protobuf:"bytes,3,opt,name=s3_secret_key,json=s3SecretKey,proto3" json:"s3_secret_key,omitempty"`
+	S3Region    string                 `protobuf:"bytes,4,opt,name=s3_region,json=s3Region,proto3" json:"s3_region,omitempty"`
+	S3Endpoint  string                 `protobuf:"bytes,5,opt,name=s3_endpoint,json=s3Endpoint,proto3" json:"s3_endpoint,omitempty"`
+	// gs://: the content of a credentials JSON (a service account key), as
+	// nebula-agent's GS.credentials; empty: the agent's Application Default
+	// Credentials (or none against an emulator).
+	GsCredentials string `protobuf:"bytes,6,opt,name=gs_credentials,json=gsCredentials,proto3" json:"gs_credentials,omitempty"`
+	// gs://: an endpoint other than https://storage.googleapis.com (an
+	// emulator such as fake-gcs-server, http://host:port).
+	GsEndpoint    string `protobuf:"bytes,7,opt,name=gs_endpoint,json=gsEndpoint,proto3" json:"gs_endpoint,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -208,6 +215,20 @@ func (x *Backend) GetS3Region() string {
 func (x *Backend) GetS3Endpoint() string {
 	if x != nil {
 		return x.S3Endpoint
+	}
+	return ""
+}
+
+func (x *Backend) GetGsCredentials() string {
+	if x != nil {
+		return x.GsCredentials
+	}
+	return ""
+}
+
+func (x *Backend) GetGsEndpoint() string {
+	if x != nil {
+		return x.GsEndpoint
 	}
 	return ""
 }
@@ -1881,14 +1902,17 @@ var File_agent_proto protoreflect.FileDescriptor
 
 const file_agent_proto_rawDesc = "" +
 	"\n" +
-	"\vagent.proto\x12\x11nebulabr.agent.v1\"\xa1\x01\n" +
+	"\vagent.proto\x12\x11nebulabr.agent.v1\"\xe9\x01\n" +
 	"\aBackend\x12\x10\n" +
 	"\x03uri\x18\x01 \x01(\tR\x03uri\x12\"\n" +
 	"\rs3_access_key\x18\x02 \x01(\tR\vs3AccessKey\x12\"\n" +
 	"\rs3_secret_key\x18\x03 \x01(\tR\vs3SecretKey\x12\x1b\n" +
 	"\ts3_region\x18\x04 \x01(\tR\bs3Region\x12\x1f\n" +
 	"\vs3_endpoint\x18\x05 \x01(\tR\n" +
-	"s3Endpoint\"G\n" +
+	"s3Endpoint\x12%\n" +
+	"\x0egs_credentials\x18\x06 \x01(\tR\rgsCredentials\x12\x1f\n" +
+	"\vgs_endpoint\x18\a \x01(\tR\n" +
+	"gsEndpoint\"G\n" +
 	"\aFileSum\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x12\n" +
 	"\x04size\x18\x02 \x01(\x03R\x04size\x12\x16\n" +

@@ -518,7 +518,7 @@ func testCheck(t *testing.T, s objstore.Store) {
 
 func testURI(t *testing.T, s objstore.Store) {
 	u := s.URI()
-	if !strings.HasPrefix(u, "s3://") && !strings.HasPrefix(u, "local:///") {
+	if !strings.HasPrefix(u, "s3://") && !strings.HasPrefix(u, "gs://") && !strings.HasPrefix(u, "local:///") {
 		t.Fatalf("URI() = %q", u)
 	}
 	if strings.Contains(u, "@") {
