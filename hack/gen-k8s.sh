@@ -24,3 +24,12 @@ rm -f api/*/zz_generated.deepcopy.go config/crd/bases/*.yaml
 	output:crd:artifacts:config=config/crd/bases \
 	output:rbac:artifacts:config=config/rbac
 gofmt -w api
+
+# The nebula-operator Helm chart carries the same CRDs (crds/, installed by
+# `helm install`) and the manager's ClusterRole rules (files/role.yaml, read
+# by its templates/rbac.yaml).
+chart=charts/nebula-operator
+mkdir -p "$chart/crds" "$chart/files"
+rm -f "$chart"/crds/*.yaml
+cp config/crd/bases/*.yaml "$chart/crds/"
+cp config/rbac/role.yaml "$chart/files/role.yaml"

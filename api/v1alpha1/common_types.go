@@ -74,6 +74,27 @@ type S3StorageProvider struct {
 	SecretName string `json:"secretName,omitempty"`
 }
 
+// GSStorageProvider is a Google Cloud Storage bucket that holds backups.
+//
+// The Secret named by secretName, in the namespace of the resource, holds
+// the service account (or refresh token) JSON under the key credentials.
+type GSStorageProvider struct {
+	// Location of the bucket, such as us-central1.
+	// +optional
+	Location string `json:"location,omitempty"`
+
+	// Bucket holding the backups, optionally followed by /PREFIX.
+	// +kubebuilder:validation:MinLength=3
+	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:XValidation:rule="!self.contains('://')",message="bucket is a bucket name, optionally followed by /prefix, not a URL"
+	Bucket string `json:"bucket"`
+
+	// SecretName is the Secret with the credentials (key credentials).
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	SecretName string `json:"secretName,omitempty"`
+}
+
 // StorageClaim describes a PersistentVolumeClaim the operator creates.
 type StorageClaim struct {
 	// Resources of the volume: requests.storage is its size.

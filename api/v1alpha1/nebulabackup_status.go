@@ -1,7 +1,6 @@
 package v1alpha1
 
 import (
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -21,8 +20,18 @@ const (
 const backupJobFinished = "backup Job finished"
 
 func (s *NebulaBackupStatus) setCondition(typ BackupPhase, status metav1.ConditionStatus, reason, msg string, generation int64) {
-	meta.SetStatusCondition(&s.Conditions, metav1.Condition{Type: string(typ), Status: status,
-		Reason: reason, Message: msg, ObservedGeneration: generation})
+	SetCondition(&s.Conditions, Condition{Type: string(typ), Status: status,
+		Reason: reason, Message: msg, ObservedGeneration: generation}, metav1.Now())
+}
+
+// Condition returns the condition of type typ (a BackupPhase), or nil.
+func (s *NebulaBackupStatus) Condition(typ string) *Condition {
+	return FindCondition(s.Conditions, typ)
+}
+
+// IsConditionTrue says whether the condition of type typ is True.
+func (s *NebulaBackupStatus) IsConditionTrue(typ string) bool {
+	return IsConditionTrue(s.Conditions, typ)
 }
 
 // Finished says whether the backup is over: Complete, Failed or Invalid.
@@ -49,7 +58,7 @@ func (s *NebulaBackupStatus) SetRunning(typ BackupType, jobName, reason, msg str
 	s.JobName = jobName
 	s.TimeStarted = &now
 	s.Phase = BackupRunning
-	meta.RemoveStatusCondition(&s.Conditions, string(BackupPending))
+	RemoveCondition(&s.Conditions, string(BackupPending))
 	s.setCondition(BackupRunning, metav1.ConditionTrue, reason, msg, generation)
 }
 

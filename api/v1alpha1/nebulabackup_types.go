@@ -52,7 +52,7 @@ type NebulaBackupSpec struct {
 	Version string `json:"version,omitempty"`
 
 	// ImagePullPolicy of the backup Job's container.
-	// +kubebuilder:default=IfNotPresent
+	// +kubebuilder:default=Always
 	// +kubebuilder:validation:Enum=Always;Never;IfNotPresent
 	// +optional
 	ImagePullPolicy corev1.PullPolicy `json:"imagePullPolicy,omitempty"`
@@ -86,6 +86,25 @@ type NebulaBackupSpec struct {
 	// +kubebuilder:pruning:PreserveUnknownFields
 	Affinity *corev1.Affinity `json:"affinity,omitempty"`
 
+	// InitContainers run in the backup Job's pod before br (to fetch
+	// certificates into a shared volume, for instance).
+	// +optional
+	InitContainers []Container `json:"initContainers,omitempty"`
+
+	// SidecarContainers are added to the backup Job's pod. A sidecar that
+	// does not exit keeps the Job from finishing: give such containers
+	// restartPolicy Always in initContainers instead (native sidecars).
+	// +optional
+	SidecarContainers []Container `json:"sidecarContainers,omitempty"`
+
+	// Volumes added to the backup Job's pod.
+	// +optional
+	Volumes []Volume `json:"volumes,omitempty"`
+
+	// VolumeMounts added to the br container.
+	// +optional
+	VolumeMounts []corev1.VolumeMount `json:"volumeMounts,omitempty"`
+
 	// CleanBackupData deletes the backup from storage when this resource
 	// is deleted (through a finalizer).
 	// +kubebuilder:default=false
@@ -105,6 +124,8 @@ type NebulaBackupSpec struct {
 
 // BackupConfig names the cluster to back up and the storage to back it up
 // to.
+//
+// +kubebuilder:validation:XValidation:rule="has(self.s3) != has(self.gs)",message="set exactly one of s3 and gs: the bucket the backups are stored in"
 type BackupConfig struct {
 	// ClusterName is the NebulaCluster to back up.
 	// +kubebuilder:validation:MinLength=1
@@ -131,9 +152,13 @@ type BackupConfig struct {
 	// +optional
 	Concurrency int32 `json:"concurrency,omitempty"`
 
-	// S3 is the bucket to back up to.
-	// +required
-	S3 *S3StorageProvider `json:"s3"`
+	// S3 is the bucket to back up to (or gs).
+	// +optional
+	S3 *S3StorageProvider `json:"s3,omitempty"`
+
+	// GS is the Google Cloud Storage bucket to back up to (or s3).
+	// +optional
+	GS *GSStorageProvider `json:"gs,omitempty"`
 }
 
 // BackupType is full or incr.
@@ -149,7 +174,7 @@ const (
 // BackupPhase is a backup's coarse state.
 type BackupPhase string
 
-// Backup phases; the condition types (metav1.Condition.Type) have the same
+// Backup phases; the condition types (Condition.Type) have the same
 // names.
 const (
 	BackupPending  BackupPhase = "Pending"  // accepted, Job not created yet
@@ -190,5 +215,5 @@ type NebulaBackupStatus struct {
 	// +listType=map
 	// +listMapKey=type
 	// +optional
-	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	Conditions []Condition `json:"conditions,omitempty"`
 }

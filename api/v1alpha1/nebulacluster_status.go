@@ -2,8 +2,9 @@ package v1alpha1
 
 import (
 	"fmt"
+	"sort"
+	"strings"
 
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -25,6 +26,13 @@ const (
 	ClusterReasonNotReady           = "NotReady"
 	ClusterReasonAllReady           = "AllReady"
 	ClusterReasonComponentsNotReady = "ComponentsNotReady"
+	// ClusterReasonSuspended: spec.suspend is set (readiness False).
+	ClusterReasonSuspended = "Suspended"
+	// ClusterReasonFieldsNotActedOn and ClusterReasonAllFieldsActedOn are
+	// the reasons of ClusterFeaturesNotActedOn True and False; the Warning
+	// event of the first has the same reason.
+	ClusterReasonFieldsNotActedOn = "FieldsNotActedOn"
+	ClusterReasonAllFieldsActedOn = "AllFieldsActedOn"
 )
 
 // Component is the status of a component (ComponentMetad,
@@ -34,11 +42,34 @@ func (s *NebulaClusterStatus) Component(role string) *ComponentStatus {
 	case ComponentMetad:
 		return &s.Metad
 	case ComponentStoraged:
-		return &s.Storaged
+		return &s.Storaged.ComponentStatus
 	case ComponentGraphd:
 		return &s.Graphd
 	}
 	return nil
+}
+
+// Condition returns the condition of type typ, or nil.
+func (s *NebulaClusterStatus) Condition(typ string) *Condition {
+	return FindCondition(s.Conditions, typ)
+}
+
+// IsConditionTrue says whether the condition of type typ is True.
+func (s *NebulaClusterStatus) IsConditionTrue(typ string) bool {
+	return IsConditionTrue(s.Conditions, typ)
+}
+
+// SetCondition adds or updates a condition at time now (see SetCondition);
+// it reports whether the condition changed.
+func (s *NebulaClusterStatus) SetCondition(c Condition, now metav1.Time) bool {
+	return SetCondition(&s.Conditions, c, now)
+}
+
+// RemoveCondition drops the condition of type typ.
+func (s *NebulaClusterStatus) RemoveCondition(typ string) { RemoveCondition(&s.Conditions, typ) }
+
+func (s *NebulaClusterStatus) set(typ string, status metav1.ConditionStatus, reason, msg string, generation int64) {
+	s.SetCondition(NebulaClusterCondition{Type: typ, Status: status, Reason: reason, Message: msg, ObservedGeneration: generation}, metav1.Now())
 }
 
 // ComponentReadyCondition is the readiness condition type of a component
@@ -63,8 +94,7 @@ func (s *NebulaClusterStatus) setComponent(role string, phase ClusterPhase, stat
 		return
 	}
 	cs.Phase = phase
-	meta.SetStatusCondition(&s.Conditions, metav1.Condition{Type: ComponentReadyCondition(role), Status: status,
-		Reason: reason, Message: msg, ObservedGeneration: generation})
+	s.set(ComponentReadyCondition(role), status, reason, msg, generation)
 }
 
 // SetComponentWaiting records that a component waits for the previous one
@@ -103,11 +133,58 @@ func (s *NebulaClusterStatus) SetComponentNotReady(role string, ready, replicas 
 func (s *NebulaClusterStatus) SetReady(allReady bool, generation int64) {
 	if allReady {
 		s.Phase = ClusterRunning
-		meta.SetStatusCondition(&s.Conditions, metav1.Condition{Type: ClusterReady, Status: metav1.ConditionTrue, Reason: ClusterReasonAllReady,
-			Message: "metad, storaged and graphd are ready", ObservedGeneration: generation})
+		s.set(ClusterReady, metav1.ConditionTrue, ClusterReasonAllReady, "metad, storaged and graphd are ready", generation)
 		return
 	}
 	s.Phase = ClusterCreating
-	meta.SetStatusCondition(&s.Conditions, metav1.Condition{Type: ClusterReady, Status: metav1.ConditionFalse, Reason: ClusterReasonComponentsNotReady,
-		Message: "not every component is ready", ObservedGeneration: generation})
+	s.set(ClusterReady, metav1.ConditionFalse, ClusterReasonComponentsNotReady, "not every component is ready", generation)
+}
+
+// SetComponentSuspended records that spec.suspend holds a component
+// stopped: phase Suspend, no workload, readiness False (Suspended).
+func (s *NebulaClusterStatus) SetComponentSuspended(role string, gone bool, generation int64) {
+	msg := fmt.Sprintf("%s is suspended (spec.suspend)", role)
+	if !gone {
+		msg = fmt.Sprintf("%s is being suspended (spec.suspend): its StatefulSet is deleted", role)
+	}
+	s.setComponent(role, ClusterSuspend, metav1.ConditionFalse, ClusterReasonSuspended, msg, generation)
+	if cs := s.Component(role); cs != nil && gone {
+		cs.Workload = nil
+	}
+}
+
+// SetSuspended records that the whole cluster is suspended: phase Suspend,
+// ClusterReady False (Suspended).
+func (s *NebulaClusterStatus) SetSuspended(generation int64) {
+	s.Phase = ClusterSuspend
+	s.set(ClusterReady, metav1.ConditionFalse, ClusterReasonSuspended, "the cluster is suspended (spec.suspend)", generation)
+}
+
+// SetFieldsNotActedOn records the spec fields that are set but not acted
+// on by this operator (paths such as spec.exporter): ClusterFeaturesNotActedOn
+// True naming them, or False when there are none. It reports whether the
+// condition changed.
+func (s *NebulaClusterStatus) SetFieldsNotActedOn(fields []string, generation int64) bool {
+	c := NebulaClusterCondition{Type: ClusterFeaturesNotActedOn, ObservedGeneration: generation}
+	if len(fields) == 0 {
+		if s.Condition(ClusterFeaturesNotActedOn) == nil {
+			return false // nothing to say, and nothing said before
+		}
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, ClusterReasonAllFieldsActedOn, "every field set is acted on"
+	} else {
+		c.Status, c.Reason, c.Message = metav1.ConditionTrue, ClusterReasonFieldsNotActedOn, FieldsNotActedOnMessage(fields)
+	}
+	// The generation alone does not make it a new condition.
+	if cur := s.Condition(ClusterFeaturesNotActedOn); cur != nil && cur.Status == c.Status && cur.Message == c.Message {
+		c.ObservedGeneration = cur.ObservedGeneration
+	}
+	return s.SetCondition(c, metav1.Now())
+}
+
+// FieldsNotActedOnMessage is the message of ClusterFeaturesNotActedOn (and
+// of its Warning event) for fields.
+func FieldsNotActedOnMessage(fields []string) string {
+	f := append([]string(nil), fields...)
+	sort.Strings(f)
+	return "set but not acted on by this operator (kept in the object): " + strings.Join(f, ", ")
 }

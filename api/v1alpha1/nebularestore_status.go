@@ -1,7 +1,6 @@
 package v1alpha1
 
 import (
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -65,9 +64,17 @@ func (s *NebulaRestoreStatus) SetFailed(reason, msg string, generation int64, no
 	s.setCondition(RestoreProgressing, metav1.ConditionFalse, reason, "the restore failed", generation)
 }
 
-// Advance moves the restore to phase (a stage done, or Complete).
+// Advance moves the restore to phase (a stage done, or Complete). Each
+// stage done is also recorded in metaDownload and storageDownload: metad's
+// data is in place at MetadComplete, every storaged's at StoragedComplete.
 func (s *NebulaRestoreStatus) Advance(phase RestorePhase, reason, msg string, generation int64, now metav1.Time) {
 	s.Phase = phase
+	switch phase {
+	case RestoreMetadComplete:
+		s.MetaDownload = true
+	case RestoreStoragedComplete, RestoreComplete:
+		s.MetaDownload, s.StorageDownload = true, true
+	}
 	s.setCondition(string(phase), metav1.ConditionTrue, reason, msg, generation)
 	progressing := metav1.ConditionTrue
 	if phase == RestoreComplete {
@@ -80,7 +87,7 @@ func (s *NebulaRestoreStatus) Advance(phase RestorePhase, reason, msg string, ge
 // SetProgress records what the stage does or waits for; it reports
 // whether anything changed (a status update is due).
 func (s *NebulaRestoreStatus) SetProgress(reason, msg string, generation int64) bool {
-	if c := meta.FindStatusCondition(s.Conditions, RestoreProgressing); c != nil && c.Reason == reason && c.Message == msg {
+	if c := FindCondition(s.Conditions, RestoreProgressing); c != nil && c.Reason == reason && c.Message == msg {
 		return false
 	}
 	s.setCondition(RestoreProgressing, metav1.ConditionTrue, reason, msg, generation)
@@ -89,12 +96,22 @@ func (s *NebulaRestoreStatus) SetProgress(reason, msg string, generation int64) 
 
 // WaitingFor is what the restore last did or waited for.
 func (s *NebulaRestoreStatus) WaitingFor() string {
-	if c := meta.FindStatusCondition(s.Conditions, RestoreProgressing); c != nil {
+	if c := FindCondition(s.Conditions, RestoreProgressing); c != nil {
 		return c.Message
 	}
 	return "no progress recorded"
 }
 
 func (s *NebulaRestoreStatus) setCondition(typ string, status metav1.ConditionStatus, reason, msg string, generation int64) {
-	meta.SetStatusCondition(&s.Conditions, metav1.Condition{Type: typ, Status: status, Reason: reason, Message: msg, ObservedGeneration: generation})
+	SetCondition(&s.Conditions, Condition{Type: typ, Status: status, Reason: reason, Message: msg, ObservedGeneration: generation}, metav1.Now())
+}
+
+// Condition returns the condition of type typ, or nil.
+func (s *NebulaRestoreStatus) Condition(typ string) *Condition {
+	return FindCondition(s.Conditions, typ)
+}
+
+// IsConditionTrue says whether the condition of type typ is True.
+func (s *NebulaRestoreStatus) IsConditionTrue(typ string) bool {
+	return IsConditionTrue(s.Conditions, typ)
 }

@@ -84,6 +84,8 @@ type NebulaRestoreSpec struct {
 }
 
 // RestoreConfig names a backup and the cluster it was taken of.
+//
+// +kubebuilder:validation:XValidation:rule="has(self.s3) != has(self.gs)",message="set exactly one of s3 and gs: the bucket holding the backup"
 type RestoreConfig struct {
 	// ClusterName is the NebulaCluster the backup was taken of: the
 	// restored cluster copies its spec.
@@ -114,9 +116,13 @@ type RestoreConfig struct {
 	// +optional
 	Concurrency int32 `json:"concurrency,omitempty"`
 
-	// S3 is the bucket holding the backup.
-	// +required
-	S3 *S3StorageProvider `json:"s3"`
+	// S3 is the bucket holding the backup (or gs).
+	// +optional
+	S3 *S3StorageProvider `json:"s3,omitempty"`
+
+	// GS is the Google Cloud Storage bucket holding the backup (or s3).
+	// +optional
+	GS *GSStorageProvider `json:"gs,omitempty"`
 }
 
 // EffectiveConfig returns the restore's configuration: spec.config, or
@@ -133,7 +139,7 @@ type RestorePhase string
 
 // Restore phases, in the order a restore goes through them. Complete,
 // MetadComplete, StoragedComplete, Failed and Invalid are also condition
-// types (metav1.Condition.Type).
+// types (Condition.Type).
 const (
 	RestorePending          RestorePhase = "Pending"          // accepted, not validated yet
 	RestoreRunning          RestorePhase = "Running"          // validated; backup chain and topology checked; cluster being created
@@ -180,7 +186,7 @@ type NebulaRestoreStatus struct {
 	// +listType=map
 	// +listMapKey=type
 	// +optional
-	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	Conditions []Condition `json:"conditions,omitempty"`
 
 	// Partitions records where the restored cluster's parts live: for
 	// each part ("SPACE_ID/PART_ID"), the storaged hosts holding a replica.
@@ -191,4 +197,13 @@ type NebulaRestoreStatus struct {
 	// has completed: per host, path to description.
 	// +optional
 	Checkpoints map[string]map[string]string `json:"checkpoints,omitempty"`
+
+	// MetaDownload says metad's data has been downloaded and restored.
+	// +optional
+	MetaDownload bool `json:"metaDownload"`
+
+	// StorageDownload says every storaged host's data has been downloaded
+	// and played back.
+	// +optional
+	StorageDownload bool `json:"storageDownload"`
 }

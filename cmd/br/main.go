@@ -40,7 +40,7 @@ func (f *storageFlags) add(cmd *cobra.Command) {
 	fl.StringVar(&f.secretKey, "s3.secret_key", "", "S3 secret key (default: $AWS_SECRET_ACCESS_KEY and the SDK's chain)")
 	fl.StringVar(&f.region, "s3.region", "", "S3 region")
 	fl.StringVar(&f.endpoint, "s3.endpoint", "", "S3 endpoint, e.g. https://s3.us-east-1.amazonaws.com or http://minio:9000")
-	fl.StringVar(&f.gsCredentials, "gs.credentials", "", "GCS credentials JSON file, a service account key (default: $GOOGLE_APPLICATION_CREDENTIALS, else each agent's Application Default Credentials)")
+	fl.StringVar(&f.gsCredentials, "gs.credentials", "", "GCS credentials JSON file, a service account key (default: $GOOGLE_APPLICATION_CREDENTIALS, else each agent's Application Default Credentials); the JSON itself is taken too, as upstream's operator passes it, and $GOOGLE_APPLICATION_CREDENTIALS_JSON")
 	fl.StringVar(&f.gsEndpoint, "gs.endpoint", "", "GCS endpoint other than https://storage.googleapis.com, e.g. an emulator's http://127.0.0.1:4443 (br and each agent also honour their own $STORAGE_EMULATOR_HOST)")
 	fl.IntVar(&f.concurrency, "concurrency", 5, "parallel transfers")
 	cmd.MarkFlagRequired("storage")
@@ -64,6 +64,13 @@ func (f *storageFlags) storage() (br.Storage, error) {
 		file, from := f.gsCredentials, "--gs.credentials"
 		if file == "" {
 			file, from = os.Getenv("GOOGLE_APPLICATION_CREDENTIALS"), "GOOGLE_APPLICATION_CREDENTIALS"
+		}
+		// Upstream's operator passes the JSON itself (flag or
+		// GOOGLE_APPLICATION_CREDENTIALS_JSON): taken too, never echoed.
+		if json := os.Getenv("GOOGLE_APPLICATION_CREDENTIALS_JSON"); file == "" && json != "" {
+			s.GS.Credentials = json
+		} else if strings.HasPrefix(strings.TrimSpace(file), "{") {
+			s.GS.Credentials, file = file, ""
 		}
 		if file != "" {
 			b, err := os.ReadFile(file)
@@ -161,7 +168,7 @@ func newRoot(a *app) *cobra.Command {
 // redactArgs hides secrets given as flags should an error quote them.
 func redactArgs(msg string) string {
 	for i, arg := range os.Args {
-		for _, flag := range []string{"--s3.secret_key", "--s3.access_key"} {
+		for _, flag := range []string{"--s3.secret_key", "--s3.access_key", "--gs.credentials"} {
 			v := ""
 			if after, ok := strings.CutPrefix(arg, flag+"="); ok {
 				v = after
@@ -173,7 +180,7 @@ func redactArgs(msg string) string {
 			}
 		}
 	}
-	for _, env := range []string{"AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID"} {
+	for _, env := range []string{"AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "GOOGLE_APPLICATION_CREDENTIALS_JSON"} {
 		if v := os.Getenv(env); len(v) >= 4 {
 			msg = strings.ReplaceAll(msg, v, "<redacted>")
 		}

@@ -27,6 +27,7 @@ type daemonFlags struct {
 	flagfile            string
 	localIP             string
 	port                int
+	wsHTTPPort          int
 	metaServerAddrs     string
 	dataPath            string
 	walTTLSecs          int64
@@ -70,6 +71,8 @@ func newDaemonCmd(role string, run func(context.Context, *daemonFlags) error) *c
 	f.StringVar(&d.flagfile, "flagfile", "", "flag file (--name=value lines); the command line wins over it")
 	f.StringVar(&d.localIP, "local_ip", service.DefaultLocalIP, "address (IP or DNS name) the daemon serves on and is known by")
 	f.IntVar(&d.port, "port", service.DefaultPort(role), "service port")
+	f.IntVar(&d.wsHTTPPort, "ws_http_port", defaultHTTPPort(role), "HTTP port of /status, on --local_ip's address (0: none)")
+	f.String("ws_ip", "0.0.0.0", "accepted for compatibility: the HTTP port is served where the service is (--local_ip)")
 	f.StringVar(&d.metaServerAddrs, "meta_server_addrs", "127.0.0.1:9559", "metad addresses, comma separated (the first one is used)")
 	f.StringVar(&d.dataPath, "data_path", defaultDataPath(role), "data directory, relative to the working directory")
 	f.Int64Var(&d.walTTLSecs, "wal_ttl", 14400, "seconds a WAL file is kept after it is full")
@@ -97,6 +100,9 @@ func (d *daemonFlags) resolve(cmd *cobra.Command) error {
 	}
 	if d.port <= 0 || d.port > 65535 {
 		return fmt.Errorf("--port %d out of range", d.port)
+	}
+	if d.wsHTTPPort < 0 || d.wsHTTPPort > 65535 {
+		return fmt.Errorf("--ws_http_port %d out of range", d.wsHTTPPort)
 	}
 	if d.localIP == "" {
 		return fmt.Errorf("--local_ip is empty")
@@ -189,8 +195,10 @@ func runDaemon(ctx context.Context, d *daemonFlags) error {
 		log.Error("start failed", "err", err)
 		return fmt.Errorf("%s: %w", d.role, err)
 	}
+	web := startWebService(d)
 	<-ctx.Done()
 	log.Info("stopping")
+	web.stop()
 	if err := srv.Stop(); err != nil {
 		log.Error("stop failed", "err", err)
 		return fmt.Errorf("%s: stop: %w", d.role, err)

@@ -299,7 +299,7 @@ func (f *follower) observe(nr *v1alpha1.NebulaRestore) (bool, error) {
 		return true, nil
 	case v1alpha1.RestoreFailed, v1alpha1.RestoreInvalid:
 		why := "no " + string(nr.Status.Phase) + " condition says why: kubectl describe nr " + nr.Name + " -n " + nr.Namespace
-		if c := meta.FindStatusCondition(nr.Status.Conditions, string(nr.Status.Phase)); c != nil {
+		if c := nr.Status.Condition(string(nr.Status.Phase)); c != nil {
 			why = c.Reason + ": " + c.Message
 		}
 		// A re-run follows this same restore, so it must go first.

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/watch"
@@ -122,7 +121,7 @@ func (f *fixture) opts() restorek8s.Options {
 type step struct {
 	phase   v1alpha1.RestorePhase
 	cluster string
-	cond    *metav1.Condition
+	cond    *v1alpha1.Condition
 }
 
 // operate plays the operator: once the restore exists, it writes each
@@ -157,7 +156,7 @@ func (f *fixture) operate(t *testing.T, name string, steps ...step) <-chan error
 					nr.Status.TimeCompleted = &metav1.Time{Time: start.Add(62 * time.Second)}
 				}
 				if s.cond != nil {
-					meta.SetStatusCondition(&nr.Status.Conditions, *s.cond)
+					v1alpha1.SetCondition(&nr.Status.Conditions, *s.cond, metav1.Now())
 				}
 				return f.env.Client.Status().Update(ctx, &nr)
 			})
@@ -258,7 +257,7 @@ func TestRunFailed(t *testing.T) {
 	msg := "no backup " + backup + " under s3://nebula-br-test/prod"
 	op := f.operate(t, name,
 		step{phase: v1alpha1.RestoreRunning},
-		step{phase: v1alpha1.RestoreFailed, cond: &metav1.Condition{
+		step{phase: v1alpha1.RestoreFailed, cond: &v1alpha1.Condition{
 			Type: string(v1alpha1.RestoreFailed), Status: metav1.ConditionTrue, Reason: "BackupNotFound", Message: msg,
 		}})
 	var out syncBuffer
@@ -287,7 +286,7 @@ func TestRunFailed(t *testing.T) {
 func TestRunInvalid(t *testing.T) {
 	f := setup(t)
 	ctx := ctxT(t)
-	op := f.operate(t, restorek8s.Name("nebula", backup), step{phase: v1alpha1.RestoreInvalid, cond: &metav1.Condition{
+	op := f.operate(t, restorek8s.Name("nebula", backup), step{phase: v1alpha1.RestoreInvalid, cond: &v1alpha1.Condition{
 		Type: string(v1alpha1.RestoreInvalid), Status: metav1.ConditionTrue, Reason: "ClusterNotFound", Message: "no NebulaCluster nebula",
 	}})
 	_, err := restorek8s.Run(ctx, f.c, f.opts(), &syncBuffer{})

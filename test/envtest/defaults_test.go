@@ -5,6 +5,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/nebula-open/nebula-br/api/v1alpha1"
 	"github.com/nebula-open/nebula-br/internal/envtest"
@@ -29,8 +30,12 @@ func TestDefaults(t *testing.T) {
 			t.Errorf("%s replicas %v, want 1", name, c.Replicas)
 		}
 	}
-	if nc.Spec.ImagePullPolicy != corev1.PullIfNotPresent {
-		t.Errorf("cluster imagePullPolicy %q", nc.Spec.ImagePullPolicy)
+	// Upstream's defaults: pull Always, the default scheduler, tag latest.
+	if nc.Spec.ImagePullPolicy != corev1.PullAlways || nc.Spec.SchedulerName != corev1.DefaultSchedulerName {
+		t.Errorf("cluster imagePullPolicy %q schedulerName %q", nc.Spec.ImagePullPolicy, nc.Spec.SchedulerName)
+	}
+	if nc.Spec.Graphd.Version != "latest" || nc.Spec.Metad.Version != "latest" || nc.Spec.Agent.Version != "latest" {
+		t.Errorf("versions: graphd %q metad %q agent %q", nc.Spec.Graphd.Version, nc.Spec.Metad.Version, nc.Spec.Agent.Version)
 	}
 	if nc.Spec.Agent.HeartbeatInterval != 60 || nc.Spec.Agent.RateLimit != 0 {
 		t.Errorf("agent %+v", nc.Spec.Agent)
@@ -46,9 +51,12 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("enableBR %v agent %+v, want false and none", nc.Spec.EnableBR, nc.Spec.Agent)
 	}
 	// The defaults are visible in the stored object, not only in Go's zero
-	// values.
-	if v := nested(t, o, "spec", "enableBR"); v != false {
-		t.Errorf("stored enableBR %v", v)
+	// values; enableBR, as upstream's, has none.
+	if v := nested(t, o, "spec", "imagePullPolicy"); v != "Always" {
+		t.Errorf("stored imagePullPolicy %v", v)
+	}
+	if v, ok, _ := unstructured.NestedFieldNoCopy(o.Object, "spec", "enableBR"); ok {
+		t.Errorf("stored enableBR %v, want none", v)
 	}
 
 	o = mustCreate(t, env, ns, backupYAML("clusterName: nebula\ns3:\n  bucket: nebula-br-test"))
@@ -56,7 +64,7 @@ func TestDefaults(t *testing.T) {
 	if err := env.Client.Get(ctx, keyOf(ns, o.GetName()), &nb); err != nil {
 		t.Fatal(err)
 	}
-	if nb.Spec.Config.Concurrency != v1alpha1.DefaultConcurrency || nb.Spec.ImagePullPolicy != corev1.PullIfNotPresent ||
+	if nb.Spec.Config.Concurrency != v1alpha1.DefaultConcurrency || nb.Spec.ImagePullPolicy != corev1.PullAlways ||
 		nb.Spec.CleanBackupData || nb.Spec.AutoRemoveFinished || nb.Spec.Config.BaseBackupName != nil {
 		t.Errorf("backup defaults: %+v config %+v", nb.Spec, nb.Spec.Config)
 	}
@@ -82,7 +90,7 @@ func TestDefaults(t *testing.T) {
 	}
 	tmpl := ncb.Spec.BackupTemplate
 	if ncb.Spec.Pause || ncb.Spec.MaxBackups != nil || ncb.Spec.MaxReservedTime != nil ||
-		tmpl.Config.Concurrency != v1alpha1.DefaultConcurrency || tmpl.ImagePullPolicy != corev1.PullIfNotPresent {
+		tmpl.Config.Concurrency != v1alpha1.DefaultConcurrency || tmpl.ImagePullPolicy != corev1.PullAlways {
 		t.Errorf("cron defaults: %+v template config %+v", ncb.Spec, tmpl.Config)
 	}
 }
@@ -156,7 +164,7 @@ func TestImmutable(t *testing.T) {
 }
 
 // TestStatus checks the status subresource: status is written through it
-// (conditions as metav1.Condition), and spec changes sent with it are
+// (conditions with lastUpdateTime), and spec changes sent with it are
 // ignored, as are status changes sent with the spec.
 func TestStatus(t *testing.T) {
 	env := envtest.Shared(t)
@@ -173,9 +181,9 @@ func TestStatus(t *testing.T) {
 		ClusterName: "nebula-r7x2k",
 		Phase:       v1alpha1.RestoreMetadComplete,
 		TimeStarted: &now,
-		Conditions: []metav1.Condition{{
+		Conditions: []v1alpha1.Condition{{
 			Type: string(v1alpha1.RestoreMetadComplete), Status: metav1.ConditionTrue,
-			Reason: "MetaRestored", Message: "restoreMeta done on 1 metad", LastTransitionTime: now,
+			Reason: "MetaRestored", Message: "restoreMeta done on 1 metad", LastTransitionTime: now, LastUpdateTime: now,
 		}},
 		Partitions: map[string][]v1alpha1.HostAddr{"1/1": {{Host: "nebula-r7x2k-storaged-0.nebula-r7x2k-storaged-headless", Port: 9779}}},
 	}
@@ -195,9 +203,9 @@ func TestStatus(t *testing.T) {
 		t.Error("the status subresource changed the spec")
 	}
 
-	// A condition must be a valid metav1.Condition.
+	// A condition's status must be True, False or Unknown.
 	bad := got.DeepCopy()
-	bad.Status.Conditions = append(bad.Status.Conditions, metav1.Condition{Type: "Failed", Status: "Maybe", Reason: "x", LastTransitionTime: now})
+	bad.Status.Conditions = append(bad.Status.Conditions, v1alpha1.Condition{Type: "Failed", Status: "Maybe", Reason: "x", LastTransitionTime: now, LastUpdateTime: now})
 	wantInvalid(t, env.Client.Status().Update(ctx, bad), "status.conditions[1].status", `supported values: "True", "False", "Unknown"`)
 
 	got.Status.Phase = v1alpha1.RestoreComplete

@@ -19,7 +19,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -153,7 +152,7 @@ func (w *world) waitReady(name string, timeout time.Duration) *v1alpha1.NebulaCl
 	nc := &v1alpha1.NebulaCluster{}
 	envtest.Eventually(w.t, timeout, "NebulaCluster "+name+" ready", func() (bool, error) {
 		err := w.c.Get(context.Background(), client.ObjectKey{Namespace: w.ns, Name: name}, nc)
-		return err == nil && nc.Status.Phase == v1alpha1.ClusterRunning && meta.IsStatusConditionTrue(nc.Status.Conditions, v1alpha1.ClusterReady), err
+		return err == nil && nc.Status.Phase == v1alpha1.ClusterRunning && nc.Status.IsConditionTrue(v1alpha1.ClusterReady), err
 	})
 	return nc
 }
@@ -361,8 +360,8 @@ func TestRestoreIntoNewCluster(t *testing.T) {
 	// metad pod has started its restore agent ...
 	cur := w.waitPhase(rt, time.Minute, v1alpha1.RestoreRunning)
 	restored := cur.Status.ClusterName
-	if restored == "" || restored == "src" || !strings.HasPrefix(restored, "src-") {
-		t.Fatalf("restored cluster name %q: want an operator-generated src-xxxxx", restored)
+	if !regexp.MustCompile(`^ng[a-z0-9]{4}$`).MatchString(restored) {
+		t.Fatalf("restored cluster name %q: want an operator-generated ng + 4 characters, as upstream's", restored)
 	}
 	envtest.Eventually(t, time.Minute, "restored metad pod started", func() (bool, error) {
 		return w.kubelet.IP(restored+"-metad-0") != "", nil
@@ -393,7 +392,7 @@ func TestRestoreIntoNewCluster(t *testing.T) {
 		cur.Status.TimeCompleted.Sub(cur.Status.TimeStarted.Time))
 
 	for _, c := range []string{string(v1alpha1.RestoreMetadComplete), string(v1alpha1.RestoreStoragedComplete), string(v1alpha1.RestoreComplete)} {
-		if !meta.IsStatusConditionTrue(cur.Status.Conditions, c) {
+		if !cur.Status.IsConditionTrue(c) {
 			t.Errorf("condition %s not true: %+v", c, cur.Status.Conditions)
 		}
 	}
@@ -443,7 +442,7 @@ func TestRestoreIntoNewCluster(t *testing.T) {
 		failed = w.get(bad)
 		return failed.Status.Phase == v1alpha1.RestoreFailed, fmt.Errorf("phase %s", failed.Status.Phase)
 	})
-	cond := meta.FindStatusCondition(failed.Status.Conditions, string(v1alpha1.RestoreFailed))
+	cond := failed.Status.Condition(string(v1alpha1.RestoreFailed))
 	if cond == nil || cond.Reason != v1alpha1.RestoreReasonBackupDamaged || !strings.Contains(cond.Message, "checksum mismatch") || !strings.Contains(cond.Message, filepath.Base(key)) {
 		t.Errorf("Failed condition %+v: want %s naming %s", cond, v1alpha1.RestoreReasonBackupDamaged, key)
 	}
@@ -469,10 +468,10 @@ func TestRestoreIntoNewCluster(t *testing.T) {
 	} {
 		start := time.Now()
 		rt := w.restore(w.ns2, tc.name, tc.cluster, tc.backup)
-		var cond *metav1.Condition
+		var cond *v1alpha1.Condition
 		envtest.Eventually(t, 20*time.Second, tc.name+" Invalid", func() (bool, error) {
 			cur := w.get(rt)
-			cond = meta.FindStatusCondition(cur.Status.Conditions, string(v1alpha1.RestoreInvalid))
+			cond = cur.Status.Condition(string(v1alpha1.RestoreInvalid))
 			return cur.Status.Phase == v1alpha1.RestoreInvalid && cond != nil, nil
 		})
 		if cond.Reason != tc.reason || !strings.Contains(cond.Message, tc.text) {

@@ -28,7 +28,7 @@ import (
 	"github.com/nebula-open/nebula-br/internal/br"
 	"github.com/nebula-open/nebula-br/internal/controller"
 	"github.com/nebula-open/nebula-br/internal/controller/naming"
-	"github.com/nebula-open/nebula-br/internal/controller/s3access"
+	"github.com/nebula-open/nebula-br/internal/controller/storageaccess"
 	"github.com/nebula-open/nebula-br/internal/objstore"
 )
 
@@ -159,8 +159,8 @@ func (r *Reconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			return ctrl.Result{}, client.IgnoreNotFound(err)
 		}
 	}
-	if nb.Spec.Config == nil || nb.Spec.Config.S3 == nil {
-		return r.invalid(ctx, nb, v1alpha1.StorageReasonInvalid, "spec.config.s3 is required")
+	if nb.Spec.Config == nil || (nb.Spec.Config.S3 == nil && nb.Spec.Config.GS == nil) {
+		return r.invalid(ctx, nb, v1alpha1.StorageReasonInvalid, "spec.config needs s3 or gs")
 	}
 	switch {
 	case nb.Status.Finished():
@@ -172,13 +172,14 @@ func (r *Reconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 }
 
-func storage(nb *v1alpha1.NebulaBackup, c *s3access.Creds) br.Storage {
-	return s3access.Storage(nb.Spec.Config.S3, c)
+// access reads the backup's storage settings and their Secret.
+func (r *Reconciler) access(ctx context.Context, nb *v1alpha1.NebulaBackup) (*storageaccess.Access, *storageaccess.Problem) {
+	return storageaccess.Resolve(ctx, r.APIReader, nb.Namespace, nb.Spec.Config.S3, nb.Spec.Config.GS)
 }
 
 // validate checks the cluster, the Secret and the bucket; it returns the
 // cluster and the credentials, or an Invalid reason and message.
-func (r *Reconciler) validate(ctx context.Context, nb *v1alpha1.NebulaBackup) (*v1alpha1.NebulaCluster, *s3access.Creds, string, string) {
+func (r *Reconciler) validate(ctx context.Context, nb *v1alpha1.NebulaBackup) (*v1alpha1.NebulaCluster, *storageaccess.Access, string, string) {
 	key := clusterKey(nb)
 	nc := &v1alpha1.NebulaCluster{}
 	if err := r.APIReader.Get(ctx, key, nc); err != nil {
@@ -187,11 +188,11 @@ func (r *Reconciler) validate(ctx context.Context, nb *v1alpha1.NebulaBackup) (*
 		}
 		return nil, nil, v1alpha1.BackupReasonClusterNotFound, fmt.Sprintf("cannot read NebulaCluster %s/%s: %v", key.Namespace, key.Name, err)
 	}
-	c, p := s3access.ReadSecret(ctx, r.APIReader, nb.Namespace, nb.Spec.Config.S3.SecretName)
+	c, p := r.access(ctx, nb)
 	if p != nil {
 		return nil, nil, p.Reason, p.Message
 	}
-	if _, p := s3access.Check(ctx, storage(nb, c)); p != nil {
+	if _, p := storageaccess.Check(ctx, c.Storage); p != nil {
 		return nil, nil, p.Reason, p.Message
 	}
 	return nc, c, "", ""
@@ -266,21 +267,12 @@ func (r *Reconciler) start(ctx context.Context, nb *v1alpha1.NebulaBackup) (ctrl
 	return ctrl.Result{}, nil
 }
 
-// job builds the backup Job. Credentials reach it only as environment
-// variables from the Secret.
-func (r *Reconciler) job(nb *v1alpha1.NebulaBackup, nc *v1alpha1.NebulaCluster, c *s3access.Creds) *batchv1.Job {
+// job builds the backup Job. Credentials reach it only from the Secret:
+// environment references (s3 keys) or a mounted file (gs JSON).
+func (r *Reconciler) job(nb *v1alpha1.NebulaBackup, nc *v1alpha1.NebulaCluster, c *storageaccess.Access) *batchv1.Job {
 	cfg := nb.Spec.Config
-	s3 := cfg.S3
-	args := []string{"backup", string(backupType(nb)),
-		"--meta", naming.MetadAddress(nc),
-		"--storage", "s3://" + strings.TrimSuffix(s3.Bucket, "/"),
-	}
-	if s3.Region != "" {
-		args = append(args, "--s3.region", s3.Region)
-	}
-	if s3.Endpoint != "" {
-		args = append(args, "--s3.endpoint", s3.Endpoint)
-	}
+	storageArgs, env, vols, mounts := c.Job()
+	args := append([]string{"backup", string(backupType(nb)), "--meta", naming.MetadAddress(nc)}, storageArgs...)
 	if backupType(nb) == v1alpha1.BackupTypeIncr {
 		args = append(args, "--base", *cfg.BaseBackupName)
 	}
@@ -299,12 +291,6 @@ func (r *Reconciler) job(nb *v1alpha1.NebulaBackup, nc *v1alpha1.NebulaCluster, 
 			img += ":" + nb.Spec.Version
 		}
 	}
-	env := []corev1.EnvVar{
-		{Name: "AWS_ACCESS_KEY_ID", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
-			LocalObjectReference: corev1.LocalObjectReference{Name: s3.SecretName}, Key: c.AccessKeyName}}},
-		{Name: "AWS_SECRET_ACCESS_KEY", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
-			LocalObjectReference: corev1.LocalObjectReference{Name: s3.SecretName}, Key: c.SecretKeyName}}},
-	}
 	env = append(env, nb.Spec.Env...)
 	ct := corev1.Container{
 		Name:                     "backup",
@@ -319,6 +305,7 @@ func (r *Reconciler) job(nb *v1alpha1.NebulaBackup, nc *v1alpha1.NebulaCluster, 
 	if nb.Spec.Resources != nil {
 		ct.Resources = *nb.Spec.Resources
 	}
+	ct.VolumeMounts = append(append(ct.VolumeMounts, mounts...), nb.Spec.VolumeMounts...)
 	lb := map[string]string{
 		v1alpha1.LabelCluster:   nc.Name,
 		v1alpha1.LabelManagedBy: v1alpha1.ManagedByOperator,
@@ -332,7 +319,9 @@ func (r *Reconciler) job(nb *v1alpha1.NebulaBackup, nc *v1alpha1.NebulaCluster, 
 				ObjectMeta: metav1.ObjectMeta{Labels: lb},
 				Spec: corev1.PodSpec{
 					RestartPolicy:    corev1.RestartPolicyNever,
-					Containers:       []corev1.Container{ct},
+					InitContainers:   v1alpha1.CoreContainers(nb.Spec.InitContainers),
+					Containers:       append([]corev1.Container{ct}, v1alpha1.CoreContainers(nb.Spec.SidecarContainers)...),
+					Volumes:          append(vols, v1alpha1.CoreVolumes(nb.Spec.Volumes)...),
 					ImagePullSecrets: nb.Spec.ImagePullSecrets,
 					NodeSelector:     nb.Spec.NodeSelector,
 					Tolerations:      nb.Spec.Tolerations,
@@ -473,13 +462,13 @@ func (r *Reconciler) finalize(ctx context.Context, nb *v1alpha1.NebulaBackup) (c
 	if !controllerutil.ContainsFinalizer(nb, Finalizer) {
 		return ctrl.Result{}, nil
 	}
-	if name := nb.Status.BackupName; name != "" && nb.Spec.Config != nil && nb.Spec.Config.S3 != nil {
-		c, p := s3access.ReadSecret(ctx, r.APIReader, nb.Namespace, nb.Spec.Config.S3.SecretName)
+	if name := nb.Status.BackupName; name != "" && nb.Spec.Config != nil && (nb.Spec.Config.S3 != nil || nb.Spec.Config.GS != nil) {
+		c, p := r.access(ctx, nb)
 		if p != nil {
 			r.event(nb, corev1.EventTypeWarning, p.Reason, "cannot remove backup "+name+": "+p.Message)
 			return ctrl.Result{RequeueAfter: 30 * time.Second}, nil
 		}
-		st := storage(nb, c)
+		st := c.Storage
 		if err := cleanup(ctx, st, name); err != nil {
 			text := "cannot remove backup " + name + ": " + st.Redact(err.Error())
 			r.event(nb, corev1.EventTypeWarning, "CleanupFailed", text)
@@ -498,7 +487,7 @@ func (r *Reconciler) finalize(ctx context.Context, nb *v1alpha1.NebulaBackup) (c
 // a backup that others use as base is removed anyway (the resource is
 // going), as br cleanup --force would.
 func cleanup(ctx context.Context, st br.Storage, name string) error {
-	store, err := objstore.Open(ctx, st.URI, objstore.Config{S3: st.S3})
+	store, err := objstore.Open(ctx, st.URI, st.Config(false))
 	if err != nil {
 		return err
 	}

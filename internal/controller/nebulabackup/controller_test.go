@@ -14,7 +14,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
@@ -242,7 +241,7 @@ func TestBackupJobAndComplete(t *testing.T) {
 
 	cur := f.waitPhase(nb, v1alpha1.BackupRunning)
 	if cur.Status.Type != v1alpha1.BackupTypeFull || cur.Status.JobName != "backup-full-nb1" || cur.Status.TimeStarted == nil ||
-		!meta.IsStatusConditionTrue(cur.Status.Conditions, string(v1alpha1.BackupRunning)) {
+		!cur.Status.IsConditionTrue(string(v1alpha1.BackupRunning)) {
 		t.Errorf("running status %+v", cur.Status)
 	}
 
@@ -250,8 +249,8 @@ func TestBackupJobAndComplete(t *testing.T) {
 	f.finishJob(job.Name, true)
 	cur = f.waitPhase(nb, v1alpha1.BackupComplete)
 	if cur.Status.BackupName != "BACKUP_2026_11_25_06_00_01" || cur.Status.TimeCompleted == nil ||
-		!meta.IsStatusConditionTrue(cur.Status.Conditions, string(v1alpha1.BackupComplete)) ||
-		meta.IsStatusConditionTrue(cur.Status.Conditions, string(v1alpha1.BackupRunning)) {
+		!cur.Status.IsConditionTrue(string(v1alpha1.BackupComplete)) ||
+		cur.Status.IsConditionTrue(string(v1alpha1.BackupRunning)) {
 		t.Errorf("complete status %+v", cur.Status)
 	}
 	// Every transition leaves an event on the NebulaBackup.
@@ -287,7 +286,7 @@ func TestIncrBackupFailed(t *testing.T) {
 	f.finishPod(job, 1, "br: backup incr: WAL of part 3 expired: take a new full backup")
 	f.finishJob(job.Name, false)
 	cur := f.waitPhase(nb, v1alpha1.BackupFailed)
-	c := meta.FindStatusCondition(cur.Status.Conditions, string(v1alpha1.BackupFailed))
+	c := cur.Status.Condition(string(v1alpha1.BackupFailed))
 	if c == nil || c.Status != metav1.ConditionTrue || c.Reason != v1alpha1.BackupReasonJobFailed || !strings.Contains(c.Message, "WAL of part 3 expired") {
 		t.Errorf("failed condition %+v", c)
 	}
@@ -330,7 +329,7 @@ func TestBackupInvalid(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			nb := f.backup(tc.name, tc.mutate)
 			cur := f.waitPhase(nb, v1alpha1.BackupInvalid)
-			c := meta.FindStatusCondition(cur.Status.Conditions, string(v1alpha1.BackupInvalid))
+			c := cur.Status.Condition(string(v1alpha1.BackupInvalid))
 			if c == nil || c.Status != metav1.ConditionTrue || c.Reason != tc.reason || !strings.Contains(c.Message, tc.text) {
 				t.Fatalf("Invalid condition %+v, want reason %s and %q", c, tc.reason, tc.text)
 			}
@@ -352,7 +351,7 @@ func TestOneBackupPerCluster(t *testing.T) {
 	f.waitPhase(first, v1alpha1.BackupRunning)
 	second := f.backup("second", nil)
 	cur := f.waitPhase(second, v1alpha1.BackupPending)
-	if c := meta.FindStatusCondition(cur.Status.Conditions, string(v1alpha1.BackupPending)); c == nil || c.Reason != v1alpha1.BackupReasonWaiting {
+	if c := cur.Status.Condition(string(v1alpha1.BackupPending)); c == nil || c.Reason != v1alpha1.BackupReasonWaiting {
 		t.Errorf("pending condition %+v", c)
 	}
 	time.Sleep(500 * time.Millisecond)
@@ -443,7 +442,7 @@ func TestJobDeletedWhileRunning(t *testing.T) {
 		t.Fatal(err)
 	}
 	cur := f.waitPhase(nb, v1alpha1.BackupFailed)
-	if c := meta.FindStatusCondition(cur.Status.Conditions, string(v1alpha1.BackupFailed)); c == nil || !strings.Contains(c.Message, "deleted before finishing") {
+	if c := cur.Status.Condition(string(v1alpha1.BackupFailed)); c == nil || !strings.Contains(c.Message, "deleted before finishing") {
 		t.Fatalf("failed condition %+v", c)
 	}
 }

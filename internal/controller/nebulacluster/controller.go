@@ -3,10 +3,12 @@ package nebulacluster
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
@@ -34,6 +36,9 @@ type Reconciler struct {
 	Client   client.Client
 	Recorder events.EventRecorder // may be nil
 	Images   Images
+	// APIReader reads what the operator does not cache (the claims it
+	// deletes with enablePVReclaim); nil: Client.
+	APIReader client.Reader
 }
 
 // SetupWithManager registers the controller.
@@ -43,6 +48,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	if r.Recorder == nil {
 		r.Recorder = mgr.GetEventRecorder("nebulacluster-controller")
+	}
+	if r.APIReader == nil {
+		r.APIReader = mgr.GetAPIReader()
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.NebulaCluster{}).
@@ -71,12 +79,29 @@ func (r *Reconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !nc.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, nil // owned objects go with it (garbage collection)
+		// Owned objects go with it (garbage collection); the claims with
+		// enablePVReclaim.
+		return ctrl.Result{}, r.finalize(ctx, nc)
+	}
+	if updated, err := r.syncReclaimFinalizer(ctx, nc); updated || err != nil {
+		return ctrl.Result{}, err
 	}
 	st := nc.Status.DeepCopy()
 	st.ObservedGeneration = nc.Generation
+	// Fields kept but not acted on go into a condition; the Warning event
+	// naming them goes once the status with the new list is written (a
+	// reconcile from a stale cache fails that write with a conflict, so it
+	// does not repeat the event).
+	var notActedOn []string
+	if fields := FieldsNotActedOn(nc); st.SetFieldsNotActedOn(fields, nc.Generation) && len(fields) > 0 {
+		notActedOn = fields
+	}
+	if suspended(nc) {
+		return r.writeSuspended(ctx, nc, st, notActedOn)
+	}
 	allReady := true
 	previousReady := true
+	var kept []string
 	for _, c := range components(nc) {
 		if !previousReady {
 			allReady = false
@@ -88,23 +113,19 @@ func (r *Reconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			st.SetComponentHeld(c.role, nc.Annotations[v1alpha1.AnnotationRestoreStage], nc.Generation)
 			continue
 		}
-		sts, created, err := r.apply(ctx, nc, c)
+		sts, created, to, err := r.apply(ctx, nc, c)
 		if err != nil {
 			return ctrl.Result{}, err
 		}
 		if created {
 			r.event(nc, corev1.EventTypeNormal, "Created", fmt.Sprintf("created %s (ConfigMap, headless Service, StatefulSet %s)", c.role, sts.Name))
 		}
-		cs := st.Component(c.role)
-		cs.Version = c.spec.Version
-		cs.Workload = v1alpha1.WorkloadStatus{
-			ObservedGeneration: sts.Status.ObservedGeneration,
-			Replicas:           sts.Status.Replicas,
-			ReadyReplicas:      sts.Status.ReadyReplicas,
-			UpdatedReplicas:    sts.Status.UpdatedReplicas,
-			CurrentRevision:    sts.Status.CurrentRevision,
-			UpdateRevision:     sts.Status.UpdateRevision,
+		if to.Adopted {
+			r.event(nc, corev1.EventTypeNormal, "TakenOver", fmt.Sprintf("took StatefulSet %s over in place: its pod template runs the spec and is kept", sts.Name))
 		}
+		kept = append(kept, to.Kept...)
+		cs := st.Component(c.role)
+		cs.Version, cs.Workload = workloadStatus(c, sts)
 		// Ready only once the StatefulSet has seen its current spec and
 		// every pod runs it (a template change rolls the pods).
 		ready := sts.Status.ReadyReplicas >= c.replicas && sts.Status.ObservedGeneration >= sts.Generation &&
@@ -117,6 +138,12 @@ func (r *Reconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 	}
 	st.SetReady(allReady, nc.Generation)
+	if allReady {
+		st.Version = st.Metad.Version
+	}
+	if r.setWorkloadCondition(st, kept, nc.Generation) {
+		r.event(nc, corev1.EventTypeWarning, ReasonImmutableFieldDiffers, strings.Join(kept, "; "))
+	}
 	if nc.Status.Phase != st.Phase && st.Phase == v1alpha1.ClusterRunning {
 		r.event(nc, corev1.EventTypeNormal, "Ready", "every component is ready")
 	}
@@ -127,7 +154,56 @@ func (r *Reconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 		return ctrl.Result{}, err
 	}
+	r.notifyNotActedOn(nc, notActedOn)
 	return ctrl.Result{}, nil
+}
+
+// notifyNotActedOn records the Warning event naming the fields kept but
+// not acted on (none: no event).
+func (r *Reconciler) notifyNotActedOn(nc *v1alpha1.NebulaCluster, fields []string) {
+	if len(fields) > 0 {
+		r.event(nc, corev1.EventTypeWarning, EventFieldsNotActedOn, v1alpha1.FieldsNotActedOnMessage(fields))
+	}
+}
+
+// writeSuspended suspends the cluster (spec.suspend) and writes its status.
+func (r *Reconciler) writeSuspended(ctx context.Context, nc *v1alpha1.NebulaCluster, st *v1alpha1.NebulaClusterStatus, notActedOn []string) (ctrl.Result, error) {
+	gone, err := r.suspend(ctx, nc, st)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if !gone {
+		st.Phase = v1alpha1.ClusterSuspend
+	}
+	nc.Status = *st
+	if err := r.Client.Status().Update(ctx, nc); err != nil {
+		if apierrors.IsConflict(err) {
+			return ctrl.Result{RequeueAfter: time.Second}, nil
+		}
+		return ctrl.Result{}, err
+	}
+	r.notifyNotActedOn(nc, notActedOn)
+	// A deleted StatefulSet brings a reconcile (Owns); look again soon in
+	// case it is held by a finalizer.
+	if !gone {
+		return ctrl.Result{RequeueAfter: 2 * time.Second}, nil
+	}
+	return ctrl.Result{}, nil
+}
+
+// setWorkloadCondition records whether every StatefulSet has the desired
+// spec (ConditionWorkloadSpecApplied); it returns true when the
+// differences kept are new, to be reported once.
+func (r *Reconciler) setWorkloadCondition(st *v1alpha1.NebulaClusterStatus, kept []string, generation int64) bool {
+	cond := v1alpha1.NebulaClusterCondition{Type: ConditionWorkloadSpecApplied, Status: metav1.ConditionTrue, Reason: ReasonApplied,
+		Message: "every StatefulSet has the desired spec", ObservedGeneration: generation}
+	if len(kept) > 0 {
+		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, ReasonImmutableFieldDiffers, strings.Join(kept, "; ")
+	}
+	prev := st.Condition(ConditionWorkloadSpecApplied)
+	news := len(kept) > 0 && (prev == nil || prev.Message != cond.Message)
+	st.SetCondition(cond, metav1.Now())
+	return news
 }
 
 // held says whether a restore holds the component back: storaged until
@@ -143,39 +219,63 @@ func held(nc *v1alpha1.NebulaCluster, role string) bool {
 }
 
 // apply creates or updates one component's ConfigMap, headless Service and
-// StatefulSet, and returns the StatefulSet and whether it was created.
-func (r *Reconciler) apply(ctx context.Context, nc *v1alpha1.NebulaCluster, c component) (*appsv1.StatefulSet, bool, error) {
+// StatefulSet, and returns the StatefulSet, whether it was created, and
+// what taking an existing one over did.
+func (r *Reconciler) apply(ctx context.Context, nc *v1alpha1.NebulaCluster, c component) (*appsv1.StatefulSet, bool, takeOver, error) {
 	ns := nc.Namespace
-	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: naming.WorkloadName(nc.Name, c.role), Namespace: ns}}
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: naming.ConfigMapName(nc.Name, c.role), Namespace: ns}}
+	var file string
 	if _, err := controllerutil.CreateOrUpdate(ctx, r.Client, cm, func() error {
-		configMap(nc, c, cm)
+		file = configMap(nc, c, cm)
 		return controllerutil.SetControllerReference(nc, cm, r.Client.Scheme())
 	}); err != nil {
-		return nil, false, fmt.Errorf("%s ConfigMap: %w", c.role, err)
+		return nil, false, takeOver{}, fmt.Errorf("%s ConfigMap: %w", c.role, err)
 	}
+	c.cmHash = configHash(file)
 	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: naming.HeadlessName(nc.Name, c.role), Namespace: ns}}
 	if _, err := controllerutil.CreateOrUpdate(ctx, r.Client, svc, func() error {
 		headless(nc, c, svc)
 		return controllerutil.SetControllerReference(nc, svc, r.Client.Scheme())
 	}); err != nil {
-		return nil, false, fmt.Errorf("%s headless Service: %w", c.role, err)
+		return nil, false, takeOver{}, fmt.Errorf("%s headless Service: %w", c.role, err)
 	}
 	if c.role == naming.Graphd {
 		client := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: naming.GraphdServiceName(nc.Name), Namespace: ns}}
 		if _, err := controllerutil.CreateOrUpdate(ctx, r.Client, client, func() error {
 			graphdService(nc, c, client)
+			applyServiceSelector(nc, client)
 			return controllerutil.SetControllerReference(nc, client, r.Client.Scheme())
 		}); err != nil {
-			return nil, false, fmt.Errorf("graphd client Service: %w", err)
+			return nil, false, takeOver{}, fmt.Errorf("graphd client Service: %w", err)
 		}
 	}
-	sts := &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Name: naming.WorkloadName(nc.Name, c.role), Namespace: ns}}
-	op, err := controllerutil.CreateOrUpdate(ctx, r.Client, sts, func() error {
-		statefulSet(nc, c, r.Images, sts)
-		return controllerutil.SetControllerReference(nc, sts, r.Client.Scheme())
-	})
-	if err != nil {
-		return nil, false, fmt.Errorf("%s StatefulSet: %w", c.role, err)
+	desired := &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Name: naming.WorkloadName(nc.Name, c.role), Namespace: ns}}
+	statefulSet(nc, c, r.Images, desired)
+	applyPodOptions(nc, c, desired)
+	desired.Annotations = addLabels(desired.Annotations, map[string]string{AnnotationTemplateHash: templateHash(&desired.Spec.Template)})
+	if err := controllerutil.SetControllerReference(nc, desired, r.Client.Scheme()); err != nil {
+		return nil, false, takeOver{}, err
 	}
-	return sts, op == controllerutil.OperationResultCreated, nil
+	sts := &appsv1.StatefulSet{}
+	err := r.Client.Get(ctx, client.ObjectKeyFromObject(desired), sts)
+	if apierrors.IsNotFound(err) {
+		if err := r.Client.Create(ctx, desired); err != nil {
+			return nil, false, takeOver{}, fmt.Errorf("%s StatefulSet: %w", c.role, err)
+		}
+		return desired, true, takeOver{}, nil
+	}
+	if err != nil {
+		return nil, false, takeOver{}, fmt.Errorf("%s StatefulSet: %w", c.role, err)
+	}
+	before := sts.DeepCopy()
+	res := applyStatefulSet(c.role, sts, desired)
+	if err := controllerutil.SetControllerReference(nc, sts, r.Client.Scheme()); err != nil {
+		return nil, false, takeOver{}, fmt.Errorf("%s StatefulSet: %w", c.role, err)
+	}
+	if !equality.Semantic.DeepEqual(before, sts) {
+		if err := r.Client.Update(ctx, sts); err != nil {
+			return nil, false, takeOver{}, fmt.Errorf("%s StatefulSet: %w", c.role, err)
+		}
+	}
+	return sts, false, res, nil
 }

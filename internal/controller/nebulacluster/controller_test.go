@@ -13,7 +13,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
@@ -159,7 +158,8 @@ func TestClusterCreatedInOrderWithAgents(t *testing.T) {
 	if main.Image != "vesoft/nebula-metad:v3.8.0" {
 		t.Errorf("metad image %q", main.Image)
 	}
-	wantCmd := []string{"/usr/local/nebula/bin/nebula-metad", "--flagfile=/usr/local/nebula/etc/nebula-metad.conf", "--local_ip=$(POD_FQDN)"}
+	wantCmd := []string{"/usr/local/nebula/bin/nebula-metad", "--flagfile=/usr/local/nebula/etc/nebula-metad.conf",
+		"--meta_server_addrs=" + metaAddr, "--local_ip=$(POD_FQDN)", "--daemonize=false"}
 	if got := append(slices.Clone(main.Command), main.Args...); !slices.Equal(got, wantCmd) {
 		t.Errorf("metad command %q, want %q", got, wantCmd)
 	}
@@ -179,7 +179,7 @@ func TestClusterCreatedInOrderWithAgents(t *testing.T) {
 		if !slices.Equal(a.Args, want) {
 			t.Errorf("%s agent args %q, want %q", sts.Name, a.Args, want)
 		}
-		if len(a.Ports) != 1 || a.Ports[0].ContainerPort != 8888 {
+		if len(a.Ports) != 1 || a.Ports[0].ContainerPort != 8888 || a.Ports[0].Name != "grpc" {
 			t.Errorf("%s agent ports %+v", sts.Name, a.Ports)
 		}
 		var fqdn string
@@ -199,7 +199,7 @@ func TestClusterCreatedInOrderWithAgents(t *testing.T) {
 		t.Fatal(err)
 	}
 	flags := cm.Data["nebula-metad.conf"]
-	for _, want := range []string{"--meta_server_addrs=" + metaAddr + "\n", "--port=9559\n", "--v=1\n"} {
+	for _, want := range []string{"--data_path=/usr/local/nebula/data/meta\n", "--port=9559\n", "--ws_http_port=19559\n", "--v=1\n"} {
 		if !strings.Contains(flags, want) {
 			t.Errorf("metad flag file lacks %q:\n%s", want, flags)
 		}
@@ -216,7 +216,8 @@ func TestClusterCreatedInOrderWithAgents(t *testing.T) {
 	if err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: naming.GraphdServiceName(nc.Name)}, gsvc); err != nil {
 		t.Fatalf("graphd client Service: %v", err)
 	}
-	if gsvc.Spec.Type != corev1.ServiceTypeClusterIP || gsvc.Spec.ClusterIP == corev1.ClusterIPNone || len(gsvc.Spec.Ports) != 1 || gsvc.Spec.Ports[0].Port != 9669 {
+	if gsvc.Spec.Type != corev1.ServiceTypeClusterIP || gsvc.Spec.ClusterIP == corev1.ClusterIPNone || len(gsvc.Spec.Ports) != 2 ||
+		gsvc.Spec.Ports[0].Port != 9669 || gsvc.Spec.Ports[1].Name != "http" || gsvc.Spec.Ports[1].Port != 19669 {
 		t.Errorf("graphd client Service: %+v", gsvc.Spec)
 	}
 	// Every pod runs an agent: metad's listCluster wants one on every
@@ -232,7 +233,7 @@ func TestClusterCreatedInOrderWithAgents(t *testing.T) {
 	eventually(t, "Creating phase", func() (bool, error) {
 		cur := &v1alpha1.NebulaCluster{}
 		err := c.Get(ctx, client.ObjectKeyFromObject(nc), cur)
-		return err == nil && cur.Status.Phase == v1alpha1.ClusterCreating && cur.Status.Metad.Workload.ReadyReplicas == 1, err
+		return err == nil && cur.Status.Phase == v1alpha1.ClusterCreating && cur.Status.Metad.Workload != nil && cur.Status.Metad.Workload.ReadyReplicas == 1, err
 	})
 	markReady(t, c, graphd)
 	eventually(t, "Running phase and Ready condition", func() (bool, error) {
@@ -242,9 +243,9 @@ func TestClusterCreatedInOrderWithAgents(t *testing.T) {
 		}
 		s := cur.Status
 		return s.Phase == v1alpha1.ClusterRunning &&
-			meta.IsStatusConditionTrue(s.Conditions, v1alpha1.ClusterReady) &&
-			meta.IsStatusConditionTrue(s.Conditions, v1alpha1.ClusterGraphdReady) &&
-			s.Graphd.Workload.ReadyReplicas == 1 && s.Storaged.Workload.ReadyReplicas == 1 &&
+			s.IsConditionTrue(v1alpha1.ClusterReady) && s.IsConditionTrue(v1alpha1.ClusterGraphdReady) &&
+			s.Graphd.Workload != nil && s.Graphd.Workload.ReadyReplicas == 1 &&
+			s.Storaged.Workload != nil && s.Storaged.Workload.ReadyReplicas == 1 &&
 			s.Metad.Phase == v1alpha1.ClusterRunning, nil
 	})
 	// Once converged, reconciling again writes nothing (no hot loop).
@@ -339,11 +340,11 @@ func TestSampleCluster(t *testing.T) {
 	for _, c := range metad.Spec.VolumeClaimTemplates {
 		claims = append(claims, c.Name)
 	}
-	if !slices.Equal(claims, []string{"data", "logs"}) {
+	if !slices.Equal(claims, []string{"metad-data", "metad-log"}) {
 		t.Errorf("metad claims %v", claims)
 	}
 	for _, v := range metad.Spec.Template.Spec.Volumes {
-		if v.Name == "data" || v.Name == "logs" {
+		if v.Name == "metad-data" || v.Name == "metad-log" {
 			t.Errorf("metad has volume %s besides its claim", v.Name)
 		}
 	}
@@ -357,8 +358,9 @@ func TestSampleCluster(t *testing.T) {
 	if agent == nil || main == nil {
 		t.Fatal("storaged containers missing")
 	}
-	if !equality.Semantic.DeepEqual(agent.VolumeMounts, main.VolumeMounts) {
-		t.Errorf("agent mounts %v differ from storaged's %v", agent.VolumeMounts, main.VolumeMounts)
+	// The agent sees the data volumes where storaged does.
+	if !equality.Semantic.DeepEqual(agent.VolumeMounts, main.VolumeMounts[:len(agent.VolumeMounts)]) || len(agent.VolumeMounts) != 1 {
+		t.Errorf("agent mounts %v, storaged's %v", agent.VolumeMounts, main.VolumeMounts)
 	}
 	cm := &corev1.ConfigMap{}
 	if err := env.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: nc.Name + "-storaged"}, cm); err != nil {
@@ -378,7 +380,7 @@ func TestSampleCluster(t *testing.T) {
 	for _, p := range paths {
 		found := false
 		for _, m := range main.VolumeMounts {
-			found = found || m.MountPath == p
+			found = found || strings.HasPrefix(p, m.MountPath+"/") && strings.HasPrefix(m.Name, "storaged-data")
 		}
 		if !found {
 			t.Errorf("data path %s is not mounted", p)
@@ -418,7 +420,7 @@ func TestRestoreStageHoldsComponents(t *testing.T) {
 	if ia == nil {
 		t.Fatal("metad has no restore-agent init container")
 	}
-	if got := strings.Join(ia.Args, " "); !strings.Contains(got, "--restore-init") || !strings.Contains(got, "--data-path /usr/local/nebula/data/metad") {
+	if got := strings.Join(ia.Args, " "); !strings.Contains(got, "--restore-init") || !strings.Contains(got, "--data-path /usr/local/nebula/data/meta ") {
 		t.Errorf("restore-agent args: %s", got)
 	}
 	markReady(t, c, metad)
@@ -428,7 +430,7 @@ func TestRestoreStageHoldsComponents(t *testing.T) {
 	eventually(t, "StoragedReady=False RestoreInProgress", func() (bool, error) {
 		cur := &v1alpha1.NebulaCluster{}
 		err := c.Get(ctx, client.ObjectKeyFromObject(nc), cur)
-		cond := meta.FindStatusCondition(cur.Status.Conditions, v1alpha1.ClusterStoragedReady)
+		cond := cur.Status.Condition(v1alpha1.ClusterStoragedReady)
 		return err == nil && cond != nil && cond.Reason == v1alpha1.ClusterReasonRestoreInProgress, err
 	})
 

@@ -23,7 +23,6 @@ package nebularestore
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"strings"
@@ -34,6 +33,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -44,7 +44,7 @@ import (
 	"github.com/nebula-open/nebula-br/api/v1alpha1"
 	"github.com/nebula-open/nebula-br/internal/br"
 	ctl "github.com/nebula-open/nebula-br/internal/controller"
-	"github.com/nebula-open/nebula-br/internal/controller/s3access"
+	"github.com/nebula-open/nebula-br/internal/controller/storageaccess"
 )
 
 // Reconciler reconciles NebulaRestores.
@@ -207,7 +207,7 @@ func sourceKey(rt *v1alpha1.NebulaRestore, cfg *v1alpha1.RestoreConfig) types.Na
 // else in the restore's namespace, else the only cluster of that name in
 // any namespace (the reference page restores into "default" a cluster
 // backed up in another namespace, without naming it).
-func (r *Reconciler) findSource(ctx context.Context, rt *v1alpha1.NebulaRestore, cfg *v1alpha1.RestoreConfig) (*v1alpha1.NebulaCluster, *s3access.Problem) {
+func (r *Reconciler) findSource(ctx context.Context, rt *v1alpha1.NebulaRestore, cfg *v1alpha1.RestoreConfig) (*v1alpha1.NebulaCluster, *storageaccess.Problem) {
 	key := sourceKey(rt, cfg)
 	src := &v1alpha1.NebulaCluster{}
 	err := r.APIReader.Get(ctx, key, src)
@@ -215,9 +215,9 @@ func (r *Reconciler) findSource(ctx context.Context, rt *v1alpha1.NebulaRestore,
 		return src, nil
 	}
 	if !apierrors.IsNotFound(err) {
-		return nil, &s3access.Problem{Reason: v1alpha1.RestoreReasonClusterNotFound, Message: fmt.Sprintf("cannot read NebulaCluster %s: %v", key, err)}
+		return nil, &storageaccess.Problem{Reason: v1alpha1.RestoreReasonClusterNotFound, Message: fmt.Sprintf("cannot read NebulaCluster %s: %v", key, err)}
 	}
-	notFound := &s3access.Problem{Reason: v1alpha1.RestoreReasonClusterNotFound, Message: fmt.Sprintf(
+	notFound := &storageaccess.Problem{Reason: v1alpha1.RestoreReasonClusterNotFound, Message: fmt.Sprintf(
 		"NebulaCluster %s not found: spec.config.clusterName must name the cluster the backup was taken of", key)}
 	if cfg.ClusterNamespace != nil && *cfg.ClusterNamespace != "" {
 		return nil, notFound
@@ -241,17 +241,17 @@ func (r *Reconciler) findSource(ctx context.Context, rt *v1alpha1.NebulaRestore,
 	case 1:
 		return found[0], nil
 	}
-	return nil, &s3access.Problem{Reason: v1alpha1.RestoreReasonClusterNotFound, Message: fmt.Sprintf(
+	return nil, &storageaccess.Problem{Reason: v1alpha1.RestoreReasonClusterNotFound, Message: fmt.Sprintf(
 		"NebulaCluster %s is not in namespace %s, and clusters of that name are in namespaces %s: set spec.config.clusterNamespace",
 		cfg.ClusterName, rt.Namespace, strings.Join(where, ", "))}
 }
 
 // check validates everything a restore needs before it creates anything;
-// a *s3access.Problem is an Invalid reason.
-func (r *Reconciler) check(ctx context.Context, rt *v1alpha1.NebulaRestore) (*v1alpha1.NebulaCluster, br.Storage, *br.RestorePlan, *s3access.Problem) {
+// a *storageaccess.Problem is an Invalid reason.
+func (r *Reconciler) check(ctx context.Context, rt *v1alpha1.NebulaRestore) (*v1alpha1.NebulaCluster, br.Storage, *br.RestorePlan, *storageaccess.Problem) {
 	cfg := rt.Spec.EffectiveConfig()
-	if cfg == nil || cfg.S3 == nil {
-		return nil, br.Storage{}, nil, &s3access.Problem{Reason: v1alpha1.RestoreReasonSpecInvalid, Message: "spec.config (or spec.br) with s3 is required"}
+	if cfg == nil || (cfg.S3 == nil && cfg.GS == nil) {
+		return nil, br.Storage{}, nil, &storageaccess.Problem{Reason: v1alpha1.RestoreReasonSpecInvalid, Message: "spec.config (or spec.br) with s3 or gs is required"}
 	}
 	src, p := r.findSource(ctx, rt, cfg)
 	if p != nil {
@@ -259,23 +259,23 @@ func (r *Reconciler) check(ctx context.Context, rt *v1alpha1.NebulaRestore) (*v1
 	}
 	key := client.ObjectKeyFromObject(src)
 	if src.Spec.Metad == nil || src.Spec.Storaged == nil {
-		return nil, br.Storage{}, nil, &s3access.Problem{Reason: v1alpha1.RestoreReasonSpecInvalid, Message: fmt.Sprintf("NebulaCluster %s has no metad or storaged to copy", key)}
+		return nil, br.Storage{}, nil, &storageaccess.Problem{Reason: v1alpha1.RestoreReasonSpecInvalid, Message: fmt.Sprintf("NebulaCluster %s has no metad or storaged to copy", key)}
 	}
-	creds, p := s3access.ReadSecret(ctx, r.APIReader, rt.Namespace, cfg.S3.SecretName)
+	acc, p := storageaccess.Resolve(ctx, r.APIReader, rt.Namespace, cfg.S3, cfg.GS)
 	if p != nil {
 		return nil, br.Storage{}, nil, p
 	}
-	st := s3access.Storage(cfg.S3, creds)
-	if _, p := s3access.Check(ctx, st); p != nil {
+	st := acc.Storage
+	if _, p := storageaccess.Check(ctx, st); p != nil {
 		return nil, br.Storage{}, nil, p
 	}
 	plan, err := br.PlanRestore(ctx, st, cfg.BackupName)
 	if err != nil {
 		reason, _ := reasonFor(err)
-		return nil, br.Storage{}, nil, &s3access.Problem{Reason: reason, Message: st.Redact(err.Error())}
+		return nil, br.Storage{}, nil, &storageaccess.Problem{Reason: reason, Message: st.Redact(err.Error())}
 	}
 	if want, have := len(plan.Hosts), int(replicas(src.Spec.Storaged.Replicas)); want != have {
-		return nil, br.Storage{}, nil, &s3access.Problem{Reason: v1alpha1.RestoreReasonTopology, Message: fmt.Sprintf(
+		return nil, br.Storage{}, nil, &storageaccess.Problem{Reason: v1alpha1.RestoreReasonTopology, Message: fmt.Sprintf(
 			"backup %s was taken from %d storage hosts, but NebulaCluster %s has %d storaged replicas: the restored cluster copies that spec, so it would not match; restore a backup of this cluster, or set spec.storaged.replicas of %s to %d",
 			cfg.BackupName, want, key, have, key, want)}
 	}
@@ -296,7 +296,11 @@ func (r *Reconciler) start(ctx context.Context, rt *v1alpha1.NebulaRestore) (ctr
 		return r.invalid(ctx, rt, p.Reason, p.Message)
 	}
 	if rt.Status.ClusterName == "" {
-		rt.Status.ClusterName = newClusterName(src.Name)
+		name, err := r.freeClusterName(ctx, rt.Namespace)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		rt.Status.ClusterName = name
 	}
 	rt.Status.SourceCluster = src.Namespace + "/" + src.Name
 	rt.Status.Start(fmt.Sprintf("backup chain %v checked; restoring into new NebulaCluster %s", plan.Chain, rt.Status.ClusterName), rt.Generation, metav1.Now())
@@ -308,23 +312,20 @@ func (r *Reconciler) start(ctx context.Context, rt *v1alpha1.NebulaRestore) (ctr
 	return ctrl.Result{Requeue: true}, nil
 }
 
-// newClusterName is the source's name (cut so that the longest derived
-// object name, "<name>-storaged-headless", fits 63 characters) and a
-// random suffix.
-func newClusterName(source string) string {
-	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
-	b := make([]byte, 5)
-	rand.Read(b)
-	for i := range b {
-		b[i] = alphabet[int(b[i])%len(alphabet)]
+// freeClusterName names a restored cluster as upstream's operator does,
+// "ng" and four random characters of Kubernetes' name alphabet, and, unlike
+// it, never one a NebulaCluster of the namespace already has.
+func (r *Reconciler) freeClusterName(ctx context.Context, ns string) (string, error) {
+	for {
+		name := "ng" + utilrand.String(4)
+		err := r.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, &v1alpha1.NebulaCluster{})
+		if apierrors.IsNotFound(err) {
+			return name, nil
+		}
+		if err != nil {
+			return "", err
+		}
 	}
-	if len(source) > 38 {
-		source = source[:38]
-	}
-	for len(source) > 0 && source[len(source)-1] == '-' {
-		source = source[:len(source)-1]
-	}
-	return source + "-" + string(b)
 }
 
 func (r *Reconciler) invalid(ctx context.Context, rt *v1alpha1.NebulaRestore, reason, msg string) (ctrl.Result, error) {

@@ -11,7 +11,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -22,7 +21,7 @@ import (
 	"github.com/nebula-open/nebula-br/internal/br"
 	ctl "github.com/nebula-open/nebula-br/internal/controller"
 	"github.com/nebula-open/nebula-br/internal/controller/naming"
-	"github.com/nebula-open/nebula-br/internal/controller/s3access"
+	"github.com/nebula-open/nebula-br/internal/controller/storageaccess"
 	nebulaclient "github.com/nebula-open/nebula-br/internal/nebula/client"
 	"github.com/nebula-open/nebula-br/internal/nebula/gen/nebula"
 	metathrift "github.com/nebula-open/nebula-br/internal/nebula/gen/nebula/meta"
@@ -50,12 +49,12 @@ func (r *Reconciler) prepare(ctx context.Context, rt *v1alpha1.NebulaRestore) (*
 	if p, ok := r.plans.Load(rt.UID); ok {
 		x.plan = p.(*br.RestorePlan)
 	} else {
-		creds, p := s3access.ReadSecret(ctx, r.APIReader, rt.Namespace, cfg.S3.SecretName)
+		acc, p := storageaccess.Resolve(ctx, r.APIReader, rt.Namespace, cfg.S3, cfg.GS)
 		if p != nil {
 			res, err := r.progress(ctx, rt, p.Reason, "cannot read the backup: "+p.Message)
 			return nil, res, err
 		}
-		st := s3access.Storage(cfg.S3, creds)
+		st := acc.Storage
 		plan, err := br.PlanRestore(ctx, st, cfg.BackupName)
 		if err != nil {
 			res, err := r.failWith(ctx, rt, fmt.Errorf("cannot read the backup: %w", st.RedactError(err)))
@@ -124,14 +123,14 @@ func (x *run) agentAddr(role string, i int) string {
 }
 
 func (x *run) metadAddr(i int) string {
-	return fmt.Sprintf("%s:%d", naming.PodFQDN(x.nc.Name, x.nc.Namespace, naming.Metad, i), naming.MetadPort)
+	return fmt.Sprintf("%s:%d", naming.PodFQDN(x.nc.Name, x.nc.Namespace, naming.Metad, i), naming.ThriftPort(x.nc, naming.Metad))
 }
 
 // storageHosts are the restored cluster's storaged identities.
 func (x *run) storageHosts() []*nebula.HostAddr {
 	var out []*nebula.HostAddr
 	for i := 0; i < int(replicas(x.nc.Spec.Storaged.Replicas)); i++ {
-		out = append(out, &nebula.HostAddr{Host: naming.PodFQDN(x.nc.Name, x.nc.Namespace, naming.Storaged, i), Port: naming.StoragedPort})
+		out = append(out, &nebula.HostAddr{Host: naming.PodFQDN(x.nc.Name, x.nc.Namespace, naming.Storaged, i), Port: nebula.Port(naming.ThriftPort(x.nc, naming.Storaged))})
 	}
 	return out
 }
@@ -470,7 +469,7 @@ func (r *Reconciler) cleanupStage(ctx context.Context, x *run) (ctrl.Result, err
 		return ctrl.Result{}, err
 	}
 	nc := x.nc
-	ready := meta.FindStatusCondition(nc.Status.Conditions, v1alpha1.ClusterReady)
+	ready := nc.Status.Condition(v1alpha1.ClusterReady)
 	if nc.Status.ObservedGeneration < nc.Generation || ready == nil || ready.Status != metav1.ConditionTrue || ready.ObservedGeneration < nc.Generation {
 		return r.progress(ctx, rt, "WaitingForCluster", fmt.Sprintf("downloads removed, hold lifted; waiting for NebulaCluster %s to be ready (graphd starting, init containers removed)", nc.Name))
 	}

@@ -8,7 +8,10 @@
 // A pod gets its own loopback address, published with its DNS name in a
 // hosts file (internal/hostmap), and its own directory standing for the
 // container filesystem: paths under /usr/local/nebula in arguments and
-// ConfigMap files are moved under it. A changed pod template restarts the
+// ConfigMap files are moved under it, containers run in its
+// /usr/local/nebula (NebulaGraph images' working directory) unless they
+// name theirs, and a ConfigMap file mounted by subPath is written where it
+// is mounted. A changed pod template restarts the
 // pods, as a rolling update would; data directories survive, as
 // PersistentVolumes do.
 package fakekubelet
@@ -267,11 +270,26 @@ func (k *Kubelet) mountConfigMaps(ctx context.Context, dir string, spec corev1.P
 				if m.Name != v.Name {
 					continue
 				}
+				files := configMapFiles(cm, v.ConfigMap)
 				target := k.translate(dir, m.MountPath)
+				if m.SubPath != "" {
+					// One file of the volume, mounted as a file.
+					data, ok := files[m.SubPath]
+					if !ok {
+						return fmt.Errorf("ConfigMap %s has no %s (subPath of %s)", cm.Name, m.SubPath, m.MountPath)
+					}
+					if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+						return err
+					}
+					if err := os.WriteFile(target, []byte(k.translate(dir, data)), 0o644); err != nil {
+						return err
+					}
+					continue
+				}
 				if err := os.MkdirAll(target, 0o755); err != nil {
 					return err
 				}
-				for file, data := range cm.Data {
+				for file, data := range files {
 					if err := os.WriteFile(filepath.Join(target, file), []byte(k.translate(dir, data)), 0o644); err != nil {
 						return err
 					}
@@ -280,6 +298,24 @@ func (k *Kubelet) mountConfigMaps(ctx context.Context, dir string, spec corev1.P
 		}
 	}
 	return nil
+}
+
+// configMapFiles are the files of a ConfigMap volume: its items (key at
+// path), or every key.
+func configMapFiles(cm *corev1.ConfigMap, src *corev1.ConfigMapVolumeSource) map[string]string {
+	out := map[string]string{}
+	if len(src.Items) == 0 {
+		for k, v := range cm.Data {
+			out[k] = v
+		}
+		return out
+	}
+	for _, it := range src.Items {
+		if v, ok := cm.Data[it.Key]; ok {
+			out[it.Path] = v
+		}
+	}
+	return out
 }
 
 var varRE = regexp.MustCompile(`\$\(([A-Za-z_][A-Za-z0-9_]*)\)`)
@@ -317,17 +353,35 @@ func (k *Kubelet) command(dir, podName string, ct corev1.Container, podEnv map[s
 		args = append(args, k.translate(dir, a))
 	}
 	for _, m := range ct.VolumeMounts {
-		os.MkdirAll(k.translate(dir, m.MountPath), 0o755)
+		// A file mounted by subPath is in place already (mountConfigMaps).
+		if p := k.translate(dir, m.MountPath); !exists(p) {
+			os.MkdirAll(p, 0o755)
+		}
+	}
+	// The working directory: the container's, else NebulaGraph's images'
+	// (/usr/local/nebula), where relative paths of flag files lead.
+	wd := ct.WorkingDir
+	if wd == "" {
+		wd = containerRoot
+	}
+	wd = k.translate(dir, wd)
+	if err := os.MkdirAll(wd, 0o755); err != nil {
+		return nil, err
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(append(os.Environ(), hostmap.EnvFile+"="+k.HostsFile), env...)
-	cmd.Dir = dir
+	cmd.Dir = wd
 	log, err := os.OpenFile(k.logPath(dir, ct.Name), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
 	}
 	cmd.Stdout, cmd.Stderr = log, log
 	return cmd, nil
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 func (k *Kubelet) logPath(dir, container string) string {
