@@ -18,6 +18,8 @@
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 need_root
+# set -e would end the script without a word: say which command failed.
+trap 'log "up.sh failed at line $LINENO: $BASH_COMMAND (exit $?)"' ERR
 
 T0=$(date +%s)
 if alive kube-apiserver; then
