@@ -50,7 +50,7 @@ func TestRestoreK8sFlags(t *testing.T) {
 		{[]string{"restore", "full", "--mode=k8s", "--name", "BACKUP_2023_02_12_10_04_16", "--storage", "s3://bucket"},
 			[]string{"--cluster: name the backed-up NebulaCluster", "--secret: name the Secret"}},
 		{[]string{"restore", "full", "--mode=k8s", "--cluster", "nebula", "--secret", "s", "--name", "b1", "--storage", "local:///x"},
-			[]string{`--name "b1"`, "the operator restores from S3 only"}},
+			[]string{`--name "b1"`, "the operator restores from S3 or Google Cloud Storage"}},
 		// Valid flags (no keys needed): only the Kubernetes config is missing.
 		{reference, []string{"no Kubernetes config", "--kubeconfig"}},
 		{[]string{"restore", "full", "--mode=kube", "--name", "x", "--storage", "s3://bucket"}, []string{`--mode "kube": use local or k8s`}},

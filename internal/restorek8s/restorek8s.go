@@ -34,7 +34,7 @@ import (
 type Options struct {
 	Namespace string // of the NebulaRestore and of the restored cluster
 	Cluster   string // the backed-up NebulaCluster
-	Secret    string // Secret with the S3 keys, read by the operator
+	Secret    string // Secret with the S3 keys (or gs credentials JSON), read by the operator
 	Backup    string // BACKUP_YYYY_MM_DD_HH_MM_SS
 	Storage   string // s3://BUCKET[/PREFIX]
 	Region    string
@@ -68,14 +68,14 @@ func (o Options) Validate() error {
 		errs = append(errs, fmt.Errorf("--namespace %q: give the namespace of the restore and the new cluster (a lowercase DNS label)", o.Namespace))
 	}
 	if o.Secret == "" {
-		errs = append(errs, errors.New("--secret: name the Secret holding the S3 keys (access_key/secret_key or access-key/secret-key) in --namespace; required with --mode=k8s, the operator reads the keys from it"))
+		errs = append(errs, errors.New("--secret: name the Secret holding the S3 keys (access_key/secret_key or access-key/secret-key), or for gs:// the credentials JSON (key credentials), in --namespace; required with --mode=k8s, the operator reads it"))
 	} else if len(o.Secret) > 253 {
 		errs = append(errs, fmt.Errorf("--secret %q: longer than a Secret name may be (253)", o.Secret))
 	}
 	if !backupName.MatchString(o.Backup) {
 		errs = append(errs, fmt.Errorf("--name %q: give a backup name like BACKUP_2023_02_12_10_04_16 (br show --storage ... lists them)", o.Backup))
 	}
-	if _, err := o.bucket(); err != nil {
+	if _, _, err := o.bucket(); err != nil {
 		errs = append(errs, err)
 	}
 	if o.Endpoint != "" && !endpoint.MatchString(o.Endpoint) {
@@ -90,22 +90,25 @@ func (o Options) Validate() error {
 	return errors.Join(errs...)
 }
 
-// bucket turns --storage s3://BUCKET[/PREFIX] into spec.config.s3.bucket,
-// "BUCKET[/PREFIX]".
-func (o Options) bucket() (string, error) {
+// bucket turns --storage s3://BUCKET[/PREFIX] or gs://BUCKET[/PREFIX] into
+// spec.config.s3.bucket or spec.config.gs.bucket, "BUCKET[/PREFIX]"; gs
+// tells which.
+func (o Options) bucket() (rest string, gs bool, err error) {
 	rest, ok := strings.CutPrefix(o.Storage, "s3://")
 	if !ok {
-		return "", fmt.Errorf("--storage %q: the operator restores from S3 only: give s3://BUCKET[/PREFIX]", o.Storage)
+		if rest, gs = strings.CutPrefix(o.Storage, "gs://"); !gs {
+			return "", false, fmt.Errorf("--storage %q: the operator restores from S3 or Google Cloud Storage: give s3://BUCKET[/PREFIX] or gs://BUCKET[/PREFIX]", o.Storage)
+		}
 	}
 	rest = strings.TrimRight(rest, "/")
 	b, prefix, _ := strings.Cut(rest, "/")
 	if len(b) < 3 || len(b) > 63 || !bucketName.MatchString(b) {
-		return "", fmt.Errorf("--storage %q: %q is not an S3 bucket name (3 to 63 lowercase letters, digits, '.' or '-'); give s3://BUCKET[/PREFIX] and the service URL in --s3.endpoint", o.Storage, b)
+		return "", gs, fmt.Errorf("--storage %q: %q is not a bucket name (3 to 63 lowercase letters, digits, '.' or '-'); give s3://BUCKET[/PREFIX] and the service URL in --s3.endpoint, or gs://BUCKET[/PREFIX]", o.Storage, b)
 	}
 	if strings.Contains(prefix, "//") {
-		return "", fmt.Errorf("--storage %q: empty path element in the prefix", o.Storage)
+		return "", gs, fmt.Errorf("--storage %q: empty path element in the prefix", o.Storage)
 	}
-	return rest, nil
+	return rest, gs, nil
 }
 
 // Name is the NebulaRestore's name for a cluster and a backup:
@@ -126,17 +129,16 @@ func (o Options) Restore() (*v1alpha1.NebulaRestore, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	bucket, _ := o.bucket()
+	bucket, gs, _ := o.bucket()
+	cfg := &v1alpha1.RestoreConfig{ClusterName: o.Cluster, BackupName: o.Backup, Concurrency: o.Concurrency}
+	if gs {
+		cfg.GS = &v1alpha1.GSStorageProvider{Bucket: bucket, SecretName: o.Secret}
+	} else {
+		cfg.S3 = &v1alpha1.S3StorageProvider{Region: o.Region, Bucket: bucket, Endpoint: o.Endpoint, SecretName: o.Secret}
+	}
 	return &v1alpha1.NebulaRestore{
 		ObjectMeta: metav1.ObjectMeta{Namespace: o.Namespace, Name: Name(o.Cluster, o.Backup)},
-		Spec: v1alpha1.NebulaRestoreSpec{Config: &v1alpha1.RestoreConfig{
-			ClusterName: o.Cluster,
-			BackupName:  o.Backup,
-			Concurrency: o.Concurrency,
-			S3: &v1alpha1.S3StorageProvider{
-				Region: o.Region, Bucket: bucket, Endpoint: o.Endpoint, SecretName: o.Secret,
-			},
-		}},
+		Spec:       v1alpha1.NebulaRestoreSpec{Config: cfg},
 	}, nil
 }
 
@@ -375,6 +377,15 @@ func differences(want *v1alpha1.RestoreConfig, nr *v1alpha1.NebulaRestore) []str
 		return fmt.Sprint(c)
 	}
 	diff("concurrency", conc(have.Concurrency), conc(want.Concurrency))
+	if want.GS != nil {
+		hg := have.GS
+		if hg == nil {
+			hg = &v1alpha1.GSStorageProvider{}
+		}
+		diff("gs.bucket", hg.Bucket, want.GS.Bucket)
+		diff("gs.secretName", hg.SecretName, want.GS.SecretName)
+		return d
+	}
 	hs, ws := have.S3, want.S3
 	if hs == nil {
 		hs = &v1alpha1.S3StorageProvider{}

@@ -444,10 +444,12 @@ func TestValidate(t *testing.T) {
 		{"no namespace", func(o *restorek8s.Options) { o.Namespace = "" }, "--namespace"},
 		{"no name", func(o *restorek8s.Options) { o.Backup = "" }, "like BACKUP_2023_02_12_10_04_16"},
 		{"bad name", func(o *restorek8s.Options) { o.Backup = "BACKUP_2023_02_12" }, `--name "BACKUP_2023_02_12"`},
-		{"local storage", func(o *restorek8s.Options) { o.Storage = "local:///backups" }, "the operator restores from S3 only: give s3://BUCKET[/PREFIX]"},
+		{"gs", func(o *restorek8s.Options) { o.Storage = "gs://bucket/p" }, ""},
+		{"local storage", func(o *restorek8s.Options) { o.Storage = "local:///backups" }, "the operator restores from S3 or Google Cloud Storage: give s3://BUCKET[/PREFIX] or gs://BUCKET[/PREFIX]"},
 		{"no storage", func(o *restorek8s.Options) { o.Storage = "" }, "s3://BUCKET[/PREFIX]"},
-		{"empty bucket", func(o *restorek8s.Options) { o.Storage = "s3://" }, "not an S3 bucket name"},
-		{"url as bucket", func(o *restorek8s.Options) { o.Storage = "s3://Bucket_X/p" }, `"Bucket_X" is not an S3 bucket name`},
+		{"empty bucket", func(o *restorek8s.Options) { o.Storage = "s3://" }, "not a bucket name"},
+		{"url as bucket", func(o *restorek8s.Options) { o.Storage = "s3://Bucket_X/p" }, `"Bucket_X" is not a bucket name`},
+		{"gs url as bucket", func(o *restorek8s.Options) { o.Storage = "gs://Bucket_X" }, `"Bucket_X" is not a bucket name`},
 		{"double slash", func(o *restorek8s.Options) { o.Storage = "s3://bucket/a//b" }, "empty path element"},
 		{"bad endpoint", func(o *restorek8s.Options) { o.Endpoint = "s3.amazonaws.com" }, "--s3.endpoint"},
 		{"concurrency", func(o *restorek8s.Options) { o.Concurrency = 2000 }, "--concurrency 2000"},
@@ -472,6 +474,11 @@ func TestValidate(t *testing.T) {
 	nr, err := o.Restore()
 	if err != nil || nr.Spec.Config.S3.Bucket != "bucket/a/b" || nr.Spec.Config.Concurrency != 0 {
 		t.Errorf("restore %+v, %v", nr, err)
+	}
+	o.Storage = "gs://bucket/p/"
+	nr, err = o.Restore()
+	if err != nil || nr.Spec.Config.S3 != nil || nr.Spec.Config.GS == nil || nr.Spec.Config.GS.Bucket != "bucket/p" || nr.Spec.Config.GS.SecretName != good.Secret {
+		t.Errorf("gs restore %+v, %v", nr.Spec.Config, err)
 	}
 }
 
