@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"io"
 	"sort"
 	"strings"
 	"time"
@@ -210,7 +209,7 @@ func Verify(ctx context.Context, o Options, name string, quick bool) (*VerifyRep
 				}
 				crc = s.CRC32C
 			} else {
-				size, crc, err = checksum(ctx, st, s.Key)
+				size, crc, err = objstore.Checksum(ctx, st, s.Key)
 			}
 			switch {
 			case errors.Is(err, objstore.ErrNotFound):
@@ -248,17 +247,6 @@ func (r *VerifyReport) Summary(name string) string {
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
-func checksum(ctx context.Context, st objstore.Store, key string) (int64, uint32, error) {
-	rc, err := st.Get(ctx, key)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer rc.Close()
-	h := crc32.New(castagnoli)
-	n, err := io.Copy(h, rc)
-	return n, h.Sum32(), err
-}
 
 // objectSizes lists a backup's objects: key to size.
 func objectSizes(ctx context.Context, st objstore.Store, name string) (map[string]int64, error) {

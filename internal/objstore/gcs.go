@@ -391,26 +391,8 @@ func (s *gsStore) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, s.fail(ctx, "get", key, nil, err)
 	}
-	return &gsReader{s: s, ctx: ctx, key: key, rd: rd}, nil
+	return &failingReader{ReadCloser: rd, fail: func(err error) error { return s.fail(ctx, "get", key, nil, err) }}, nil
 }
-
-// gsReader classifies and scrubs errors in mid-stream.
-type gsReader struct {
-	s   *gsStore
-	ctx context.Context
-	key string
-	rd  *storage.Reader
-}
-
-func (r *gsReader) Read(p []byte) (int, error) {
-	n, err := r.rd.Read(p)
-	if err != nil && err != io.EOF {
-		err = r.s.fail(r.ctx, "get", r.key, nil, err)
-	}
-	return n, err
-}
-
-func (r *gsReader) Close() error { return r.rd.Close() }
 
 func (s *gsStore) Stat(ctx context.Context, key string) (ObjectInfo, error) {
 	if err := checkKey(key); err != nil {

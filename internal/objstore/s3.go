@@ -228,26 +228,23 @@ func (s *s3Store) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 		obj.Close()
 		return nil, s.fail(ctx, "get", key, nil, err)
 	}
-	return &s3Reader{s: s, ctx: ctx, key: key, obj: obj}, nil
+	return &failingReader{ReadCloser: obj, fail: func(err error) error { return s.fail(ctx, "get", key, nil, err) }}, nil
 }
 
-// s3Reader classifies and scrubs errors in mid-stream.
-type s3Reader struct {
-	s   *s3Store
-	ctx context.Context
-	key string
-	obj *minio.Object
+// failingReader passes a body's read errors through its store's fail,
+// which classifies and scrubs them (errors in mid-stream).
+type failingReader struct {
+	io.ReadCloser
+	fail func(error) error
 }
 
-func (r *s3Reader) Read(p []byte) (int, error) {
-	n, err := r.obj.Read(p)
+func (r *failingReader) Read(p []byte) (int, error) {
+	n, err := r.ReadCloser.Read(p)
 	if err != nil && err != io.EOF {
-		err = r.s.fail(r.ctx, "get", r.key, nil, err)
+		err = r.fail(err)
 	}
 	return n, err
 }
-
-func (r *s3Reader) Close() error { return r.obj.Close() }
 
 func (s *s3Store) Stat(ctx context.Context, key string) (ObjectInfo, error) {
 	if err := checkKey(key); err != nil {

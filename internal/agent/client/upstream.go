@@ -3,8 +3,6 @@ package client
 import (
 	"context"
 	"fmt"
-	"hash/crc32"
-	"io"
 	"net/url"
 	"path"
 	"strings"
@@ -87,13 +85,10 @@ func upstreamBackend(b *pb.Backend, prefix string) (*upb.Backend, error) {
 
 // openStore opens a backend's storage root from this process.
 func openStore(ctx context.Context, b *pb.Backend) (objstore.Store, error) {
-	return objstore.Open(ctx, b.Uri, objstore.Config{ReadOnly: true,
-		S3: objstore.S3Config{AccessKey: b.S3AccessKey, SecretKey: b.S3SecretKey, Region: b.S3Region, Endpoint: b.S3Endpoint},
-		GS: objstore.GSConfig{Credentials: b.GsCredentials, Endpoint: b.GsEndpoint},
-	})
+	cfg := b.StoreConfig()
+	cfg.ReadOnly = true
+	return objstore.Open(ctx, b.Uri, cfg)
 }
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // storedSums reads every object under prefix back: its size and CRC-32C,
 // keys relative to prefix.
@@ -112,27 +107,13 @@ func storedSums(ctx context.Context, b *pb.Backend, prefix string) ([]*pb.FileSu
 	}
 	out := make([]*pb.FileSum, 0, len(infos))
 	for _, oi := range infos {
-		crc, n, err := objectCRC(ctx, st, oi.Key)
+		n, crc, err := objstore.Checksum(ctx, st, oi.Key)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, &pb.FileSum{Key: strings.TrimPrefix(oi.Key, root), Size: n, Crc32C: crc})
 	}
 	return out, nil
-}
-
-func objectCRC(ctx context.Context, st objstore.Store, key string) (uint32, int64, error) {
-	r, err := st.Get(ctx, key)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer r.Close()
-	h := crc32.New(castagnoli)
-	n, err := io.Copy(h, r)
-	if err != nil {
-		return 0, 0, fmt.Errorf("read %s: %w", key, err)
-	}
-	return h.Sum32(), n, nil
 }
 
 // checkStored verifies, in storage, the objects a download is to fetch
@@ -147,7 +128,7 @@ func checkStored(ctx context.Context, req *pb.DownloadFileRequest) error {
 	}
 	for _, f := range req.Files {
 		key := strings.Trim(req.Prefix, "/") + "/" + f.Key
-		crc, n, err := objectCRC(ctx, st, key)
+		n, crc, err := objstore.Checksum(ctx, st, key)
 		if err != nil {
 			return status.Errorf(codes.NotFound, "object %s: %v", key, err)
 		}

@@ -33,7 +33,6 @@
 package gcstest
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -47,7 +46,6 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -69,10 +67,9 @@ type Server struct {
 	addr string // 127.0.0.1:PORT
 
 	mu      sync.Mutex
-	started bool // once: later starts keep the address
-	cmd     *exec.Cmd
-	done    chan struct{}
-	logs    *syncBuffer
+	started bool               // once: later starts keep the address
+	proc    *miniotest.Process // while running
+	logs    string             // the last process's output, once stopped
 }
 
 // Start runs a new server on a free loopback port and stops it when t's
@@ -190,7 +187,7 @@ func (s *Server) Start(t testing.TB) {
 func (s *Server) start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cmd != nil {
+	if s.proc != nil {
 		return fmt.Errorf("fake-gcs-server at %s is already running", s.Endpoint)
 	}
 	var lastErr error
@@ -227,37 +224,18 @@ func (s *Server) launch() error {
 		"-log-level", "error",
 	)
 	cmd.Env = filterEnv(os.Environ())
-	logs := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", s.bin, err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-
-	deadline := time.Now().Add(60 * time.Second)
-	client := &http.Client{Timeout: time.Second}
-	for {
+	proc, err := miniotest.StartProcess(cmd, "fake-gcs-server", s.addr, func(client *http.Client) bool {
 		resp, err := client.Get(s.Endpoint + "/_internal/healthcheck")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
+		if err != nil {
+			return false
 		}
-		select {
-		case <-done:
-			return fmt.Errorf("fake-gcs-server exited while starting on %s (%v):\n%s", s.addr, cmd.ProcessState, logs.String())
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			<-done
-			return fmt.Errorf("fake-gcs-server on %s did not answer within 60s:\n%s", s.addr, logs.String())
-		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	if err != nil {
+		return err
 	}
-	s.cmd, s.done, s.logs = cmd, done, logs
+	s.proc = proc
 	return nil
 }
 
@@ -265,27 +243,21 @@ func (s *Server) launch() error {
 func (s *Server) Stop() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cmd == nil {
+	if s.proc == nil {
 		return
 	}
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(10 * time.Second):
-		s.cmd.Process.Kill()
-		<-s.done
-	}
-	s.cmd, s.done = nil, nil
+	s.proc.Stop()
+	s.logs, s.proc = s.proc.Logs(), nil
 }
 
 // Logs returns what the server printed (for failing tests).
 func (s *Server) Logs() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.logs == nil {
-		return ""
+	if s.proc != nil {
+		return s.proc.Logs()
 	}
-	return s.logs.String()
+	return s.logs
 }
 
 // filterEnv drops variables that would change the server (FAKE_GCS_*) or
@@ -349,24 +321,4 @@ func gcsError(w http.ResponseWriter, code int, reason, msg string) {
 		"code": code, "message": msg,
 		"errors": []map[string]any{{"domain": "global", "reason": reason, "message": msg}},
 	}})
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.b.Len() > 1<<20 {
-		return len(p), nil // enough to diagnose
-	}
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

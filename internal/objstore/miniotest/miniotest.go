@@ -40,7 +40,6 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -62,10 +61,9 @@ type Server struct {
 	ownsDir bool   // remove dataDir at Close
 
 	mu      sync.Mutex
-	started bool // once: later starts keep the address
-	cmd     *exec.Cmd
-	done    chan struct{}
-	logs    *syncBuffer
+	started bool     // once: later starts keep the address
+	proc    *Process // while running
+	logs    string   // the last process's output, once stopped
 }
 
 // Start runs a new server on free loopback ports with random credentials and
@@ -203,7 +201,7 @@ func (s *Server) Start(t testing.TB) {
 func (s *Server) start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cmd != nil {
+	if s.proc != nil {
 		return fmt.Errorf("minio at %s is already running", s.Endpoint)
 	}
 	if err := os.MkdirAll(s.dataDir, 0o755); err != nil {
@@ -245,39 +243,20 @@ func (s *Server) launch() error {
 		"MINIO_UPDATE=off",
 		"MINIO_CI_CD=1",
 	)
-	logs := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", s.bin, err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-
-	deadline := time.Now().Add(60 * time.Second)
-	client := &http.Client{Timeout: time.Second}
-	for {
-		// Live answers 200 as soon as it listens; until the object layer is
-		// up it adds "x-minio-server-status: offline".
+	// Live answers 200 as soon as it listens; until the object layer is
+	// up it adds "x-minio-server-status: offline".
+	proc, err := StartProcess(cmd, "minio", s.addr, func(client *http.Client) bool {
 		resp, err := client.Get(s.Endpoint + "/minio/health/live")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK && resp.Header.Get("x-minio-server-status") != "offline" {
-				break
-			}
+		if err != nil {
+			return false
 		}
-		select {
-		case <-done:
-			return fmt.Errorf("minio exited while starting on %s (%v):\n%s", s.addr, cmd.ProcessState, logs.String())
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			<-done
-			return fmt.Errorf("minio on %s did not answer within 60s:\n%s", s.addr, logs.String())
-		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK && resp.Header.Get("x-minio-server-status") != "offline"
+	})
+	if err != nil {
+		return err
 	}
-	s.cmd, s.done, s.logs = cmd, done, logs
+	s.proc = proc
 	return nil
 }
 
@@ -285,17 +264,11 @@ func (s *Server) launch() error {
 func (s *Server) Stop() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cmd == nil {
+	if s.proc == nil {
 		return
 	}
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(10 * time.Second):
-		s.cmd.Process.Kill()
-		<-s.done
-	}
-	s.cmd, s.done = nil, nil
+	s.proc.Stop()
+	s.logs, s.proc = s.proc.Logs(), nil
 }
 
 // Close stops the server and removes the data directory it created.
@@ -310,10 +283,10 @@ func (s *Server) Close() {
 func (s *Server) Logs() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.logs == nil {
-		return ""
+	if s.proc != nil {
+		return s.proc.Logs()
 	}
-	return s.logs.String()
+	return s.logs
 }
 
 // filterEnv drops variables that would change the server (MINIO_*) or the
@@ -406,24 +379,4 @@ func randHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.b.Len() > 1<<20 {
-		return len(p), nil // enough to diagnose
-	}
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
