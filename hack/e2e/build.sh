@@ -3,7 +3,7 @@
 # Go module proxy, and the project's images, without Docker or a registry:
 #
 #   bin/ (shared with make tools)  kube-apiserver, kube-controller-manager,
-#                                  kube-scheduler, kubelet, kube-proxy, kubectl,
+#                                  kube-scheduler, kubelet, kube-proxy, kubectl, helm,
 #                                  etcd, minio (hack/tools/go.mod: Kubernetes
 #                                  v1.37.2, etcd v3.7.3, MinIO)
 #   .cache/e2e/bin                 containerd, ctr, containerd-shim-runc-v2,
@@ -67,7 +67,7 @@ apt_prereqs() {
 step apt apt_prereqs
 
 # 2. Kubernetes, etcd and MinIO from hack/tools/go.mod (into bin/).
-step kubernetes "$root/hack/tools/install.sh" etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl minio
+step kubernetes "$root/hack/tools/install.sh" etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl minio helm
 
 # 3. Container runtime, CNI, DNS: go install MODULE/PKG@VERSION into .cache/e2e/bin.
 stamped() { # stamped NAME VERSION: is the build of NAME at VERSION there?

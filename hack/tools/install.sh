@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # hack/tools/install.sh NAME... builds the pinned tools into the repository's
 # bin/ (NAME: minio, fake-gcs-server, rclone, kube-apiserver, etcd,
-# controller-gen; for the e2e cluster of hack/e2e also
-# kube-controller-manager, kube-scheduler, kubelet, kube-proxy and kubectl,
-# from the same k8s.io/kubernetes).
+# controller-gen; for the e2e cluster of hack/e2e also helm (helm.sh/helm/v3's
+# CLI, which installs the charts) and kube-controller-manager, kube-scheduler,
+# kubelet, kube-proxy and kubectl, from the same k8s.io/kubernetes).
 # hack/tools/go.mod pins the versions (its tool directives; to move one:
 # cd hack/tools && go get -tool MODULE@VERSION && go mod tidy). A tool whose
 # bin/NAME exists and whose bin/.NAME.version matches is skipped, so a rerun
@@ -32,7 +32,7 @@ bin="$root/bin"
 GO=${GO:-go}
 
 if [ $# -eq 0 ]; then
-	echo "usage: $0 NAME... (NAME: minio, fake-gcs-server, rclone, kube-apiserver, etcd, controller-gen, kube-controller-manager, kube-scheduler, kubelet, kube-proxy, kubectl)" >&2
+	echo "usage: $0 NAME... (NAME: minio, fake-gcs-server, rclone, kube-apiserver, etcd, controller-gen, helm, kube-controller-manager, kube-scheduler, kubelet, kube-proxy, kubectl)" >&2
 	exit 2
 fi
 
@@ -54,8 +54,9 @@ for name in "$@"; do
 		mod=k8s.io/kubernetes pkg=k8s.io/kubernetes/cmd/$name ;;
 	etcd) mod=go.etcd.io/etcd/server/v3 ;;
 	controller-gen) mod=sigs.k8s.io/controller-tools pkg=sigs.k8s.io/controller-tools/cmd/controller-gen ;;
+	helm) mod=helm.sh/helm/v3 pkg=helm.sh/helm/v3/cmd/helm ;;
 	*)
-		echo "$0: unknown tool $name (known: minio, fake-gcs-server, rclone, kube-apiserver, etcd, controller-gen, kube-controller-manager, kube-scheduler, kubelet, kube-proxy, kubectl)" >&2
+		echo "$0: unknown tool $name (known: minio, fake-gcs-server, rclone, kube-apiserver, etcd, controller-gen, helm, kube-controller-manager, kube-scheduler, kubelet, kube-proxy, kubectl)" >&2
 		exit 2
 		;;
 	esac
@@ -112,6 +113,10 @@ for name in "$@"; do
 		if [ "$name" = controller-gen ]; then
 			# What generated CRDs record in controller-gen.kubebuilder.io/version.
 			ldflags="$ldflags -X sigs.k8s.io/controller-tools/pkg/version.version=$version"
+		fi
+		if [ "$name" = helm ]; then
+			# What helm version reports (helm's release builds set it).
+			ldflags="$ldflags -X helm.sh/helm/v3/internal/version.version=$version -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
 		fi
 		tmp="$bin/.$name.tmp.$$"
 		trap 'rm -f "$tmp"' EXIT

@@ -35,6 +35,8 @@ import (
 
 const (
 	nsOperator   = "nebula-operator-system"
+	// The chart's Deployment, named as upstream's chart names it.
+	operatorDeployment = "nebula-operator-controller-manager-deployment"
 	ns           = "nebula" // the source cluster's namespace, as on the reference page
 	cluster      = "nebula"
 	bucket       = "nebula-e2e"
@@ -143,40 +145,21 @@ spec:
 
 // ---- step 1 ----------------------------------------------------------------
 
-// installOperator applies config/default through a kustomization that
-// only sets the manager's image and its --br-image/--agent-image flags.
+// installOperator installs charts/nebula-operator with helm, as a user
+// installs upstream's chart: only the images (ours, preloaded into
+// containerd) and one replica (the fault steps delete the operator pod) set.
 func (s *suite) installOperator(t *testing.T) {
-	e := s.e
-	dir := filepath.Join(e.cache, "run", "operator")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	rel, _ := filepath.Rel(dir, filepath.Join(e.root, "config", "default"))
-	kust := fmt.Sprintf(`resources:
-- %s
-images:
-- name: nebula-operator
-  newName: %snebula-operator
-  newTag: %s
-patches:
-- target: {kind: Deployment, name: nebula-operator}
-  patch: |-
-    - op: add
-      path: /spec/template/spec/containers/0/args/-
-      value: --br-image=%sbr:%s
-    - op: add
-      path: /spec/template/spec/containers/0/args/-
-      value: --agent-image=%sbr-agent:%s
-`, rel, imageRepo, imageTag, imageRepo, imageTag, imageRepo, imageTag)
-	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(kust), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out, err := e.k("apply", "--server-side", "--force-conflicts", "-k", dir)
+	out, err := s.e.helm("upgrade", "--install", "nebula-operator", filepath.Join(s.e.root, "charts", "nebula-operator"),
+		"--namespace", nsOperator, "--create-namespace", "--wait", "--timeout", "3m",
+		"--set", "operatorImage="+imageRepo+"nebula-operator:"+imageTag,
+		"--set", "brImage="+imageRepo+"br:"+imageTag,
+		"--set", "agentImage="+imageRepo+"br-agent:"+imageTag,
+		"--set", "controllerManager.replicas=1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("kubectl apply -k config/default (image and flags patched):\n%s", out)
-	if _, err := e.k("-n", nsOperator, "rollout", "status", "deploy/nebula-operator", "--timeout=180s"); err != nil {
+	t.Logf("helm install charts/nebula-operator:\n%s", out)
+	if _, err := s.e.k("-n", nsOperator, "rollout", "status", "deploy/"+operatorDeployment, "--timeout=180s"); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -187,43 +170,52 @@ func (s *suite) clusterAndData(t *testing.T) {
 	e := s.e
 	e.k("create", "namespace", ns)
 	s.applySecret(t, ns)
-	nc := fmt.Sprintf(`apiVersion: apps.nebula-graph.io/v1alpha1
-kind: NebulaCluster
-metadata:
-  name: %[1]s
-spec:
-  enableBR: true
+	// charts/nebula-cluster with a values file in upstream's keys: our
+	// images, small requests, br enabled, one graphd and metad.
+	values := fmt.Sprintf(`nameOverride: %[1]s
+nebula:
+  version: %[3]s
   imagePullPolicy: IfNotPresent
+  enableBR: true
+  graphd:
+    image: %[2]snebula-lite
+    replicas: 1
+    serviceType: ClusterIP
+    config: {enable_authorize: "false"}
+    resources: {requests: {cpu: 50m, memory: 64Mi}, limits: {cpu: "1", memory: 512Mi}}
+    logVolume: {enable: true, storage: 1Gi}
+  metad:
+    image: %[2]snebula-lite
+    replicas: 1
+    resources: {requests: {cpu: 50m, memory: 64Mi}, limits: {cpu: "1", memory: 512Mi}}
+    logVolume: {enable: true, storage: 1Gi}
+    dataVolume: {storage: 2Gi}
+  storaged:
+    image: %[2]snebula-lite
+    replicas: 3
+    config: {wal_ttl: "86400"}
+    resources: {requests: {cpu: 50m, memory: 64Mi}, limits: {cpu: "1", memory: 1Gi}}
+    logVolume: {enable: true, storage: 1Gi}
+    dataVolumes:
+    - storage: 10Gi
   agent:
     image: %[2]sbr-agent
     version: %[3]s
-    heartbeatInterval: 10
-    resources: {requests: {cpu: 20m, memory: 32Mi}}
-  graphd:
-    replicas: 1
-    image: %[2]snebula-lite
-    version: %[3]s
-    resources: {requests: {cpu: 50m, memory: 64Mi}}
-    config: {enable_authorize: "false"}
-    logVolumeClaim: {resources: {requests: {storage: 1Gi}}}
-  metad:
-    replicas: 1
-    image: %[2]snebula-lite
-    version: %[3]s
-    resources: {requests: {cpu: 50m, memory: 64Mi}}
-    dataVolumeClaim: {resources: {requests: {storage: 2Gi}}}
-    logVolumeClaim: {resources: {requests: {storage: 1Gi}}}
-  storaged:
-    replicas: 3
-    image: %[2]snebula-lite
-    version: %[3]s
-    resources: {requests: {cpu: 50m, memory: 64Mi}}
-    config: {wal_ttl: "86400"}
-    dataVolumeClaims:
-    - resources: {requests: {storage: 10Gi}}
-    logVolumeClaim: {resources: {requests: {storage: 1Gi}}}
+    resources: {requests: {cpu: 20m, memory: 32Mi}, limits: {cpu: "1", memory: 512Mi}}
+  coredumpPreservation: {enable: false}
 `, cluster, imageRepo, imageTag)
-	e.apply(t, ns, nc)
+	valuesFile := filepath.Join(e.cache, "run", "cluster-values.yaml")
+	if err := os.MkdirAll(filepath.Dir(valuesFile), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(valuesFile, []byte(values), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := e.helm("upgrade", "--install", cluster, filepath.Join(e.root, "charts", "nebula-cluster"), "--namespace", ns, "-f", valuesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("helm install charts/nebula-cluster -f %s:\n%s", valuesFile, out)
 	s.waitClusterReady(t, ns, cluster, 6*time.Minute)
 
 	ip, err := e.k("-n", ns, "get", "pod", cluster+"-graphd-0", "-o", "jsonpath={.status.podIP}")

@@ -21,6 +21,7 @@ type env struct {
 	root       string // the repository
 	cache      string // .cache/e2e
 	kubectl    string // bin/kubectl
+	helmBin    string // bin/helm (hack/tools/install.sh helm)
 	static     string // .cache/e2e/static (br, nebula-lite: run from the host)
 	kubeconfig string
 	minioHost  string // MinIO's ClusterIP:9000, reachable from the host through kube-proxy
@@ -31,6 +32,7 @@ func newEnv(t *testing.T) *env {
 	root, _ := filepath.Abs(filepath.Join(filepath.Dir(file), "..", ".."))
 	e := &env{
 		root: root, cache: filepath.Join(root, ".cache", "e2e"), kubectl: filepath.Join(root, "bin", "kubectl"),
+		helmBin: filepath.Join(root, "bin", "helm"),
 	}
 	e.static = filepath.Join(e.cache, "static")
 	e.kubeconfig = os.Getenv("KUBECONFIG")
@@ -74,6 +76,22 @@ func redact(args []string) []string {
 		}
 	}
 	return out
+}
+
+// helm runs helm against the cluster, its cache, configuration and data
+// under .cache/e2e/helm (nothing in the home directory).
+func (e *env) helm(args ...string) (string, error) {
+	home := filepath.Join(e.cache, "helm")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, e.helmBin, append([]string{"--kubeconfig", e.kubeconfig}, args...)...)
+	cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+filepath.Join(home, "cache"),
+		"HELM_CONFIG_HOME="+filepath.Join(home, "config"), "HELM_DATA_HOME="+filepath.Join(home, "data"))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("helm %s: %v: %s", strings.Join(redact(args), " "), err, strings.TrimSpace(string(out)))
+	}
+	return string(out), nil
 }
 
 // k runs kubectl.

@@ -116,7 +116,8 @@ func hasMount(ms []corev1.VolumeMount, name, path string) bool {
 // and mounts (the agent's too), probes, DNS, scheduler, spread, the pull
 // policy defaulted to Always; then a change of one of them reaches the
 // existing StatefulSet, the workload status is upstream's, and graphd's
-// client Service carries spec.graphd.service.selector.
+// client Service carries spec.graphd.service's type, selector and
+// externalTrafficPolicy.
 func TestPodShapingFieldsReachStatefulSet(t *testing.T) {
 	env := envtest.Shared(t)
 	ns := env.Namespace(t)
@@ -145,7 +146,8 @@ func TestPodShapingFieldsReachStatefulSet(t *testing.T) {
 	m.DNSConfig = &corev1.PodDNSConfig{Nameservers: []string{"10.0.0.10"}, Searches: []string{"svc.cluster.local"}}
 	nc.Spec.Metad.LogVolumeClaim = &v1alpha1.StorageClaim{StorageClassName: ptr.To("fast"),
 		Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}}}
-	nc.Spec.Graphd.Service = &v1alpha1.GraphdServiceSpec{ServiceSpec: v1alpha1.ServiceSpec{Selector: map[string]string{"team": "graph"}}}
+	nc.Spec.Graphd.Service = &v1alpha1.GraphdServiceSpec{ServiceSpec: v1alpha1.ServiceSpec{Type: corev1.ServiceTypeNodePort, Selector: map[string]string{"team": "graph"}},
+		ExternalTrafficPolicy: ptr.To(corev1.ServiceExternalTrafficPolicyLocal)}
 	if err := c.Create(ctx, nc); err != nil {
 		t.Fatal(err)
 	}
@@ -239,6 +241,9 @@ func TestPodShapingFieldsReachStatefulSet(t *testing.T) {
 	})
 	if svc.Spec.Selector["team"] != "graph" || svc.Spec.Selector[v1alpha1.LabelComponent] != "graphd" || svc.Spec.Selector[v1alpha1.LabelCluster] != "shaped" {
 		t.Errorf("graphd client Service selector %v, want the operator's labels and team=graph", svc.Spec.Selector)
+	}
+	if svc.Spec.Type != corev1.ServiceTypeNodePort || svc.Spec.ExternalTrafficPolicy != corev1.ServiceExternalTrafficPolicyLocal {
+		t.Errorf("graphd client Service type %q externalTrafficPolicy %q, want NodePort and Local", svc.Spec.Type, svc.Spec.ExternalTrafficPolicy)
 	}
 	readyAll(t, c, ns, "shaped-graphd")
 	eventually(t, "cluster version", func() (bool, error) {

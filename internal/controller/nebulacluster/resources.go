@@ -350,6 +350,16 @@ func graphdService(nc *v1alpha1.NebulaCluster, c component, svc *corev1.Service)
 			svc.Spec.LoadBalancerIP = *s.LoadBalancerIP
 		}
 	}
+	// The API server refuses externalTrafficPolicy on a ClusterIP Service,
+	// and upstream's chart sets Local whatever the type: it applies to
+	// NodePort and LoadBalancer only, as upstream's operator does.
+	// Unset, the API server's default (Cluster) stays.
+	external := svc.Spec.Type == corev1.ServiceTypeNodePort || svc.Spec.Type == corev1.ServiceTypeLoadBalancer
+	if s := nc.Spec.Graphd.Service; external && s != nil && s.ExternalTrafficPolicy != nil {
+		svc.Spec.ExternalTrafficPolicy = *s.ExternalTrafficPolicy
+	} else if !external {
+		svc.Spec.ExternalTrafficPolicy = ""
+	}
 	svc.Spec.Ports = servicePorts(nc, c)
 }
 
