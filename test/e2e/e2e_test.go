@@ -34,22 +34,22 @@ import (
 )
 
 const (
-	nsOperator   = "nebula-operator-system"
+	nsOperator = "nebula-operator-system"
 	// The chart's Deployment, named as upstream's chart names it.
 	operatorDeployment = "nebula-operator-controller-manager-deployment"
-	ns           = "nebula" // the source cluster's namespace, as on the reference page
-	cluster      = "nebula"
-	bucket       = "nebula-e2e"
-	region       = "us-east-1"
-	endpoint     = "http://minio.minio.svc.cluster.local:9000"
-	minioAccess  = "e2e-access-key"
-	minioSecret  = "e2e-secret-key"
-	imageRepo    = "localhost/nebula-br/"
-	imageTag     = "e2e"
-	space        = "e2e"
-	secretName   = "aws-s3-secret" // the reference page's
-	refDir       = "config/samples/reference"
-	backupNameRE = `BACKUP_\d{4}_\d{2}_\d{2}_\d{2}_\d{2}_\d{2}`
+	ns                 = "nebula" // the source cluster's namespace, as on the reference page
+	cluster            = "nebula"
+	bucket             = "nebula-e2e"
+	region             = "us-east-1"
+	endpoint           = "http://minio.minio.svc.cluster.local:9000"
+	minioAccess        = "e2e-access-key"
+	minioSecret        = "e2e-secret-key"
+	imageRepo          = "localhost/nebula-br/"
+	imageTag           = "e2e"
+	space              = "e2e"
+	secretName         = "aws-s3-secret" // the reference page's
+	refDir             = "config/samples/reference"
+	backupNameRE       = `BACKUP_\d{4}_\d{2}_\d{2}_\d{2}_\d{2}_\d{2}`
 )
 
 type suite struct {
