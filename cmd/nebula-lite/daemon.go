@@ -34,6 +34,8 @@ type daemonFlags struct {
 	walFileSize         int64
 	walSync             bool
 	heartbeatSecs       int
+	agentHeartbeatSecs  int
+	expiredTimeFactor   int
 	logDir              string
 	crashAfterWALAppend bool
 
@@ -79,6 +81,8 @@ func newDaemonCmd(role string, run func(context.Context, *daemonFlags) error) *c
 	f.Int64Var(&d.walFileSize, "wal_file_size", 16<<20, "WAL file size in bytes")
 	f.BoolVar(&d.walSync, "wal_sync", false, "fsync the WAL on every write")
 	f.IntVar(&d.heartbeatSecs, "heartbeat_interval_secs", 10, "heartbeat interval to metad in seconds")
+	f.IntVar(&d.agentHeartbeatSecs, "agent_heartbeat_interval_secs", 60, "metad: the agents' heartbeat interval in seconds")
+	f.IntVar(&d.expiredTimeFactor, "expired_time_factor", 5, "metad: an agent is offline after this many of its heartbeat intervals without one")
 	f.StringVar(&d.logDir, "log_dir", "logs", "accepted for compatibility: logs go to stderr")
 	f.Int("v", 0, "accepted for compatibility, ignored")
 	f.Int("minloglevel", 0, "accepted for compatibility, ignored")
@@ -120,6 +124,9 @@ func (d *daemonFlags) resolve(cmd *cobra.Command) error {
 	if d.heartbeatSecs <= 0 {
 		return fmt.Errorf("--heartbeat_interval_secs must be positive, got %d", d.heartbeatSecs)
 	}
+	if d.agentHeartbeatSecs <= 0 || d.expiredTimeFactor <= 0 {
+		return fmt.Errorf("--agent_heartbeat_interval_secs (%d) and --expired_time_factor (%d) must be positive", d.agentHeartbeatSecs, d.expiredTimeFactor)
+	}
 	if d.logger == nil {
 		d.logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil)).With("service", d.role)
 	}
@@ -138,9 +145,11 @@ func (d *daemonFlags) heartbeat() time.Duration {
 
 func (d *daemonFlags) metadConfig() metad.ServeConfig {
 	// A host is offline after three missed heartbeats, as NebulaGraph counts
-	// expiry in heartbeat intervals.
+	// expiry in heartbeat intervals; an agent, whose heartbeats are further
+	// apart (br-agent and nebula-agent: 60 s), as NebulaGraph's metad counts.
 	return metad.ServeConfig{LocalIP: d.localIP, Port: d.port, DataPath: d.dataPath, Root: d.root, Logger: d.logger,
-		HostTimeout: 3 * d.heartbeat()}
+		HostTimeout:  3 * d.heartbeat(),
+		AgentTimeout: time.Duration(d.expiredTimeFactor*d.agentHeartbeatSecs) * time.Second}
 }
 
 func (d *daemonFlags) storagedConfig() storaged.Config {

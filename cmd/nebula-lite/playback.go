@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -42,6 +43,10 @@ func newPlaybackCmd() *cobra.Command {
 		Short: "Replay every part's WAL into storaged's data at DIR (NebulaGraph's db_playback)",
 		Long: `Open storaged's engine on --db_path, which replays every part's WAL past its
 applied log id, and close it (flushing). storaged must not be running on DIR.
+A space restored per part, <db_path>/nebula/<spaceId>/parts/<partId>/ holding what
+export-parts wrote (and the part's WAL files in wal/), is first assembled into the
+space's data and wal/<partId>/, and parts/ removed; rerunning after a crash finishes
+that. Then the WAL replays as for any other space.
 Named db_playback (ROOT/bin/db_playback links to nebula-lite), it takes the command
 line nebula-agent gives NebulaGraph's db_playback. --playback_meta_server is accepted
 and not needed (the data path holds all nebula-lite needs); the TLS flags are accepted,
@@ -127,6 +132,9 @@ func playBack(dir string) ([]partApplied, error) {
 	if _, err := os.Stat(filepath.Join(dir, "nebula")); errors.Is(err, os.ErrNotExist) {
 		return parts, nil
 	}
+	if err := importParts(dir); err != nil {
+		return nil, err
+	}
 	store, err := kv.Open(kv.Options{DataPath: dir})
 	if err != nil {
 		if errors.Is(err, wal.ErrLocked) || errors.Is(err, syscall.EWOULDBLOCK) {
@@ -149,4 +157,23 @@ func playBack(dir string) ([]partApplied, error) {
 		return nil, fmt.Errorf("db_playback: data path %s: close storaged's engine: %w", dir, err)
 	}
 	return parts, nil
+}
+
+// importParts assembles every space restored per part (nebula/<id>/parts/)
+// so that opening the engine finds it as any other space.
+func importParts(dir string) error {
+	root := filepath.Join(dir, "nebula")
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return fmt.Errorf("db_playback: %w", err)
+	}
+	for _, e := range entries {
+		if id, err := strconv.Atoi(e.Name()); err != nil || id <= 0 || !e.IsDir() {
+			continue
+		}
+		if _, err := kv.ImportParts(filepath.Join(root, e.Name())); err != nil {
+			return fmt.Errorf("db_playback: data path %s: %w", dir, err)
+		}
+	}
+	return nil
 }

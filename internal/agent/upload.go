@@ -22,6 +22,22 @@ func (s *Server) UploadFile(req *pb.UploadFileRequest, stream pb.StorageService_
 	if err != nil {
 		return err
 	}
+	if req.ExportParts {
+		// The export is written beside the checkpoint's data, after the
+		// cut (writes are not blocked while the engine rewrites it), and
+		// goes with the upload.
+		out := filepath.Join(src, exportDir)
+		if err := os.RemoveAll(out); err != nil {
+			return status.Errorf(codeOf(err), "remove an earlier export %s: %v", out, err)
+		}
+		defer os.RemoveAll(out)
+		parts, err := s.engine.ExportParts(ctx, src, out)
+		if err != nil {
+			return err
+		}
+		s.log.Info("checkpoint exported per part", "checkpoint", src, "parts", len(parts))
+		src = out
+	}
 	jobs, err := collect(src)
 	if err != nil {
 		return err
@@ -33,6 +49,10 @@ func (s *Server) UploadFile(req *pb.UploadFileRequest, stream pb.StorageService_
 	t := s.newTransfer(store, req.Prefix, sec, req.Concurrency)
 	return t.run(ctx, jobs, stream, t.put)
 }
+
+// exportDir is where, inside a checkpoint, an export per part is written
+// for the time of its upload.
+const exportDir = "br-parts"
 
 // collect lists the regular files to upload under src (or src itself).
 // Symbolic links to regular files are followed; anything else that is not

@@ -195,6 +195,7 @@ func upload(ctx context.Context, st objstore.Store, pool *agentPool, topo *topol
 		return err
 	})
 
+	perPart := exportsParts(ctx, pool, topo)
 	parts, hosts := 0, map[string]bool{}
 	for spaceID, sb := range bm.SpaceBackups {
 		newSpace := base == nil || base.Meta.SpaceBackups[spaceID] == nil
@@ -209,6 +210,10 @@ func upload(ctx context.Context, st objstore.Store, pool *agentPool, topo *topol
 				if newSpace {
 					prefix := dataKey(name, spaceID, hb.Host)
 					req := &pb.UploadFileRequest{SourcePath: filepath.Join(string(cp.DataPath), "data"), Backend: backend, Prefix: prefix, Concurrency: 4}
+					if perPart {
+						prefix = path.Join(name, "data", fmt.Sprint(spaceID))
+						req = &pb.UploadFileRequest{SourcePath: string(cp.DataPath), ExportParts: true, Backend: backend, Prefix: prefix, Concurrency: 4}
+					}
 					g.Go(func() error {
 						files, err := pool.upload(gctx, svc.Agent, req, prog.task())
 						collect(prefix, files)
@@ -217,7 +222,7 @@ func upload(ctx context.Context, st objstore.Store, pool *agentPool, topo *topol
 					continue
 				}
 				for partID, li := range cp.Parts {
-					after, ok := baseLogID(base.Meta, spaceID, hb.Host, partID)
+					after, ok := baseLogID(base.Meta, spaceID, hb.Host, partID, perPart)
 					if !ok {
 						return nil, fmt.Errorf("space %s part %d: not in base %s on %s (parts moved?): take a full backup", sb.Space.SpaceName, partID, base.Name, addr(hb.Host))
 					}
@@ -225,6 +230,9 @@ func upload(ctx context.Context, st objstore.Store, pool *agentPool, topo *topol
 						continue // nothing written since the base
 					}
 					prefix := walKey(name, spaceID, hb.Host, partID)
+					if perPart {
+						prefix = partWALKey(name, spaceID, partID)
+					}
 					req := &pb.IncrUploadFileRequest{
 						WalDir: filepath.Join(string(cp.DataPath), "wal", fmt.Sprint(partID)), AfterLogId: after, UpToLogId: int64(li.LogID),
 						SpaceId: int32(spaceID), PartId: int32(partID), Backend: backend, Prefix: prefix, Concurrency: 2,
@@ -260,14 +268,35 @@ func upload(ctx context.Context, st objstore.Store, pool *agentPool, topo *topol
 	return res, nil
 }
 
-// baseLogID is the commit log id a part had in the base backup.
-func baseLogID(base *meta.BackupMeta, space nebula.GraphSpaceID, host *nebula.HostAddr, part nebula.PartitionID) (int64, bool) {
+// exportsParts reports whether every storage host's agent is a br-agent
+// managing nebula-lite, whose checkpoints are exported per part; the
+// backup then keeps each part on its own (layout.go). Any other, or an
+// agent that does not answer (the upload then says why), keeps the
+// per-host layout for the whole backup.
+func exportsParts(ctx context.Context, pool *agentPool, topo *topology) bool {
+	for _, s := range topo.Storaged {
+		c, err := pool.get(ctx, s.Agent)
+		if err != nil {
+			return false
+		}
+		hc, err := c.HealthCheck(ctx)
+		if err != nil || hc.Engine != EngineNebulaLite {
+			return false
+		}
+	}
+	return len(topo.Storaged) > 0
+}
+
+// baseLogID is the commit log id a part had in the base backup: on host,
+// or, anyHost, wherever it was (a backup kept per part does not care
+// which host a part's data comes from).
+func baseLogID(base *meta.BackupMeta, space nebula.GraphSpaceID, host *nebula.HostAddr, part nebula.PartitionID, anyHost bool) (int64, bool) {
 	sb := base.SpaceBackups[space]
 	if sb == nil {
 		return 0, false
 	}
 	for _, hb := range sb.HostBackups {
-		if addr(hb.Host) != addr(host) {
+		if !anyHost && addr(hb.Host) != addr(host) {
 			continue
 		}
 		for _, cp := range hb.Checkpoints {

@@ -10,6 +10,16 @@
 //	<NAME>/meta/...                                  metad's export
 //	<NAME>/data/<spaceId>/<host>/data/...            checkpoint of the space on that host
 //	<NAME>/data/<spaceId>/<host>/wal/<partId>/...    WAL since the base (incremental)
+//
+// or, when every storage host's engine exports its checkpoint per part
+// (nebula-lite), each part on its own, so that it restores on any host:
+//
+//	<NAME>/data/<spaceId>/<partId>/data.sst          the part's data at the checkpoint (none if empty)
+//	<NAME>/data/<spaceId>/<partId>/applied           its applied log id and term
+//	<NAME>/data/<spaceId>/<partId>/wal/...           WAL since the base (incremental)
+//
+// and always:
+//
 //	<NAME>/<NAME>.manifest                           size and CRC-32C of every object, .meta included (manifest.go)
 //	<NAME>/<NAME>.meta                               thrift BackupMeta, written last: the commit point
 //
@@ -115,6 +125,14 @@ func dataKey(name string, space nebula.GraphSpaceID, h *nebula.HostAddr) string 
 }
 func walKey(name string, space nebula.GraphSpaceID, h *nebula.HostAddr, part nebula.PartitionID) string {
 	return LayoutNative.walKey(name, space, h, 0, part)
+}
+
+// Per-part keys (a host key always holds "_", a part id never).
+func partKey(name string, space nebula.GraphSpaceID, part nebula.PartitionID) string {
+	return path.Join(name, "data", fmt.Sprint(space), fmt.Sprint(part))
+}
+func partWALKey(name string, space nebula.GraphSpaceID, part nebula.PartitionID) string {
+	return path.Join(partKey(name, space, part), "wal")
 }
 
 // detectLayout tells the layout of backup name from its stored keys

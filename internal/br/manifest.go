@@ -153,6 +153,14 @@ func (l *link) incomplete(prev *link) []string {
 		sb := l.Meta.SpaceBackups[spaceID]
 		full := prev == nil || prev.Meta.SpaceBackups[spaceID] == nil
 		for _, hb := range sb.HostBackups {
+			if full && l.perPart(spaceID) {
+				for _, partID := range partsOf(hb) {
+					if k := path.Join(partKey(l.Name, spaceID, partID), "applied"); !have[k] {
+						out = append(out, fmt.Sprintf("no data of part %d of space %d (%s)", partID, spaceID, k))
+					}
+				}
+				continue
+			}
 			if full {
 				for i := range dataPaths(l.Layout, hb) {
 					if k := l.Layout.dataKey(l.Name, spaceID, hb.Host, i); !under[k] {
@@ -163,11 +171,11 @@ func (l *link) incomplete(prev *link) []string {
 			}
 			for _, cp := range hb.Checkpoints {
 				for _, partID := range sortedParts(cp.Parts) {
-					after, ok := baseLogID(prev.Meta, spaceID, hb.Host, partID)
+					after, ok := baseLogID(prev.Meta, spaceID, hb.Host, partID, true)
 					if li := cp.Parts[partID]; ok && li != nil && int64(li.LogID) > after {
-						if k := l.Layout.walKey(l.Name, spaceID, hb.Host, 0, partID); !under[k] {
-							out = append(out, fmt.Sprintf("part %d of space %d on %s advanced (log %d to %d) but no WAL of it is listed (%s/...)",
-								partID, spaceID, addr(hb.Host), after, li.LogID, k))
+						if l.walOf(spaceID, partID, hb.Host) == "" {
+							out = append(out, fmt.Sprintf("part %d of space %d on %s advanced (log %d to %d) but no WAL of it is listed (%s/... or %s/...)",
+								partID, spaceID, addr(hb.Host), after, li.LogID, partWALKey(l.Name, spaceID, partID), l.Layout.walKey(l.Name, spaceID, hb.Host, 0, partID)))
 						}
 					}
 				}

@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"path"
 	"sort"
 	"strings"
 
 	"github.com/apache/thrift/lib/go/thrift"
 
+	"github.com/nebula-open/nebula-br/internal/nebula/gen/nebula"
 	"github.com/nebula-open/nebula-br/internal/nebula/gen/nebula/meta"
 	"github.com/nebula-open/nebula-br/internal/objstore"
 )
@@ -117,6 +119,46 @@ func (l *link) under(prefix string) []fileSum {
 		}
 	}
 	return out
+}
+
+// perPart reports whether the link keeps space per part: its data is
+// keyed <NAME>/data/<spaceId>/<partId>/.
+func (l *link) perPart(space nebula.GraphSpaceID) bool {
+	if l.Layout != LayoutNative {
+		return false
+	}
+	prefix := path.Join(l.Name, "data", fmt.Sprint(space)) + "/"
+	for _, s := range l.Sums {
+		if rest, ok := strings.CutPrefix(s.Key, prefix); ok {
+			first, _, _ := strings.Cut(rest, "/")
+			return isSpaceID(first) // a part id; a host key is ip_port
+		}
+	}
+	return false
+}
+
+// walOf is where the link keeps the WAL of a part of space, per part or
+// under a host whose checkpoint lists it (host, if not nil: a part's
+// replicas each have their own); "" if it has none.
+func (l *link) walOf(space nebula.GraphSpaceID, part nebula.PartitionID, host *nebula.HostAddr) string {
+	if k := partWALKey(l.Name, space, part); len(l.under(k)) > 0 {
+		return k
+	}
+	if sb := l.Meta.SpaceBackups[space]; sb != nil {
+		for _, hb := range sb.HostBackups {
+			if host != nil && addr(hb.Host) != addr(host) {
+				continue
+			}
+			for _, cp := range hb.Checkpoints {
+				if _, ok := cp.Parts[part]; ok {
+					if k := l.Layout.walKey(l.Name, space, hb.Host, 0, part); len(l.under(k)) > 0 {
+						return k
+					}
+				}
+			}
+		}
+	}
+	return ""
 }
 
 // readLink reads a backup's .meta and tells its layout. A backup of ours

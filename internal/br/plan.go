@@ -3,9 +3,9 @@ package br
 import (
 	"context"
 	"fmt"
-	"path"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -85,21 +85,147 @@ func storageHosts(bm *meta.BackupMeta) []*nebula.HostAddr {
 	return out
 }
 
-// Pair maps each backed-up storage host to a target host, by position in
-// address order (the target needs as many storage hosts), in restoreMeta's
-// terms.
-func (p *RestorePlan) Pair(target []*nebula.HostAddr) ([]*meta.HostPair, error) {
-	if len(target) != len(p.Hosts) {
-		return nil, markf(ErrTopology, "backup %s was taken from a cluster with %d storage hosts; the target has %d: restore into a cluster with %d storage hosts",
-			p.Name, len(p.Hosts), len(target), len(p.Hosts))
+// Assignment is where a restore puts a backup's data on the target: each
+// space's parts on the target's storage hosts, and, when backup and target
+// have as many storage hosts, the host pairs of restoreMeta (by position in
+// address order). A backup kept per part (written from nebula-lite) can
+// go to any number of hosts, its parts spread evenly; one kept per host
+// only to as many hosts as it was taken from.
+type Assignment struct {
+	Targets   []*nebula.HostAddr // the target's storage hosts, sorted
+	Pairs     []*meta.HostPair   // nil when the numbers differ
+	Placement map[nebula.GraphSpaceID]map[nebula.PartitionID][]*nebula.HostAddr
+}
+
+// Assign works out the assignment into the target's storage hosts.
+func (p *RestorePlan) Assign(target []*nebula.HostAddr) (*Assignment, error) {
+	a := &Assignment{Targets: append([]*nebula.HostAddr(nil), target...), Placement: map[nebula.GraphSpaceID]map[nebula.PartitionID][]*nebula.HostAddr{}}
+	sortHosts(a.Targets)
+	for _, id := range sortedSpaceIDs(p.Meta.SpaceBackups) {
+		if rf := replicaFactor(p.Meta.SpaceBackups[id]); len(a.Targets) < rf {
+			return nil, markf(ErrTopology, "backup %s holds space %s with replica_factor %d; the target has %d storage hosts: restore into at least %d",
+				p.Name, p.Meta.SpaceBackups[id].Space.GetSpaceName(), rf, len(a.Targets), rf)
+		}
 	}
-	sorted := append([]*nebula.HostAddr(nil), target...)
-	sortHosts(sorted)
-	pairs := make([]*meta.HostPair, len(p.Hosts))
-	for i, h := range p.Hosts {
-		pairs[i] = &meta.HostPair{FromHost: h, ToHost: sorted[i]}
+	if len(a.Targets) == len(p.Hosts) {
+		to := map[string]*nebula.HostAddr{}
+		for i, h := range p.Hosts {
+			a.Pairs = append(a.Pairs, &meta.HostPair{FromHost: h, ToHost: a.Targets[i]})
+			to[addr(h)] = a.Targets[i]
+		}
+		for id, sb := range p.Meta.SpaceBackups {
+			a.Placement[id] = map[nebula.PartitionID][]*nebula.HostAddr{}
+			for _, hb := range sb.HostBackups {
+				for _, cp := range hb.Checkpoints {
+					for part := range cp.Parts {
+						a.Placement[id][part] = append(a.Placement[id][part], to[addr(hb.Host)])
+					}
+				}
+			}
+		}
+		return a, nil
 	}
-	return pairs, nil
+	if !p.PerPart() {
+		return nil, markf(ErrTopology, "backup %s was taken from a cluster with %d storage hosts and keeps each host's data together (NebulaGraph's layout), so it restores only into %d storage hosts; the target has %d",
+			p.Name, len(p.Hosts), len(p.Hosts), len(a.Targets))
+	}
+	// Round robin by part id: hosts hold as many parts as one another, give
+	// or take one, and a part's replicas are on different hosts.
+	for id, sb := range p.Meta.SpaceBackups {
+		a.Placement[id] = map[nebula.PartitionID][]*nebula.HostAddr{}
+		rf := replicaFactor(sb)
+		for part := nebula.PartitionID(1); part <= nebula.PartitionID(sb.Space.GetPartitionNum()); part++ {
+			for k := range rf {
+				a.Placement[id][part] = append(a.Placement[id][part], a.Targets[(int(part)-1+k)%len(a.Targets)])
+			}
+		}
+	}
+	return a, nil
+}
+
+func replicaFactor(sb *meta.SpaceBackupInfo) int {
+	if rf := int(sb.Space.GetReplicaFactor()); rf > 0 {
+		return rf
+	}
+	return 1
+}
+
+// source is the backed-up host paired with target (nil without pairs).
+func (a *Assignment) source(target *nebula.HostAddr) *nebula.HostAddr {
+	for _, p := range a.Pairs {
+		if addr(p.ToHost) == addr(target) {
+			return p.FromHost
+		}
+	}
+	return nil
+}
+
+// partsOn are the parts of space that target holds, in order.
+func (a *Assignment) partsOn(space nebula.GraphSpaceID, target *nebula.HostAddr) []nebula.PartitionID {
+	var out []nebula.PartitionID
+	for _, part := range sortedParts(a.Placement[space]) {
+		for _, h := range a.Placement[space][part] {
+			if addr(h) == addr(target) {
+				out = append(out, part)
+			}
+		}
+	}
+	return out
+}
+
+// placementInfo is the placement in restoreMeta's terms, given only when
+// there are no host pairs (which say the same, and which every metad takes).
+func (a *Assignment) placementInfo() map[nebula.GraphSpaceID][]*meta.PartInfo {
+	if a.Pairs != nil {
+		return nil
+	}
+	out := map[nebula.GraphSpaceID][]*meta.PartInfo{}
+	for id, parts := range a.Placement {
+		for _, part := range sortedParts(parts) {
+			out[id] = append(out[id], &meta.PartInfo{PartID: part, Hosts: parts[part]})
+		}
+	}
+	return out
+}
+
+// PerPart reports whether every space's data is kept per part in the
+// backup that holds it in full.
+func (p *RestorePlan) PerPart() bool {
+	for _, id := range sortedSpaceIDs(p.Meta.SpaceBackups) {
+		if !p.chain[p.fullLink(id)].perPart(id) {
+			return false
+		}
+	}
+	return true
+}
+
+// CanImport says whether the storage host at host, whose agent reports
+// engine, can take this backup: a space kept per
+// part is assembled by the engine's playback, which only nebula-lite's
+// does.
+func (p *RestorePlan) CanImport(host, agent, engine string) error {
+	for _, id := range sortedSpaceIDs(p.Meta.SpaceBackups) {
+		if p.chain[p.fullLink(id)].perPart(id) && engine != EngineNebulaLite {
+			return markf(ErrTopology, "backup %s keeps space %d per part (written from nebula-lite), which only nebula-lite's playback assembles; storage host %s is managed by engine %q (agent %s)",
+				p.Name, id, host, engine, agent)
+		}
+	}
+	return nil
+}
+
+// EngineNebulaLite is the engine name an agent managing nebula-lite
+// reports; its checkpoints are exported and restored per part.
+const EngineNebulaLite = "nebula-lite"
+
+// fullLink is the index of the link that uploaded space in full: the full
+// backup, or the incremental in which the space first appears.
+func (p *RestorePlan) fullLink(space nebula.GraphSpaceID) int {
+	for i := len(p.chain) - 1; i > 0; i-- {
+		if p.chain[i-1].Meta.SpaceBackups[space] == nil {
+			return i
+		}
+	}
+	return 0
 }
 
 // download is the download of link l's objects under prefix into dir,
@@ -123,46 +249,68 @@ func (p *RestorePlan) metaDownload(dir string, concurrency int32) (*pb.DownloadF
 	return req, files
 }
 
-// dataDownloads are the downloads that give a target storage host, whose
-// data path is dataPath, the data of backed-up host source: for every
-// space, the checkpoint from the link that holds the space in full, then
-// the WAL of every later link of the chain, into the space's directory
-// <dataPath>/nebula/<spaceId>/{data,wal/<partId>}. The checkpoint of an
-// upstream backup restored by itself comes whole, its own WAL included,
-// as upstream's restore places it; as the base of later links, its data
-// only, like ours.
-func (p *RestorePlan) dataDownloads(source *nebula.HostAddr, dataPath string, concurrency int32) []*pb.DownloadFileRequest {
-	target := p.chain[len(p.chain)-1]
+// dataDownloads are the downloads that give target storage host the
+// data assignment a puts there, into its data path dataPath: for every
+// space, what the link holding the space in full has of it, then the WAL
+// of every later link, into the space's directory <dataPath>/nebula/<spaceId>/.
+//
+// A space kept per part comes as each of the host's parts,
+// parts/<partId>/{data.sst,applied,wal/}, which the engine's playback
+// assembles. A space kept per host comes as the paired host's checkpoint,
+// {data,wal/<partId>}; the checkpoint of an upstream backup restored by
+// itself whole, its own WAL included, as upstream's restore places it; as
+// the base of later links, its data only, like ours.
+func (p *RestorePlan) dataDownloads(a *Assignment, target *nebula.HostAddr, dataPath string, concurrency int32) []*pb.DownloadFileRequest {
+	final := p.chain[len(p.chain)-1]
 	var out []*pb.DownloadFileRequest
-	for _, spaceID := range sortedSpaceIDs(target.Meta.SpaceBackups) {
-		// The link that uploaded the space in full: the full backup, or
-		// the incremental in which the space first appears.
-		first := 0
-		for i := len(p.chain) - 1; i > 0; i-- {
-			if p.chain[i-1].Meta.SpaceBackups[spaceID] == nil {
-				first = i
-				break
+	for _, spaceID := range sortedSpaceIDs(final.Meta.SpaceBackups) {
+		spaceDir := filepath.Join(dataPath, "nebula", fmt.Sprint(spaceID))
+		first := p.fullLink(spaceID)
+		l := p.chain[first]
+		if l.perPart(spaceID) {
+			for _, part := range a.partsOn(spaceID, target) {
+				partDir := filepath.Join(spaceDir, "parts", fmt.Sprint(part))
+				out = append(out, p.download(l, partKey(l.Name, spaceID, part), partDir, concurrency))
+				for _, later := range p.chain[first+1:] {
+					if key := later.walOf(spaceID, part, nil); key != "" {
+						out = append(out, p.download(later, key, filepath.Join(partDir, "wal"), concurrency))
+					}
+				}
 			}
+			continue
 		}
-		for _, hb := range target.Meta.SpaceBackups[spaceID].HostBackups {
+		source := a.source(target)
+		if source == nil {
+			continue // Assign refuses this: a per-host space needs pairs
+		}
+		for _, hb := range final.Meta.SpaceBackups[spaceID].HostBackups {
 			if addr(hb.Host) != addr(source) {
 				continue
 			}
-			spaceDir := filepath.Join(dataPath, "nebula", fmt.Sprint(spaceID))
-			l := p.chain[first]
 			if l.Layout == LayoutUpstream && first == len(p.chain)-1 {
 				out = append(out, p.download(l, l.Layout.spaceDirKey(l.Name, spaceID, hb.Host, 0), spaceDir, concurrency))
 			} else {
 				out = append(out, p.download(l, l.Layout.dataKey(l.Name, spaceID, hb.Host, 0), filepath.Join(spaceDir, "data"), concurrency))
 			}
 			for _, later := range p.chain[first+1:] {
-				walRoot := path.Join(later.Layout.spaceDirKey(later.Name, spaceID, hb.Host, 0), "wal")
-				if sums := later.under(walRoot); len(sums) > 0 {
-					out = append(out, p.download(later, walRoot, filepath.Join(spaceDir, "wal"), concurrency))
+				for _, part := range partsOf(hb) {
+					if key := later.walOf(spaceID, part, source); key != "" {
+						out = append(out, p.download(later, key, filepath.Join(spaceDir, "wal", fmt.Sprint(part)), concurrency))
+					}
 				}
 			}
 		}
 	}
+	return out
+}
+
+// partsOf are the parts a host's backup of a space holds, in order.
+func partsOf(hb *meta.HostBackupInfo) []nebula.PartitionID {
+	var out []nebula.PartitionID
+	for _, cp := range hb.Checkpoints {
+		out = append(out, sortedParts(cp.Parts)...)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
 	return out
 }
 
@@ -179,11 +327,11 @@ func (p *RestorePlan) MetaJob(run, dir string, concurrency int32) (*pb.RestoreDa
 	return &pb.RestoreDataRequest{Id: MetaJobID(run), Downloads: []*pb.DownloadFileRequest{req}, JournalPath: jobJournal(dir)}, files
 }
 
-// HostJob is the agent job that gives a target storage host, whose data
-// path is dataPath, the data of backed-up host source: its downloads,
-// then the playback of the chain's WAL.
-func (p *RestorePlan) HostJob(run string, source *nebula.HostAddr, dataPath string, concurrency int32) *pb.RestoreDataRequest {
-	return &pb.RestoreDataRequest{Id: DataJobID(run), Downloads: p.dataDownloads(source, dataPath, concurrency),
+// HostJob is the agent job that gives target storage host, whose data
+// path is dataPath, its share of the data: its downloads, then the
+// playback of the chain's WAL.
+func (p *RestorePlan) HostJob(run string, a *Assignment, target *nebula.HostAddr, dataPath string, concurrency int32) *pb.RestoreDataRequest {
+	return &pb.RestoreDataRequest{Id: DataJobID(run), Downloads: p.dataDownloads(a, target, dataPath, concurrency),
 		PlaybackDataPath: dataPath, JournalPath: jobJournal(dataPath)}
 }
 
@@ -240,18 +388,52 @@ func jobError(agent string, st *pb.RestoreDataJob) error {
 // unless it already holds the backup's spaces (a resumed restore: nothing
 // else gives a metad started on an empty directory spaces), then drops
 // the spaces a per-space backup does not hold.
-func (p *RestorePlan) RestoreMetad(ctx context.Context, m *client.MetaClient, files []string, pairs []*meta.HostPair) error {
+func (p *RestorePlan) RestoreMetad(ctx context.Context, m *client.MetaClient, files []string, a *Assignment) error {
 	spaces, err := m.ListSpaces(ctx)
 	if err != nil {
 		return mark(agentKind(err), fmt.Errorf("metad %s: list spaces: %w", m.Addr(), err))
 	}
 	if len(spaces) == 0 && len(p.Meta.SpaceBackups) > 0 {
-		if _, err := m.RestoreMeta(ctx, files, pairs); err != nil {
+		got, err := m.RestoreMeta(ctx, files, a.Pairs, a.placementInfo())
+		if err != nil {
 			return mark(agentKind(err), fmt.Errorf("restoreMeta on %s: %w", m.Addr(), err))
+		}
+		if err := a.check(got); err != nil {
+			return mark(ErrTopology, fmt.Errorf("restoreMeta on %s: %w", m.Addr(), err))
 		}
 	}
 	if err := p.FinishMeta(ctx, m); err != nil {
 		return mark(agentKind(err), err)
+	}
+	return nil
+}
+
+// check compares the placement metad answered restoreMeta with with the
+// assignment: an upstream metad ignores a placement it is given (and
+// answers none; with host pairs that is its way, and fine).
+func (a *Assignment) check(got map[nebula.GraphSpaceID][]*meta.PartInfo) error {
+	if len(got) == 0 && a.Pairs != nil {
+		return nil
+	}
+	for id, parts := range a.Placement {
+		have := map[nebula.PartitionID][]string{}
+		for _, pi := range got[id] {
+			for _, h := range pi.Hosts {
+				have[pi.PartID] = append(have[pi.PartID], addr(h))
+			}
+		}
+		for part, hosts := range parts {
+			var want []string
+			for _, h := range hosts {
+				want = append(want, addr(h))
+			}
+			sort.Strings(want)
+			sort.Strings(have[part])
+			if strings.Join(want, ",") != strings.Join(have[part], ",") {
+				return fmt.Errorf("metad placed part %d of space %d on [%s], not on [%s] as asked: does it take a placement (nebula-lite's metad does; NebulaGraph's pairs hosts only)?",
+					part, id, strings.Join(have[part], ","), strings.Join(want, ","))
+			}
+		}
 	}
 	return nil
 }

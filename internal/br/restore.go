@@ -113,7 +113,7 @@ type engine struct {
 	j     *journal
 	topo  *topology // discovered from metad, or rebuilt from the journal
 	plan  *RestorePlan
-	pairs []*meta.HostPair
+	assign *Assignment // where the backup's data goes
 
 	bytes int64
 	files int
@@ -282,14 +282,14 @@ func (e *engine) takeOver(ctx context.Context, j *journal, age time.Duration) (*
 
 func (e *engine) where() string { return e.js.where() }
 
-// pairUp maps the backed-up storage hosts to the target's.
+// pairUp assigns the backup's data to the target's storage hosts.
 func (e *engine) pairUp() error {
 	var targets []*nebula.HostAddr
 	for _, s := range e.topo.Storaged {
 		targets = append(targets, s.Addr)
 	}
-	pairs, err := e.plan.Pair(targets)
-	e.pairs = pairs
+	a, err := e.plan.Assign(targets)
+	e.assign = a
 	return err
 }
 
@@ -311,13 +311,21 @@ func (e *engine) agents() []string {
 // way, every disk has room for its download. It records which services
 // run, for a rollback.
 func (e *engine) check(ctx context.Context) ([]jService, error) {
+	engines := map[string]string{} // agent -> the engine it reports
 	for _, a := range e.agents() {
 		c, err := e.agent(ctx, a)
 		if err != nil {
 			return nil, err
 		}
-		if _, err := c.HealthCheck(ctx); err != nil {
+		hc, err := c.HealthCheck(ctx)
+		if err != nil {
 			return nil, mark(ErrAgentUnavailable, fmt.Errorf("br-agent %s: %w", a, err))
+		}
+		engines[a] = hc.Engine
+	}
+	for _, s := range e.topo.Storaged {
+		if err := e.plan.CanImport(addr(s.Addr), s.Agent, engines[s.Agent]); err != nil {
+			return nil, err
 		}
 	}
 	need := map[string]int64{} // data path -> bytes the restore downloads there
@@ -327,13 +335,13 @@ func (e *engine) check(ctx context.Context) ([]jService, error) {
 	}
 	req, _ := e.plan.MetaJob("check", metaDir, 0)
 	need[metaDir] = bytesOf(req)
-	for _, p := range e.pairs {
-		s := e.topo.storage(p.ToHost)
+	for _, t := range e.assign.Targets {
+		s := e.topo.storage(t)
 		dir, err := s.dataPath()
 		if err != nil {
 			return nil, err
 		}
-		need[dir] += bytesOf(e.plan.HostJob("check", p.FromHost, dir, 0))
+		need[dir] += bytesOf(e.plan.HostJob("check", e.assign, t, dir, 0))
 	}
 	var out []jService
 	for _, s := range e.topo.all() {
@@ -626,7 +634,7 @@ func (e *engine) restoreMeta(ctx context.Context) error {
 			return mark(ErrAgentUnavailable, fmt.Errorf("metad %s did not come back: %w", e.o.MetaAddr, err))
 		}
 		defer m.Close()
-		return e.plan.RestoreMetad(ctx, m, files, e.pairs)
+		return e.plan.RestoreMetad(ctx, m, files, e.assign)
 	})
 }
 
@@ -642,13 +650,13 @@ func (e *engine) data(ctx context.Context, prog *progress, until string) error {
 		return err
 	}
 	jobs := map[string]*pb.RestoreDataRequest{}
-	for _, p := range e.pairs {
-		s := e.topo.storage(p.ToHost)
+	for _, t := range e.assign.Targets {
+		s := e.topo.storage(t)
 		dir, err := s.dataPath()
 		if err != nil {
 			return err
 		}
-		job := e.plan.HostJob(e.j.Run, p.FromHost, e.staged(dir), int32(e.o.Concurrency))
+		job := e.plan.HostJob(e.j.Run, e.assign, t, e.staged(dir), int32(e.o.Concurrency))
 		if job.PlaybackDataPath != "" { // the engine's playback may need the install and metad
 			job.PlaybackRoot, job.PlaybackMetaAddr = s.Root, e.o.MetaAddr
 		}

@@ -190,7 +190,14 @@ func TestUpstreamBackupShowVerifyPlan(t *testing.T) {
 		!slices.Equal(files, []string{"/m/stage/__meta__.sst", "/m/stage/__spaces__.sst"}) {
 		t.Fatalf("meta download %v, files %v", mreq, files)
 	}
-	dls := p.dataDownloads(p.Hosts[1], "/s/data", 3)
+	a, err := p.Assign([]*nebula.HostAddr{{Host: "10.0.0.2", Port: 9779}, {Host: "10.0.0.1", Port: 9779}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Assign([]*nebula.HostAddr{{Host: "10.0.0.1", Port: 9779}}); !errors.Is(err, ErrTopology) {
+		t.Fatalf("a backup of 2 hosts kept per host assigned to 1: %v, want ErrTopology", err)
+	}
+	dls := p.dataDownloads(a, &nebula.HostAddr{Host: "10.0.0.2", Port: 9779}, "/s/data", 3)
 	if len(dls) != 1 {
 		t.Fatalf("data downloads: %v", dls)
 	}
@@ -211,7 +218,7 @@ func TestUpstreamBackupShowVerifyPlan(t *testing.T) {
 			t.Errorf("%s: %d bytes listed, want %d", k, got[k], n)
 		}
 	}
-	if job := p.HostJob("r", p.Hosts[0], "/s/data", 1); bytesOf(job) == 0 {
+	if job := p.HostJob("r", a, a.Targets[0], "/s/data", 1); bytesOf(job) == 0 {
 		t.Error("a host job downloads nothing: the disk check would see 0 bytes")
 	}
 
@@ -261,14 +268,18 @@ func TestIncrementalOnUpstream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dls := p.dataDownloads(p.Hosts[0], "/s", 1)
+	a, err := p.Assign(p.Hosts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dls := p.dataDownloads(a, p.Hosts[0], "/s", 1)
 	if len(dls) != 2 {
 		t.Fatalf("downloads %v", dls)
 	}
 	if d := dls[0]; d.Prefix != full+"/data/127.0.7.1:9779/data0/1/data" || d.TargetPath != "/s/nebula/1/data" || !d.NoChecksums || len(d.Files) != 2 {
 		t.Fatalf("base data: %v", d)
 	}
-	if d := dls[1]; d.Prefix != incr+"/data/1/127.0.7.1_9779/wal" || d.TargetPath != "/s/nebula/1/wal" || d.NoChecksums || len(d.Files) != 1 || d.Files[0].Crc32C == 0 {
+	if d := dls[1]; d.Prefix != incr+"/data/1/127.0.7.1_9779/wal/1" || d.TargetPath != "/s/nebula/1/wal/1" || d.NoChecksums || len(d.Files) != 1 || d.Files[0].Crc32C == 0 {
 		t.Fatalf("incremental WAL: %v", d)
 	}
 	r, err := Verify(ctx, Options{Storage: storage}, incr, false)

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -354,7 +355,7 @@ func TestDamagedBackupIsNamedAndRefused(t *testing.T) {
 	d.load("keep", 0, 50)
 	before := d.fingerprint("keep")
 
-	ssts, _ := filepath.Glob(filepath.Join(dir, name, "data", "*", "*", "data", "*.sst"))
+	ssts, _ := filepath.Glob(filepath.Join(dir, name, "data", "*", "*", "data.sst")) // kept per part
 	if len(ssts) < 2 {
 		t.Fatalf("want at least 2 sst objects, got %v", ssts)
 	}
@@ -402,15 +403,17 @@ func waitServing(t *testing.T, c *cluster.Cluster) {
 	}
 }
 
-func TestRestoreIntoDifferentTopology(t *testing.T) {
+// A backup kept per host (its agents offer only nebula-agent's API, which
+// cannot export per part) restores only into as many storage hosts.
+func TestPerHostBackupNeedsAsManyHosts(t *testing.T) {
 	st := localStorage(t)
-	src := up(t, "127.0.0.230", 2, true, nil)
+	src := upUpstreamAgents(t, "127.0.0.230", 2)
 	connect(t, src).schema("x")
 	name := backupName(t, brOK(t, nil, st.flags("backup", "full", "--meta", src.MetaAddr())...))
 	dst := up(t, "127.0.0.235", 3, true, nil)
 	r := brRun(t, nil, st.flags("restore", "full", "--meta", dst.MetaAddr(), "--name", name)...)
-	if r.err == nil || !strings.Contains(r.out, "2 storage hosts; the target has 3") {
-		t.Fatalf("restore into another topology: %v\n%s", r.err, r.out)
+	if r.err == nil || !strings.Contains(r.out, "keeps each host's data together") || !strings.Contains(r.out, "restores only into 2 storage hosts; the target has 3") {
+		t.Fatalf("restore of a per-host backup into another topology: %v\n%s", r.err, r.out)
 	}
 }
 
@@ -540,6 +543,29 @@ func TestCleanup(t *testing.T) {
 	for _, sn := range snaps {
 		if string(sn.Name) == orphan {
 			t.Fatalf("snapshot %s still on the cluster after cleanup --meta", orphan)
+		}
+	}
+}
+
+// requireFree fails at once if an address of an n-host cluster from base
+// (host i at base+i, in 127.0.<subnet>.0/24, where the calling test's
+// clusters live) is taken: a cluster started over another would fail
+// later and less clearly.
+func requireFree(t *testing.T, subnet byte, base string, n int) {
+	t.Helper()
+	ip := net.ParseIP(base).To4()
+	if ip == nil || ip[0] != 127 || ip[1] != 0 || ip[2] != subnet || int(ip[3])+n > 255 {
+		t.Fatalf("%s: this test's clusters live in 127.0.%d.0/24", base, subnet)
+	}
+	for i := 0; i < n; i++ {
+		host := net.IPv4(127, 0, subnet, ip[3]+byte(i)).String()
+		for _, port := range []int{cluster.MetaPort, cluster.GraphPort, cluster.StoragePort, cluster.StoragePort + 1, cluster.AgentPort} {
+			a := net.JoinHostPort(host, fmt.Sprint(port))
+			l, err := net.Listen("tcp", a)
+			if err != nil {
+				t.Fatalf("address %s is not free (%v): another test or process holds it", a, err)
+			}
+			l.Close()
 		}
 	}
 }

@@ -3,7 +3,6 @@ package br
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,7 +11,6 @@ import (
 	gcs "cloud.google.com/go/storage"
 	"google.golang.org/api/iterator"
 
-	"github.com/nebula-open/nebula-br/internal/lite/cluster"
 	"github.com/nebula-open/nebula-br/internal/objstore"
 	"github.com/nebula-open/nebula-br/internal/objstore/gcstest"
 )
@@ -36,28 +34,6 @@ func gsStorage(t *testing.T) (storage, *gcstest.Auth, string) {
 		args: []string{"--gs.credentials", keyFile, "--gs.endpoint", auth.Endpoint},
 		keys: objstore.GSSecrets(string(creds)),
 	}, auth, keyFile
-}
-
-// requireFree9 fails at once if an address of an n-host cluster from base
-// (host i at base+i, in 127.0.9.0/24, where this file's clusters live) is
-// taken: a cluster started over another would fail later and less clearly.
-func requireFree9(t *testing.T, base string, n int) {
-	t.Helper()
-	ip := net.ParseIP(base).To4()
-	if ip == nil || ip[0] != 127 || ip[1] != 0 || ip[2] != 9 || int(ip[3])+n > 255 {
-		t.Fatalf("%s: this file's clusters live in 127.0.9.0/24", base)
-	}
-	for i := 0; i < n; i++ {
-		host := net.IPv4(127, 0, 9, ip[3]+byte(i)).String()
-		for _, port := range []int{cluster.MetaPort, cluster.GraphPort, cluster.StoragePort, cluster.StoragePort + 1, cluster.AgentPort} {
-			a := net.JoinHostPort(host, fmt.Sprint(port))
-			l, err := net.Listen("tcp", a)
-			if err != nil {
-				t.Fatalf("address %s is not free (%v): another test or process holds it", a, err)
-			}
-			l.Close()
-		}
-	}
 }
 
 // noSecretsIn fails if any text shows a piece of the key.
@@ -105,8 +81,8 @@ func bucketObjects(t *testing.T, bucket, prefix string) []string {
 // once with a message that says so.
 func TestGSFullIncrementalAndRestore(t *testing.T) {
 	st, auth, keyFile := gsStorage(t)
-	requireFree9(t, "127.0.9.10", 3)
-	requireFree9(t, "127.0.9.30", 3)
+	requireFree(t, 9, "127.0.9.10", 3)
+	requireFree(t, 9, "127.0.9.30", 3)
 	src := up(t, "127.0.9.10", 3, true, nil)
 	s := connect(t, src)
 	s.schema("g")
@@ -198,8 +174,8 @@ func TestGSFullIncrementalAndRestore(t *testing.T) {
 // STORAGE_EMULATOR_HOST, given to br and the agents alike.
 func TestGSWithAgentsOfferingOnlyUpstreamAPI(t *testing.T) {
 	st, auth, _ := gsStorage(t)
-	requireFree9(t, "127.0.9.50", 2)
-	requireFree9(t, "127.0.9.70", 2)
+	requireFree(t, 9, "127.0.9.50", 2)
+	requireFree(t, 9, "127.0.9.70", 2)
 	t.Setenv("STORAGE_EMULATOR_HOST", auth.Endpoint) // the agents inherit it
 	st.args = st.args[:2]                            // --gs.credentials only
 	src := upUpstreamAgents(t, "127.0.9.50", 2)

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io/fs"
-	"net"
 	"os"
 	"path"
 	"path/filepath"
@@ -39,8 +38,8 @@ func TestUpstreamLayoutBackup(t *testing.T) {
 	for i, kind := range []string{"local", "s3"} {
 		t.Run(kind, func(t *testing.T) {
 			srcBase, dstBase := fmt.Sprintf("127.0.7.%d", 10+40*i), fmt.Sprintf("127.0.7.%d", 20+40*i)
-			requireFree(t, srcBase, 2)
-			requireFree(t, dstBase, 2)
+			requireFree(t, 7, srcBase, 2)
+			requireFree(t, 7, dstBase, 2)
 			st, cfg := localStorage(t), objstore.Config{}
 			if kind == "s3" {
 				st = s3Storage(t)
@@ -225,24 +224,3 @@ func uploadDir(t *testing.T, store objstore.Store, dir, prefix string) {
 	}
 }
 
-// requireFree fails at once if an address of an n-host cluster from base
-// (host i at base+i) is taken: a cluster started over another would fail
-// later and less clearly.
-func requireFree(t *testing.T, base string, n int) {
-	t.Helper()
-	ip := net.ParseIP(base).To4()
-	if ip == nil || ip[0] != 127 || ip[1] != 0 || ip[2] != 7 || int(ip[3])+n > 255 {
-		t.Fatalf("%s: this test's clusters live in 127.0.7.0/24", base)
-	}
-	for i := 0; i < n; i++ {
-		host := net.IPv4(127, 0, 7, ip[3]+byte(i)).String()
-		for _, port := range []int{cluster.MetaPort, cluster.GraphPort, cluster.StoragePort, cluster.StoragePort + 1, cluster.AgentPort} {
-			a := net.JoinHostPort(host, fmt.Sprint(port))
-			l, err := net.Listen("tcp", a)
-			if err != nil {
-				t.Fatalf("address %s is not free (%v): another test or process holds it", a, err)
-			}
-			l.Close()
-		}
-	}
-}

@@ -149,6 +149,9 @@ func done(files []*pb.FileSum) *pb.Progress {
 }
 
 func (c *Client) upstreamUpload(ctx context.Context, req *pb.UploadFileRequest, onProgress func(*pb.Progress)) ([]*pb.FileSum, error) {
+	if req.ExportParts {
+		return nil, c.unsupported("export per part")
+	}
 	target, err := upstreamBackend(req.Backend, req.Prefix)
 	if err != nil {
 		return nil, c.Err("UploadFile", status.Error(codes.InvalidArgument, err.Error()))

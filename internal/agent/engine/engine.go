@@ -44,6 +44,16 @@ type PartApplied struct {
 	AppliedLogID int64 `json:"applied_log_id"`
 }
 
+// ExportedPart is one part written by ExportParts: its applied log id and
+// term in the checkpoint, its key count and the size of its data.sst.
+type ExportedPart struct {
+	PartID int32  `json:"part_id"`
+	LogID  uint64 `json:"log_id"`
+	Term   uint64 `json:"term"`
+	Keys   int64  `json:"keys"`
+	Bytes  int64  `json:"bytes"`
+}
+
 // Engine manages the services of one kind of install.
 type Engine interface {
 	// Name is the adapter's name ("nebulagraph", "nebula-lite").
@@ -56,6 +66,10 @@ type Engine interface {
 	// metad's address. The applied ids are reported where the engine
 	// tells them (nil otherwise).
 	Playback(ctx context.Context, root, dataPath, metaAddr string) ([]PartApplied, error)
+	// ExportParts writes a space checkpoint's data per part to
+	// outDir/<part>/ (data.sst, applied), restorable on any host. Engines
+	// whose checkpoints cannot be cut per part refuse (FailedPrecondition).
+	ExportParts(ctx context.Context, checkpointDir, outDir string) ([]ExportedPart, error)
 }
 
 // commandTimeout bounds one service or playback command (a start waits

@@ -14,6 +14,7 @@ import (
 
 	"github.com/nebula-open/nebula-br/internal/agent/engine"
 	"github.com/nebula-open/nebula-br/internal/lite/cluster"
+	"github.com/nebula-open/nebula-br/internal/lite/kv"
 	"github.com/nebula-open/nebula-br/internal/testbin"
 )
 
@@ -109,4 +110,63 @@ func contains(s string, parts ...string) bool {
 		}
 	}
 	return true
+}
+
+// ExportParts: nebula-lite cuts a checkpoint per part; NebulaGraph cannot.
+func TestExportParts(t *testing.T) {
+	ctx := context.Background()
+	_, err := engine.NebulaGraph{}.ExportParts(ctx, t.TempDir(), t.TempDir())
+	if status.Code(err) != codes.FailedPrecondition || !contains(err.Error(), "per-part export is not available", "--engine nebulagraph") {
+		t.Errorf("nebulagraph: ExportParts: %v; want FailedPrecondition", err)
+	}
+
+	bin, err := testbin.Build("nebula-lite")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(bin)
+	lite := engine.NebulaLite{Bin: filepath.Join(bin, "nebula-lite")}
+
+	store, err := kv.Open(kv.Options{DataPath: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	var last uint64
+	for part := int32(1); part <= 2; part++ {
+		p, err := store.AddPart(9, part)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if part == 2 {
+			continue // a part without data
+		}
+		for _, k := range []string{"a", "b", "c"} {
+			if last, err = p.Write(kv.Batch{Puts: []kv.KeyValue{{Key: []byte(k), Value: []byte("v")}}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	cp, err := store.Checkpoint(9, "BACKUP_E")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	parts, err := lite.ExportParts(ctx, cp.Dir, out)
+	if err != nil || len(parts) != 2 {
+		t.Fatalf("nebula-lite: ExportParts: %+v, %v", parts, err)
+	}
+	if p := parts[0]; p.PartID != 1 || p.LogID != last || p.Term != 1 || p.Keys != 3 || p.Bytes == 0 {
+		t.Errorf("part 1: %+v; want log id %d, 3 keys", p, last)
+	}
+	if p := parts[1]; p.PartID != 2 || p.LogID != 0 || p.Keys != 0 || p.Bytes != 0 {
+		t.Errorf("part 2 (no data): %+v", p)
+	}
+	if st, err := os.Stat(filepath.Join(out, "1", "data.sst")); err != nil || st.Size() != parts[0].Bytes {
+		t.Errorf("part 1's data.sst: %v", err)
+	}
+	missing := filepath.Join(t.TempDir(), "nosuch")
+	if _, err := lite.ExportParts(ctx, missing, out); err == nil || !contains(err.Error(), missing) {
+		t.Errorf("nebula-lite: ExportParts of a missing checkpoint: %v", err)
+	}
 }

@@ -98,3 +98,9 @@ func (NebulaGraph) Playback(ctx context.Context, root, dataPath, metaAddr string
 	_, err := run(ctx, root, bin, "--db_path="+dataPath, "--playback_meta_server="+metaAddr)
 	return nil, err
 }
+
+// ExportParts is not available: a NebulaGraph checkpoint holds one RocksDB
+// per space and host, shared by its parts, and no tool here cuts it per part.
+func (NebulaGraph) ExportParts(ctx context.Context, checkpointDir, outDir string) ([]ExportedPart, error) {
+	return nil, status.Error(codes.FailedPrecondition, "NebulaGraph's checkpoints hold one engine per space and host (all its parts together), so per-part export is not available with --engine nebulagraph; backups keep the per-host layout")
+}

@@ -16,7 +16,8 @@ import (
 )
 
 // NebulaLite manages nebula-lite, the simulator, through its binary:
-// `nebula-lite service ACTION ROLE --root ROOT` and `nebula-lite playback`.
+// `nebula-lite service ACTION ROLE --root ROOT`, `nebula-lite playback` and
+// `nebula-lite export-parts`.
 type NebulaLite struct {
 	Bin string // the nebula-lite binary
 }
@@ -99,6 +100,21 @@ func (n NebulaLite) Playback(ctx context.Context, root, dataPath, metaAddr strin
 	}
 	if err := json.Unmarshal([]byte(lastLine(out)), &res); err != nil {
 		return nil, status.Errorf(codes.Internal, "play back %s: unreadable report %q: %v", dataPath, out, err)
+	}
+	return res.Parts, nil
+}
+
+// ExportParts runs `nebula-lite export-parts --checkpoint D --out O --json`.
+func (n NebulaLite) ExportParts(ctx context.Context, checkpointDir, outDir string) ([]ExportedPart, error) {
+	out, err := run(ctx, "", n.Bin, "export-parts", "--checkpoint", checkpointDir, "--out", outDir, "--json")
+	if err != nil {
+		return nil, err
+	}
+	var res struct {
+		Parts []ExportedPart `json:"parts"`
+	}
+	if err := json.Unmarshal([]byte(lastLine(out)), &res); err != nil {
+		return nil, status.Errorf(codes.Internal, "export parts of %s: unreadable report %q: %v", checkpointDir, out, err)
 	}
 	return res.Parts, nil
 }

@@ -380,11 +380,15 @@ func (x *Progress) GetFiles() []*FileSum {
 }
 
 type UploadFileRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	SourcePath    string                 `protobuf:"bytes,1,opt,name=source_path,json=sourcePath,proto3" json:"source_path,omitempty"` // a directory (uploaded recursively) or a file
-	Backend       *Backend               `protobuf:"bytes,2,opt,name=backend,proto3" json:"backend,omitempty"`
-	Prefix        string                 `protobuf:"bytes,3,opt,name=prefix,proto3" json:"prefix,omitempty"`            // key prefix under the backend's root
-	Concurrency   int32                  `protobuf:"varint,4,opt,name=concurrency,proto3" json:"concurrency,omitempty"` // parallel files (0: agent default)
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	SourcePath  string                 `protobuf:"bytes,1,opt,name=source_path,json=sourcePath,proto3" json:"source_path,omitempty"` // a directory (uploaded recursively) or a file
+	Backend     *Backend               `protobuf:"bytes,2,opt,name=backend,proto3" json:"backend,omitempty"`
+	Prefix      string                 `protobuf:"bytes,3,opt,name=prefix,proto3" json:"prefix,omitempty"`            // key prefix under the backend's root
+	Concurrency int32                  `protobuf:"varint,4,opt,name=concurrency,proto3" json:"concurrency,omitempty"` // parallel files (0: agent default)
+	// source_path is a space's checkpoint (data/, wal/): the engine exports
+	// it one part at a time (<partId>/data.sst, <partId>/applied), so that a
+	// part can be restored on any host, and that export is uploaded.
+	ExportParts   bool `protobuf:"varint,5,opt,name=export_parts,json=exportParts,proto3" json:"export_parts,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -445,6 +449,13 @@ func (x *UploadFileRequest) GetConcurrency() int32 {
 		return x.Concurrency
 	}
 	return 0
+}
+
+func (x *UploadFileRequest) GetExportParts() bool {
+	if x != nil {
+		return x.ExportParts
+	}
+	return false
 }
 
 type IncrUploadFileRequest struct {
@@ -1927,13 +1938,14 @@ const file_agent_proto_rawDesc = "" +
 	"\vfiles_total\x18\x04 \x01(\x05R\n" +
 	"filesTotal\x12\x12\n" +
 	"\x04done\x18\x05 \x01(\bR\x04done\x120\n" +
-	"\x05files\x18\x06 \x03(\v2\x1a.nebulabr.agent.v1.FileSumR\x05files\"\xa4\x01\n" +
+	"\x05files\x18\x06 \x03(\v2\x1a.nebulabr.agent.v1.FileSumR\x05files\"\xc7\x01\n" +
 	"\x11UploadFileRequest\x12\x1f\n" +
 	"\vsource_path\x18\x01 \x01(\tR\n" +
 	"sourcePath\x124\n" +
 	"\abackend\x18\x02 \x01(\v2\x1a.nebulabr.agent.v1.BackendR\abackend\x12\x16\n" +
 	"\x06prefix\x18\x03 \x01(\tR\x06prefix\x12 \n" +
-	"\vconcurrency\x18\x04 \x01(\x05R\vconcurrency\"\x97\x02\n" +
+	"\vconcurrency\x18\x04 \x01(\x05R\vconcurrency\x12!\n" +
+	"\fexport_parts\x18\x05 \x01(\bR\vexportParts\"\x97\x02\n" +
 	"\x15IncrUploadFileRequest\x12\x17\n" +
 	"\awal_dir\x18\x01 \x01(\tR\x06walDir\x12 \n" +
 	"\fafter_log_id\x18\x02 \x01(\x03R\n" +

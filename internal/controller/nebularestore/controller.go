@@ -45,6 +45,7 @@ import (
 	"github.com/nebula-open/nebula-br/internal/br"
 	ctl "github.com/nebula-open/nebula-br/internal/controller"
 	"github.com/nebula-open/nebula-br/internal/controller/storageaccess"
+	"github.com/nebula-open/nebula-br/internal/nebula/gen/nebula"
 )
 
 // Reconciler reconciles NebulaRestores.
@@ -274,10 +275,17 @@ func (r *Reconciler) check(ctx context.Context, rt *v1alpha1.NebulaRestore) (*v1
 		reason, _ := reasonFor(err)
 		return nil, br.Storage{}, nil, &storageaccess.Problem{Reason: reason, Message: st.Redact(err.Error())}
 	}
-	if want, have := len(plan.Hosts), int(replicas(src.Spec.Storaged.Replicas)); want != have {
+	// The restored cluster copies the source's spec: its storaged replicas
+	// must be able to take the backup (addresses do not matter here).
+	have := int(replicas(src.Spec.Storaged.Replicas))
+	hosts := make([]*nebula.HostAddr, have)
+	for i := range hosts {
+		hosts[i] = &nebula.HostAddr{Host: fmt.Sprintf("storaged-%d", i), Port: 9779}
+	}
+	if _, err := plan.Assign(hosts); err != nil {
 		return nil, br.Storage{}, nil, &storageaccess.Problem{Reason: v1alpha1.RestoreReasonTopology, Message: fmt.Sprintf(
-			"backup %s was taken from %d storage hosts, but NebulaCluster %s has %d storaged replicas: the restored cluster copies that spec, so it would not match; restore a backup of this cluster, or set spec.storaged.replicas of %s to %d",
-			cfg.BackupName, want, key, have, key, want)}
+			"%v. NebulaCluster %s has %d storaged replicas, and the restored cluster copies that spec: set spec.storaged.replicas of %s to a number the backup can be restored into",
+			err, key, have, key)}
 	}
 	return src, st, plan, nil
 }

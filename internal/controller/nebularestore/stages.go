@@ -24,7 +24,6 @@ import (
 	"github.com/nebula-open/nebula-br/internal/controller/storageaccess"
 	nebulaclient "github.com/nebula-open/nebula-br/internal/nebula/client"
 	"github.com/nebula-open/nebula-br/internal/nebula/gen/nebula"
-	metathrift "github.com/nebula-open/nebula-br/internal/nebula/gen/nebula/meta"
 )
 
 // run is one reconcile pass over a started restore.
@@ -312,7 +311,7 @@ func (r *Reconciler) metadStage(ctx context.Context, x *run) (ctrl.Result, error
 		return *res, err
 	}
 
-	pairs, err := plan.Pair(x.storageHosts())
+	assign, err := plan.Assign(x.storageHosts())
 	if err != nil {
 		return r.failWith(ctx, rt, err)
 	}
@@ -323,7 +322,7 @@ func (r *Reconciler) metadStage(ctx context.Context, x *run) (ctrl.Result, error
 		if err != nil {
 			return r.progress(ctx, rt, v1alpha1.RestoreReasonWaitingForAgent, fmt.Sprintf("waiting for metad %s to start: %v", addr, err))
 		}
-		err = restoreMetad(ctx, x, m, pairs, x.agentAddr(naming.Metad, i))
+		err = restoreMetad(ctx, x, m, assign, x.agentAddr(naming.Metad, i))
 		if err == nil && parts == nil {
 			parts, err = partitions(ctx, m, plan)
 		}
@@ -339,12 +338,12 @@ func (r *Reconciler) metadStage(ctx context.Context, x *run) (ctrl.Result, error
 		return ctrl.Result{}, err
 	}
 	return r.advance(ctx, rt, v1alpha1.RestoreMetadComplete, v1alpha1.RestoreReasonMetadRestored,
-		fmt.Sprintf("metad restored on %d pod(s): %d spaces, %d parts placed on %d storage hosts", metads, len(plan.Meta.SpaceBackups), len(parts), len(pairs)))
+		fmt.Sprintf("metad restored on %d pod(s): %d spaces, %d parts placed on %d storage hosts", metads, len(plan.Meta.SpaceBackups), len(parts), len(assign.Targets)))
 }
 
 // restoreMetad runs the engine's meta step on one metad, with the export
 // its restore agent downloaded.
-func restoreMetad(ctx context.Context, x *run, m *nebulaclient.MetaClient, pairs []*metathrift.HostPair, agent string) error {
+func restoreMetad(ctx context.Context, x *run, m *nebulaclient.MetaClient, assign *br.Assignment, agent string) error {
 	var dir string
 	for d := range x.rt.Status.Checkpoints[agent] {
 		dir = d
@@ -356,7 +355,7 @@ func restoreMetad(ctx context.Context, x *run, m *nebulaclient.MetaClient, pairs
 		}
 	}
 	_, files := x.plan.MetaJob(x.runID(), dir, 0)
-	return x.plan.RestoreMetad(ctx, m, files, pairs)
+	return x.plan.RestoreMetad(ctx, m, files, assign)
 }
 
 // partitions reads where the restored parts live.
@@ -402,21 +401,16 @@ func (r *Reconciler) storagedStage(ctx context.Context, x *run) (ctrl.Result, er
 		return ctrl.Result{}, err
 	}
 	targets := x.storageHosts()
-	pairs, err := plan.Pair(targets)
+	assign, err := plan.Assign(targets)
 	if err != nil {
 		return r.failWith(ctx, rt, err)
 	}
-	sourceOf := map[string]*nebula.HostAddr{} // target host -> backed-up host
-	for _, p := range pairs {
-		sourceOf[p.ToHost.Host] = p.FromHost
-	}
 	res, err := r.runPodJobs(ctx, x, naming.Storaged, len(targets), "DownloadingData", func(i int, agent, dataPath string) (podJob, error) {
-		source := sourceOf[targets[i].Host]
-		req := plan.HostJob(x.runID(), source, dataPath, x.concurrency())
+		req := plan.HostJob(x.runID(), assign, targets[i], dataPath, x.concurrency())
 		if err := x.setCheckpoint(ctx, agent, req.JournalPath, "record of the restore's download"); err != nil {
 			return podJob{}, err
 		}
-		return podJob{pod: fmt.Sprintf("storaged pod %d", i), req: req, what: fmt.Sprintf("data of %s:%d downloaded and played back", source.Host, source.Port)}, nil
+		return podJob{pod: fmt.Sprintf("storaged pod %d", i), req: req, what: fmt.Sprintf("share of %s for %s:%d downloaded and played back", plan.Name, targets[i].Host, targets[i].Port)}, nil
 	})
 	if res != nil {
 		return *res, err

@@ -26,12 +26,18 @@ type Space struct {
 	parts map[int32]*Part
 }
 
-func openSpace(s *Store, id int32) (*Space, error) {
-	dir := s.SpaceDir(id)
-	db, err := pebble.Open(filepath.Join(dir, "data"), &pebble.Options{
+// spaceOptions are the Pebble options of a space's database; ImportParts
+// builds one with them too, so that it opens as any other.
+func spaceOptions() *pebble.Options {
+	return &pebble.Options{
 		DisableWAL:   true, // our per-part WAL is the log of record
 		MemTableSize: 32 << 20,
-	})
+	}
+}
+
+func openSpace(s *Store, id int32) (*Space, error) {
+	dir := s.SpaceDir(id)
+	db, err := pebble.Open(filepath.Join(dir, "data"), spaceOptions())
 	if err != nil {
 		return nil, fmt.Errorf("open space %d: %w", id, err)
 	}

@@ -372,7 +372,7 @@ type HostPair struct{ From, To Addr }
 // RestoreMeta loads an exported meta state (the backup's meta files, all in
 // one directory), rewrites every host reference through pairs, and replaces
 // this cluster's spaces with the backup's. It returns the new placement.
-func (m *Metad) RestoreMeta(files []string, pairs []HostPair) (map[int32]map[int32][]Addr, error) {
+func (m *Metad) RestoreMeta(files []string, pairs []HostPair, given map[int32]map[int32][]Addr) (map[int32]map[int32][]Addr, error) {
 	if len(files) == 0 {
 		return nil, coded(codeRestoreFailure, "restoreMeta: no meta files given")
 	}
@@ -396,6 +396,23 @@ func (m *Metad) RestoreMeta(files []string, pairs []HostPair) (map[int32]map[int
 	placement := map[int32]map[int32][]Addr{}
 	for _, sp := range src.spaces {
 		placement[sp.ID] = map[int32][]Addr{}
+		if parts, ok := given[sp.ID]; ok {
+			// Placed as given (a restore into another number of hosts):
+			// every part, on replica_factor distinct hosts.
+			for part := int32(1); part <= sp.PartitionNum; part++ {
+				hosts := parts[part]
+				distinct := map[Addr]bool{}
+				for _, h := range hosts {
+					distinct[h] = true
+				}
+				if len(hosts) != int(max(sp.ReplicaFactor, 1)) || len(distinct) != len(hosts) {
+					return nil, coded(codeRestoreFailure, "restoreMeta: space %s part %d placed on %v: want %d distinct hosts (its replica_factor)", sp.Name, part, hosts, sp.ReplicaFactor)
+				}
+				sp.Parts[part] = append([]Addr(nil), hosts...)
+				placement[sp.ID][part] = sp.Parts[part]
+			}
+			continue
+		}
 		for part, hosts := range sp.Parts {
 			for i, h := range hosts {
 				to, ok := mapping[h]

@@ -177,7 +177,7 @@ func TestRestoreMetaRemapsHosts(t *testing.T) {
 		newHost[h.String()] = to
 		pairs = append(pairs, &meta.HostPair{FromHost: h, ToHost: to})
 	}
-	placement, err := dst.RestoreMeta(files, toPairs(pairs))
+	placement, err := dst.RestoreMeta(files, toPairs(pairs), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +198,7 @@ func TestRestoreMetaRemapsHosts(t *testing.T) {
 		t.Fatalf("restored space: %+v %v", sp, err)
 	}
 	// An unmapped host is refused.
-	if _, err := dst.RestoreMeta(files, toPairs(pairs[:1])); err == nil {
+	if _, err := dst.RestoreMeta(files, toPairs(pairs[:1]), nil); err == nil {
 		t.Fatal("restoreMeta with unmapped hosts succeeded")
 	}
 }

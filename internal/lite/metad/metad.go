@@ -24,6 +24,10 @@ type Config struct {
 	Root     string // install root reported by getMetaDirInfo
 	// A host is online while its last heartbeat is younger than this.
 	HostTimeout time.Duration
+	// AgentTimeout is HostTimeout for agents, whose heartbeats are
+	// further apart (NebulaGraph: agent_heartbeat_interval_secs times
+	// expired_time_factor, 60 s x 5).
+	AgentTimeout time.Duration
 	Logger      *slog.Logger
 	// Admin reaches storaged's admin service (createCheckpoint etc.).
 	Admin AdminDialer
@@ -84,6 +88,9 @@ type Metad struct {
 
 // Open loads (or creates) the meta state.
 func Open(cfg Config) (*Metad, error) {
+	if cfg.AgentTimeout == 0 {
+		cfg.AgentTimeout = 300 * time.Second
+	}
 	if cfg.HostTimeout == 0 {
 		cfg.HostTimeout = 30 * time.Second
 	}
@@ -178,7 +185,11 @@ func (m *Metad) hostsLocked(role int32) []HostStatus {
 			continue
 		}
 		seen, ok := m.lastSeen[key]
-		online := ok && now.Sub(seen) < m.cfg.HostTimeout
+		timeout := m.cfg.HostTimeout
+		if h.Role == RoleAgent {
+			timeout = m.cfg.AgentTimeout
+		}
+		online := ok && now.Sub(seen) < timeout
 		if h.Role == RoleMeta && h.Addr == m.cfg.Addr {
 			online = true
 		}

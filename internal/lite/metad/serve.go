@@ -23,6 +23,8 @@ type ServeConfig struct {
 	// HostTimeout: a host without a heartbeat for this long is offline
 	// (default 30s: three of NebulaGraph's default 10s heartbeats).
 	HostTimeout time.Duration
+	// AgentTimeout: the same for agents (default 300s, NebulaGraph's).
+	AgentTimeout time.Duration
 	Logger      *slog.Logger
 }
 
@@ -40,7 +42,7 @@ func Start(cfg ServeConfig) (*Server, error) {
 	m, err := Open(Config{
 		Addr:     Addr{Host: cfg.LocalIP, Port: int32(cfg.Port)},
 		DataPath: cfg.DataPath, Root: cfg.Root, Logger: cfg.Logger,
-		HostTimeout: cfg.HostTimeout, Admin: dialAdmin,
+		HostTimeout: cfg.HostTimeout, AgentTimeout: cfg.AgentTimeout, Admin: dialAdmin,
 	})
 	if err != nil {
 		return nil, err

@@ -435,7 +435,16 @@ func (h *Handler) RestoreMeta(ctx context.Context, req *meta.RestoreMetaReq) (*m
 	for _, p := range req.Hosts {
 		pairs = append(pairs, HostPair{From: fromHostAddr(p.FromHost), To: fromHostAddr(p.ToHost)})
 	}
-	placement, err := h.m.RestoreMeta(files, pairs)
+	given := map[int32]map[int32][]Addr{}
+	for space, parts := range req.Placement {
+		given[int32(space)] = map[int32][]Addr{}
+		for _, pi := range parts {
+			for _, a := range pi.Hosts {
+				given[int32(space)][int32(pi.PartID)] = append(given[int32(space)][int32(pi.PartID)], fromHostAddr(a))
+			}
+		}
+	}
+	placement, err := h.m.RestoreMeta(files, pairs, given)
 	resp := &meta.RestoreMetaResp{Code: h.codeOf("restoreMeta", err), Leader: h.leader(), PartHosts: map[nebula.GraphSpaceID][]*meta.PartInfo{}}
 	for space, parts := range placement {
 		for p := int32(1); p <= int32(len(parts)); p++ {

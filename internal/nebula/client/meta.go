@@ -450,9 +450,11 @@ func (m *MetaClient) ListSnapshots(ctx context.Context) ([]*meta.Snapshot, error
 }
 
 // RestoreMeta loads backed-up meta sst files (paths on metad's host),
-// renaming storage hosts per hosts, and returns the new part placement.
-func (m *MetaClient) RestoreMeta(ctx context.Context, files []string, hosts []*meta.HostPair) (map[nebula.GraphSpaceID][]*meta.PartInfo, error) {
-	req := &meta.RestoreMetaReq{Files: make([][]byte, len(files)), Hosts: hosts}
+// renaming storage hosts per hosts or, where placement gives a space's
+// parts their hosts (nebula-lite's addition), placing them so, and returns
+// the new part placement (upstream's metad returns none).
+func (m *MetaClient) RestoreMeta(ctx context.Context, files []string, hosts []*meta.HostPair, placement map[nebula.GraphSpaceID][]*meta.PartInfo) (map[nebula.GraphSpaceID][]*meta.PartInfo, error) {
+	req := &meta.RestoreMetaReq{Files: make([][]byte, len(files)), Hosts: hosts, Placement: placement}
 	for i, f := range files {
 		req.Files[i] = []byte(f)
 	}

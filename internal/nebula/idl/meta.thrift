@@ -395,14 +395,18 @@ struct HostPair {
     2: common.HostAddr to_host,
 }
 
-struct RestoreMetaReq {
-    1: list<binary>   files,
-    2: list<HostPair> hosts,
-}
-
 struct PartInfo {
     1: common.PartitionID    part_id,
     2: list<common.HostAddr> hosts,
+}
+
+struct RestoreMetaReq {
+    1: list<binary>   files,
+    2: list<HostPair> hosts,
+    // nebula-lite's addition (upstream's metad skips it): each space's
+    // parts placed on the target's hosts as given, instead of through the
+    // host pairs, for a restore into another number of storage hosts.
+    100: optional map<common.GraphSpaceID, list<PartInfo>> (cpp.template = "std::unordered_map") placement,
 }
 
 struct RestoreMetaResp {

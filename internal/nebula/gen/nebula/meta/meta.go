@@ -12941,213 +12941,6 @@ func (p *HostPair) String() string {
 }
 
 // Attributes:
-//   - Files
-//   - Hosts
-type RestoreMetaReq struct {
-	Files [][]byte    `thrift:"files,1" db:"files" json:"files"`
-	Hosts []*HostPair `thrift:"hosts,2" db:"hosts" json:"hosts"`
-}
-
-func NewRestoreMetaReq() *RestoreMetaReq {
-	return &RestoreMetaReq{}
-}
-
-func (p *RestoreMetaReq) GetFiles() [][]byte {
-	return p.Files
-}
-
-func (p *RestoreMetaReq) GetHosts() []*HostPair {
-	return p.Hosts
-}
-func (p *RestoreMetaReq) Read(ctx context.Context, iprot thrift.TProtocol) error {
-	if _, err := iprot.ReadStructBegin(ctx); err != nil {
-		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-	}
-
-	for {
-		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-		if err != nil {
-			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-		}
-		if fieldTypeId == thrift.STOP {
-			break
-		}
-		switch fieldId {
-		case 1:
-			if fieldTypeId == thrift.LIST {
-				if err := p.ReadField1(ctx, iprot); err != nil {
-					return err
-				}
-			} else {
-				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-					return err
-				}
-			}
-		case 2:
-			if fieldTypeId == thrift.LIST {
-				if err := p.ReadField2(ctx, iprot); err != nil {
-					return err
-				}
-			} else {
-				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-					return err
-				}
-			}
-		default:
-			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-				return err
-			}
-		}
-		if err := iprot.ReadFieldEnd(ctx); err != nil {
-			return err
-		}
-	}
-	if err := iprot.ReadStructEnd(ctx); err != nil {
-		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-	}
-	return nil
-}
-
-func (p *RestoreMetaReq) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-	_, size, err := iprot.ReadListBegin(ctx)
-	if err != nil {
-		return thrift.PrependError("error reading list begin: ", err)
-	}
-	tSlice := make([][]byte, 0, size)
-	p.Files = tSlice
-	for i := 0; i < size; i++ {
-		var _elem70 []byte
-		if v, err := iprot.ReadBinary(ctx); err != nil {
-			return thrift.PrependError("error reading field 0: ", err)
-		} else {
-			_elem70 = v
-		}
-		p.Files = append(p.Files, _elem70)
-	}
-	if err := iprot.ReadListEnd(ctx); err != nil {
-		return thrift.PrependError("error reading list end: ", err)
-	}
-	return nil
-}
-
-func (p *RestoreMetaReq) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
-	_, size, err := iprot.ReadListBegin(ctx)
-	if err != nil {
-		return thrift.PrependError("error reading list begin: ", err)
-	}
-	tSlice := make([]*HostPair, 0, size)
-	p.Hosts = tSlice
-	for i := 0; i < size; i++ {
-		_elem71 := &HostPair{}
-		if err := _elem71.Read(ctx, iprot); err != nil {
-			return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem71), err)
-		}
-		p.Hosts = append(p.Hosts, _elem71)
-	}
-	if err := iprot.ReadListEnd(ctx); err != nil {
-		return thrift.PrependError("error reading list end: ", err)
-	}
-	return nil
-}
-
-func (p *RestoreMetaReq) Write(ctx context.Context, oprot thrift.TProtocol) error {
-	if err := oprot.WriteStructBegin(ctx, "RestoreMetaReq"); err != nil {
-		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
-	}
-	if p != nil {
-		if err := p.writeField1(ctx, oprot); err != nil {
-			return err
-		}
-		if err := p.writeField2(ctx, oprot); err != nil {
-			return err
-		}
-	}
-	if err := oprot.WriteFieldStop(ctx); err != nil {
-		return thrift.PrependError("write field stop error: ", err)
-	}
-	if err := oprot.WriteStructEnd(ctx); err != nil {
-		return thrift.PrependError("write struct stop error: ", err)
-	}
-	return nil
-}
-
-func (p *RestoreMetaReq) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-	if err := oprot.WriteFieldBegin(ctx, "files", thrift.LIST, 1); err != nil {
-		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:files: ", p), err)
-	}
-	if err := oprot.WriteListBegin(ctx, thrift.STRING, len(p.Files)); err != nil {
-		return thrift.PrependError("error writing list begin: ", err)
-	}
-	for _, v := range p.Files {
-		if err := oprot.WriteBinary(ctx, v); err != nil {
-			return thrift.PrependError(fmt.Sprintf("%T. (0) field write error: ", p), err)
-		}
-	}
-	if err := oprot.WriteListEnd(ctx); err != nil {
-		return thrift.PrependError("error writing list end: ", err)
-	}
-	if err := oprot.WriteFieldEnd(ctx); err != nil {
-		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:files: ", p), err)
-	}
-	return err
-}
-
-func (p *RestoreMetaReq) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
-	if err := oprot.WriteFieldBegin(ctx, "hosts", thrift.LIST, 2); err != nil {
-		return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:hosts: ", p), err)
-	}
-	if err := oprot.WriteListBegin(ctx, thrift.STRUCT, len(p.Hosts)); err != nil {
-		return thrift.PrependError("error writing list begin: ", err)
-	}
-	for _, v := range p.Hosts {
-		if err := v.Write(ctx, oprot); err != nil {
-			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", v), err)
-		}
-	}
-	if err := oprot.WriteListEnd(ctx); err != nil {
-		return thrift.PrependError("error writing list end: ", err)
-	}
-	if err := oprot.WriteFieldEnd(ctx); err != nil {
-		return thrift.PrependError(fmt.Sprintf("%T write field end error 2:hosts: ", p), err)
-	}
-	return err
-}
-
-func (p *RestoreMetaReq) Equals(other *RestoreMetaReq) bool {
-	if p == other {
-		return true
-	} else if p == nil || other == nil {
-		return false
-	}
-	if len(p.Files) != len(other.Files) {
-		return false
-	}
-	for i, _tgt := range p.Files {
-		_src72 := other.Files[i]
-		if bytes.Compare(_tgt, _src72) != 0 {
-			return false
-		}
-	}
-	if len(p.Hosts) != len(other.Hosts) {
-		return false
-	}
-	for i, _tgt := range p.Hosts {
-		_src73 := other.Hosts[i]
-		if !_tgt.Equals(_src73) {
-			return false
-		}
-	}
-	return true
-}
-
-func (p *RestoreMetaReq) String() string {
-	if p == nil {
-		return "<nil>"
-	}
-	return fmt.Sprintf("RestoreMetaReq(%+v)", *p)
-}
-
-// Attributes:
 //   - PartID
 //   - Hosts
 type PartInfo struct {
@@ -13233,11 +13026,11 @@ func (p *PartInfo) ReadField2(ctx context.Context, iprot thrift.TProtocol) error
 	tSlice := make([]*nebula.HostAddr, 0, size)
 	p.Hosts = tSlice
 	for i := 0; i < size; i++ {
-		_elem74 := &nebula.HostAddr{}
-		if err := _elem74.Read(ctx, iprot); err != nil {
-			return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem74), err)
+		_elem70 := &nebula.HostAddr{}
+		if err := _elem70.Read(ctx, iprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem70), err)
 		}
-		p.Hosts = append(p.Hosts, _elem74)
+		p.Hosts = append(p.Hosts, _elem70)
 	}
 	if err := iprot.ReadListEnd(ctx); err != nil {
 		return thrift.PrependError("error reading list end: ", err)
@@ -13313,8 +13106,8 @@ func (p *PartInfo) Equals(other *PartInfo) bool {
 		return false
 	}
 	for i, _tgt := range p.Hosts {
-		_src75 := other.Hosts[i]
-		if !_tgt.Equals(_src75) {
+		_src71 := other.Hosts[i]
+		if !_tgt.Equals(_src71) {
 			return false
 		}
 	}
@@ -13326,6 +13119,327 @@ func (p *PartInfo) String() string {
 		return "<nil>"
 	}
 	return fmt.Sprintf("PartInfo(%+v)", *p)
+}
+
+// Attributes:
+//   - Files
+//   - Hosts
+//   - Placement
+type RestoreMetaReq struct {
+	Files [][]byte    `thrift:"files,1" db:"files" json:"files"`
+	Hosts []*HostPair `thrift:"hosts,2" db:"hosts" json:"hosts"`
+	// unused fields # 3 to 99
+	Placement map[nebula.GraphSpaceID][]*PartInfo `thrift:"placement,100" db:"placement" json:"placement,omitempty"`
+}
+
+func NewRestoreMetaReq() *RestoreMetaReq {
+	return &RestoreMetaReq{}
+}
+
+func (p *RestoreMetaReq) GetFiles() [][]byte {
+	return p.Files
+}
+
+func (p *RestoreMetaReq) GetHosts() []*HostPair {
+	return p.Hosts
+}
+
+var RestoreMetaReq_Placement_DEFAULT map[nebula.GraphSpaceID][]*PartInfo
+
+func (p *RestoreMetaReq) GetPlacement() map[nebula.GraphSpaceID][]*PartInfo {
+	return p.Placement
+}
+func (p *RestoreMetaReq) IsSetPlacement() bool {
+	return p.Placement != nil
+}
+
+func (p *RestoreMetaReq) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.LIST {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.LIST {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 100:
+			if fieldTypeId == thrift.MAP {
+				if err := p.ReadField100(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *RestoreMetaReq) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	_, size, err := iprot.ReadListBegin(ctx)
+	if err != nil {
+		return thrift.PrependError("error reading list begin: ", err)
+	}
+	tSlice := make([][]byte, 0, size)
+	p.Files = tSlice
+	for i := 0; i < size; i++ {
+		var _elem72 []byte
+		if v, err := iprot.ReadBinary(ctx); err != nil {
+			return thrift.PrependError("error reading field 0: ", err)
+		} else {
+			_elem72 = v
+		}
+		p.Files = append(p.Files, _elem72)
+	}
+	if err := iprot.ReadListEnd(ctx); err != nil {
+		return thrift.PrependError("error reading list end: ", err)
+	}
+	return nil
+}
+
+func (p *RestoreMetaReq) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	_, size, err := iprot.ReadListBegin(ctx)
+	if err != nil {
+		return thrift.PrependError("error reading list begin: ", err)
+	}
+	tSlice := make([]*HostPair, 0, size)
+	p.Hosts = tSlice
+	for i := 0; i < size; i++ {
+		_elem73 := &HostPair{}
+		if err := _elem73.Read(ctx, iprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem73), err)
+		}
+		p.Hosts = append(p.Hosts, _elem73)
+	}
+	if err := iprot.ReadListEnd(ctx); err != nil {
+		return thrift.PrependError("error reading list end: ", err)
+	}
+	return nil
+}
+
+func (p *RestoreMetaReq) ReadField100(ctx context.Context, iprot thrift.TProtocol) error {
+	_, _, size, err := iprot.ReadMapBegin(ctx)
+	if err != nil {
+		return thrift.PrependError("error reading map begin: ", err)
+	}
+	tMap := make(map[nebula.GraphSpaceID][]*PartInfo, size)
+	p.Placement = tMap
+	for i := 0; i < size; i++ {
+		var _key74 nebula.GraphSpaceID
+		if v, err := iprot.ReadI32(ctx); err != nil {
+			return thrift.PrependError("error reading field 0: ", err)
+		} else {
+			temp := nebula.GraphSpaceID(v)
+			_key74 = temp
+		}
+		_, size, err := iprot.ReadListBegin(ctx)
+		if err != nil {
+			return thrift.PrependError("error reading list begin: ", err)
+		}
+		tSlice := make([]*PartInfo, 0, size)
+		_val75 := tSlice
+		for i := 0; i < size; i++ {
+			_elem76 := &PartInfo{}
+			if err := _elem76.Read(ctx, iprot); err != nil {
+				return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem76), err)
+			}
+			_val75 = append(_val75, _elem76)
+		}
+		if err := iprot.ReadListEnd(ctx); err != nil {
+			return thrift.PrependError("error reading list end: ", err)
+		}
+		p.Placement[_key74] = _val75
+	}
+	if err := iprot.ReadMapEnd(ctx); err != nil {
+		return thrift.PrependError("error reading map end: ", err)
+	}
+	return nil
+}
+
+func (p *RestoreMetaReq) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "RestoreMetaReq"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField100(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *RestoreMetaReq) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "files", thrift.LIST, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:files: ", p), err)
+	}
+	if err := oprot.WriteListBegin(ctx, thrift.STRING, len(p.Files)); err != nil {
+		return thrift.PrependError("error writing list begin: ", err)
+	}
+	for _, v := range p.Files {
+		if err := oprot.WriteBinary(ctx, v); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T. (0) field write error: ", p), err)
+		}
+	}
+	if err := oprot.WriteListEnd(ctx); err != nil {
+		return thrift.PrependError("error writing list end: ", err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:files: ", p), err)
+	}
+	return err
+}
+
+func (p *RestoreMetaReq) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "hosts", thrift.LIST, 2); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:hosts: ", p), err)
+	}
+	if err := oprot.WriteListBegin(ctx, thrift.STRUCT, len(p.Hosts)); err != nil {
+		return thrift.PrependError("error writing list begin: ", err)
+	}
+	for _, v := range p.Hosts {
+		if err := v.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", v), err)
+		}
+	}
+	if err := oprot.WriteListEnd(ctx); err != nil {
+		return thrift.PrependError("error writing list end: ", err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 2:hosts: ", p), err)
+	}
+	return err
+}
+
+func (p *RestoreMetaReq) writeField100(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetPlacement() {
+		if err := oprot.WriteFieldBegin(ctx, "placement", thrift.MAP, 100); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 100:placement: ", p), err)
+		}
+		if err := oprot.WriteMapBegin(ctx, thrift.I32, thrift.LIST, len(p.Placement)); err != nil {
+			return thrift.PrependError("error writing map begin: ", err)
+		}
+		for k, v := range p.Placement {
+			if err := oprot.WriteI32(ctx, int32(k)); err != nil {
+				return thrift.PrependError(fmt.Sprintf("%T. (0) field write error: ", p), err)
+			}
+			if err := oprot.WriteListBegin(ctx, thrift.STRUCT, len(v)); err != nil {
+				return thrift.PrependError("error writing list begin: ", err)
+			}
+			for _, v := range v {
+				if err := v.Write(ctx, oprot); err != nil {
+					return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", v), err)
+				}
+			}
+			if err := oprot.WriteListEnd(ctx); err != nil {
+				return thrift.PrependError("error writing list end: ", err)
+			}
+		}
+		if err := oprot.WriteMapEnd(ctx); err != nil {
+			return thrift.PrependError("error writing map end: ", err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 100:placement: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *RestoreMetaReq) Equals(other *RestoreMetaReq) bool {
+	if p == other {
+		return true
+	} else if p == nil || other == nil {
+		return false
+	}
+	if len(p.Files) != len(other.Files) {
+		return false
+	}
+	for i, _tgt := range p.Files {
+		_src77 := other.Files[i]
+		if bytes.Compare(_tgt, _src77) != 0 {
+			return false
+		}
+	}
+	if len(p.Hosts) != len(other.Hosts) {
+		return false
+	}
+	for i, _tgt := range p.Hosts {
+		_src78 := other.Hosts[i]
+		if !_tgt.Equals(_src78) {
+			return false
+		}
+	}
+	if len(p.Placement) != len(other.Placement) {
+		return false
+	}
+	for k, _tgt := range p.Placement {
+		_src79 := other.Placement[k]
+		if len(_tgt) != len(_src79) {
+			return false
+		}
+		for i, _tgt := range _tgt {
+			_src80 := _src79[i]
+			if !_tgt.Equals(_src80) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func (p *RestoreMetaReq) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("RestoreMetaReq(%+v)", *p)
 }
 
 // Attributes:
@@ -13447,30 +13561,30 @@ func (p *RestoreMetaResp) ReadField3(ctx context.Context, iprot thrift.TProtocol
 	tMap := make(map[nebula.GraphSpaceID][]*PartInfo, size)
 	p.PartHosts = tMap
 	for i := 0; i < size; i++ {
-		var _key76 nebula.GraphSpaceID
+		var _key81 nebula.GraphSpaceID
 		if v, err := iprot.ReadI32(ctx); err != nil {
 			return thrift.PrependError("error reading field 0: ", err)
 		} else {
 			temp := nebula.GraphSpaceID(v)
-			_key76 = temp
+			_key81 = temp
 		}
 		_, size, err := iprot.ReadListBegin(ctx)
 		if err != nil {
 			return thrift.PrependError("error reading list begin: ", err)
 		}
 		tSlice := make([]*PartInfo, 0, size)
-		_val77 := tSlice
+		_val82 := tSlice
 		for i := 0; i < size; i++ {
-			_elem78 := &PartInfo{}
-			if err := _elem78.Read(ctx, iprot); err != nil {
-				return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem78), err)
+			_elem83 := &PartInfo{}
+			if err := _elem83.Read(ctx, iprot); err != nil {
+				return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem83), err)
 			}
-			_val77 = append(_val77, _elem78)
+			_val82 = append(_val82, _elem83)
 		}
 		if err := iprot.ReadListEnd(ctx); err != nil {
 			return thrift.PrependError("error reading list end: ", err)
 		}
-		p.PartHosts[_key76] = _val77
+		p.PartHosts[_key81] = _val82
 	}
 	if err := iprot.ReadMapEnd(ctx); err != nil {
 		return thrift.PrependError("error reading map end: ", err)
@@ -13576,13 +13690,13 @@ func (p *RestoreMetaResp) Equals(other *RestoreMetaResp) bool {
 		return false
 	}
 	for k, _tgt := range p.PartHosts {
-		_src79 := other.PartHosts[k]
-		if len(_tgt) != len(_src79) {
+		_src84 := other.PartHosts[k]
+		if len(_tgt) != len(_src84) {
 			return false
 		}
 		for i, _tgt := range _tgt {
-			_src80 := _src79[i]
-			if !_tgt.Equals(_src80) {
+			_src85 := _src84[i]
+			if !_tgt.Equals(_src85) {
 				return false
 			}
 		}
@@ -13716,29 +13830,29 @@ func (p *ListClusterInfoResp) ReadField3(ctx context.Context, iprot thrift.TProt
 	tMap := make(map[string][]*ServiceInfo, size)
 	p.HostServices = tMap
 	for i := 0; i < size; i++ {
-		var _key81 string
+		var _key86 string
 		if v, err := iprot.ReadString(ctx); err != nil {
 			return thrift.PrependError("error reading field 0: ", err)
 		} else {
-			_key81 = v
+			_key86 = v
 		}
 		_, size, err := iprot.ReadListBegin(ctx)
 		if err != nil {
 			return thrift.PrependError("error reading list begin: ", err)
 		}
 		tSlice := make([]*ServiceInfo, 0, size)
-		_val82 := tSlice
+		_val87 := tSlice
 		for i := 0; i < size; i++ {
-			_elem83 := &ServiceInfo{}
-			if err := _elem83.Read(ctx, iprot); err != nil {
-				return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem83), err)
+			_elem88 := &ServiceInfo{}
+			if err := _elem88.Read(ctx, iprot); err != nil {
+				return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem88), err)
 			}
-			_val82 = append(_val82, _elem83)
+			_val87 = append(_val87, _elem88)
 		}
 		if err := iprot.ReadListEnd(ctx); err != nil {
 			return thrift.PrependError("error reading list end: ", err)
 		}
-		p.HostServices[_key81] = _val82
+		p.HostServices[_key86] = _val87
 	}
 	if err := iprot.ReadMapEnd(ctx); err != nil {
 		return thrift.PrependError("error reading map end: ", err)
@@ -13844,13 +13958,13 @@ func (p *ListClusterInfoResp) Equals(other *ListClusterInfoResp) bool {
 		return false
 	}
 	for k, _tgt := range p.HostServices {
-		_src84 := other.HostServices[k]
-		if len(_tgt) != len(_src84) {
+		_src89 := other.HostServices[k]
+		if len(_tgt) != len(_src89) {
 			return false
 		}
 		for i, _tgt := range _tgt {
-			_src85 := _src84[i]
-			if !_tgt.Equals(_src85) {
+			_src90 := _src89[i]
+			if !_tgt.Equals(_src90) {
 				return false
 			}
 		}
@@ -14701,17 +14815,17 @@ func (p *MetaServiceClient) SetLastResponseMeta_(meta thrift.ResponseMeta) {
 // Parameters:
 //   - Req
 func (p *MetaServiceClient) CreateSpace(ctx context.Context, req *CreateSpaceReq) (_r *ExecResp, _err error) {
-	var _args86 MetaServiceCreateSpaceArgs
-	_args86.Req = req
-	var _result88 MetaServiceCreateSpaceResult
-	var _meta87 thrift.ResponseMeta
-	_meta87, _err = p.Client_().Call(ctx, "createSpace", &_args86, &_result88)
-	p.SetLastResponseMeta_(_meta87)
+	var _args91 MetaServiceCreateSpaceArgs
+	_args91.Req = req
+	var _result93 MetaServiceCreateSpaceResult
+	var _meta92 thrift.ResponseMeta
+	_meta92, _err = p.Client_().Call(ctx, "createSpace", &_args91, &_result93)
+	p.SetLastResponseMeta_(_meta92)
 	if _err != nil {
 		return
 	}
-	if _ret89 := _result88.GetSuccess(); _ret89 != nil {
-		return _ret89, nil
+	if _ret94 := _result93.GetSuccess(); _ret94 != nil {
+		return _ret94, nil
 	}
 	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "createSpace failed: unknown result")
 }
@@ -14719,17 +14833,17 @@ func (p *MetaServiceClient) CreateSpace(ctx context.Context, req *CreateSpaceReq
 // Parameters:
 //   - Req
 func (p *MetaServiceClient) DropSpace(ctx context.Context, req *DropSpaceReq) (_r *ExecResp, _err error) {
-	var _args90 MetaServiceDropSpaceArgs
-	_args90.Req = req
-	var _result92 MetaServiceDropSpaceResult
-	var _meta91 thrift.ResponseMeta
-	_meta91, _err = p.Client_().Call(ctx, "dropSpace", &_args90, &_result92)
-	p.SetLastResponseMeta_(_meta91)
+	var _args95 MetaServiceDropSpaceArgs
+	_args95.Req = req
+	var _result97 MetaServiceDropSpaceResult
+	var _meta96 thrift.ResponseMeta
+	_meta96, _err = p.Client_().Call(ctx, "dropSpace", &_args95, &_result97)
+	p.SetLastResponseMeta_(_meta96)
 	if _err != nil {
 		return
 	}
-	if _ret93 := _result92.GetSuccess(); _ret93 != nil {
-		return _ret93, nil
+	if _ret98 := _result97.GetSuccess(); _ret98 != nil {
+		return _ret98, nil
 	}
 	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "dropSpace failed: unknown result")
 }
@@ -14737,17 +14851,17 @@ func (p *MetaServiceClient) DropSpace(ctx context.Context, req *DropSpaceReq) (_
 // Parameters:
 //   - Req
 func (p *MetaServiceClient) GetSpace(ctx context.Context, req *GetSpaceReq) (_r *GetSpaceResp, _err error) {
-	var _args94 MetaServiceGetSpaceArgs
-	_args94.Req = req
-	var _result96 MetaServiceGetSpaceResult
-	var _meta95 thrift.ResponseMeta
-	_meta95, _err = p.Client_().Call(ctx, "getSpace", &_args94, &_result96)
-	p.SetLastResponseMeta_(_meta95)
+	var _args99 MetaServiceGetSpaceArgs
+	_args99.Req = req
+	var _result101 MetaServiceGetSpaceResult
+	var _meta100 thrift.ResponseMeta
+	_meta100, _err = p.Client_().Call(ctx, "getSpace", &_args99, &_result101)
+	p.SetLastResponseMeta_(_meta100)
 	if _err != nil {
 		return
 	}
-	if _ret97 := _result96.GetSuccess(); _ret97 != nil {
-		return _ret97, nil
+	if _ret102 := _result101.GetSuccess(); _ret102 != nil {
+		return _ret102, nil
 	}
 	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "getSpace failed: unknown result")
 }
@@ -14755,17 +14869,17 @@ func (p *MetaServiceClient) GetSpace(ctx context.Context, req *GetSpaceReq) (_r 
 // Parameters:
 //   - Req
 func (p *MetaServiceClient) ListSpaces(ctx context.Context, req *ListSpacesReq) (_r *ListSpacesResp, _err error) {
-	var _args98 MetaServiceListSpacesArgs
-	_args98.Req = req
-	var _result100 MetaServiceListSpacesResult
-	var _meta99 thrift.ResponseMeta
-	_meta99, _err = p.Client_().Call(ctx, "listSpaces", &_args98, &_result100)
-	p.SetLastResponseMeta_(_meta99)
+	var _args103 MetaServiceListSpacesArgs
+	_args103.Req = req
+	var _result105 MetaServiceListSpacesResult
+	var _meta104 thrift.ResponseMeta
+	_meta104, _err = p.Client_().Call(ctx, "listSpaces", &_args103, &_result105)
+	p.SetLastResponseMeta_(_meta104)
 	if _err != nil {
 		return
 	}
-	if _ret101 := _result100.GetSuccess(); _ret101 != nil {
-		return _ret101, nil
+	if _ret106 := _result105.GetSuccess(); _ret106 != nil {
+		return _ret106, nil
 	}
 	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "listSpaces failed: unknown result")
 }
@@ -14773,17 +14887,17 @@ func (p *MetaServiceClient) ListSpaces(ctx context.Context, req *ListSpacesReq) 
 // Parameters:
 //   - Req
 func (p *MetaServiceClient) CreateTag(ctx context.Context, req *CreateTagReq) (_r *ExecResp, _err error) {
-	var _args102 MetaServiceCreateTagArgs
-	_args102.Req = req
-	var _result104 MetaServiceCreateTagResult
-	var _meta103 thrift.ResponseMeta
-	_meta103, _err = p.Client_().Call(ctx, "createTag", &_args102, &_result104)
-	p.SetLastResponseMeta_(_meta103)
+	var _args107 MetaServiceCreateTagArgs
+	_args107.Req = req
+	var _result109 MetaServiceCreateTagResult
+	var _meta108 thrift.ResponseMeta
+	_meta108, _err = p.Client_().Call(ctx, "createTag", &_args107, &_result109)
+	p.SetLastResponseMeta_(_meta108)
 	if _err != nil {
 		return
 	}
-	if _ret105 := _result104.GetSuccess(); _ret105 != nil {
-		return _ret105, nil
+	if _ret110 := _result109.GetSuccess(); _ret110 != nil {
+		return _ret110, nil
 	}
 	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "createTag failed: unknown result")
 }
@@ -14791,17 +14905,17 @@ func (p *MetaServiceClient) CreateTag(ctx context.Context, req *CreateTagReq) (_
 // Parameters:
 //   - Req
 func (p *MetaServiceClient) DropTag(ctx context.Context, req *DropTagReq) (_r *ExecResp, _err error) {
-	var _args106 MetaServiceDropTagArgs
-	_args106.Req = req
-	var _result108 MetaServiceDropTagResult
-	var _meta107 thrift.ResponseMeta
-	_meta107, _err = p.Client_().Call(ctx, "dropTag", &_args106, &_result108)
-	p.SetLastResponseMeta_(_meta107)
+	var _args111 MetaServiceDropTagArgs
+	_args111.Req = req
+	var _result113 MetaServiceDropTagResult
+	var _meta112 thrift.ResponseMeta
+	_meta112, _err = p.Client_().Call(ctx, "dropTag", &_args111, &_result113)
+	p.SetLastResponseMeta_(_meta112)
 	if _err != nil {
 		return
 	}
-	if _ret109 := _result108.GetSuccess(); _ret109 != nil {
-		return _ret109, nil
+	if _ret114 := _result113.GetSuccess(); _ret114 != nil {
+		return _ret114, nil
 	}
 	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "dropTag failed: unknown result")
 }
@@ -14809,17 +14923,17 @@ func (p *MetaServiceClient) DropTag(ctx context.Context, req *DropTagReq) (_r *E
 // Parameters:
 //   - Req
 func (p *MetaServiceClient) GetTag(ctx context.Context, req *GetTagReq) (_r *GetTagResp, _err error) {
-	var _args110 MetaServiceGetTagArgs
-	_args110.Req = req
-	var _result112 MetaServiceGetTagResult
-	var _meta111 thrift.ResponseMeta
-	_meta111, _err = p.Client_().Call(ctx, "getTag", &_args110, &_result112)
-	p.SetLastResponseMeta_(_meta111)
+	var _args115 MetaServiceGetTagArgs
+	_args115.Req = req
+	var _result117 MetaServiceGetTagResult
+	var _meta116 thrift.ResponseMeta
+	_meta116, _err = p.Client_().Call(ctx, "getTag", &_args115, &_result117)
+	p.SetLastResponseMeta_(_meta116)
 	if _err != nil {
 		return
 	}
-	if _ret113 := _result112.GetSuccess(); _ret113 != nil {
-		return _ret113, nil
+	if _ret118 := _result117.GetSuccess(); _ret118 != nil {
+		return _ret118, nil
 	}
 	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "getTag failed: unknown result")
 }
@@ -14827,17 +14941,17 @@ func (p *MetaServiceClient) GetTag(ctx context.Context, req *GetTagReq) (_r *Get
 // Parameters:
 //   - Req
 func (p *MetaServiceClient) ListTags(ctx context.Context, req *ListTagsReq) (_r *ListTagsResp, _err error) {
-	var _args114 MetaServiceListTagsArgs
-	_args114.Req = req
-	var _result116 MetaServiceListTagsResult
-	var _meta115 thrift.ResponseMeta
-	_meta115, _err = p.Client_().Call(ctx, "listTags", &_args114, &_result116)
-	p.SetLastResponseMeta_(_meta115)
+	var _args119 MetaServiceListTagsArgs
+	_args119.Req = req
+	var _result121 MetaServiceListTagsResult
+	var _meta120 thrift.ResponseMeta
+	_meta120, _err = p.Client_().Call(ctx, "listTags", &_args119, &_result121)
+	p.SetLastResponseMeta_(_meta120)
 	if _err != nil {
 		return
 	}
-	if _ret117 := _result116.GetSuccess(); _ret117 != nil {
-		return _ret117, nil
+	if _ret122 := _result121.GetSuccess(); _ret122 != nil {
+		return _ret122, nil
 	}
 	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "listTags failed: unknown result")
 }
@@ -14845,17 +14959,17 @@ func (p *MetaServiceClient) ListTags(ctx context.Context, req *ListTagsReq) (_r 
 // Parameters:
 //   - Req
 func (p *MetaServiceClient) CreateEdge(ctx context.Context, req *CreateEdgeReq) (_r *ExecResp, _err error) {
-	var _args118 MetaServiceCreateEdgeArgs
-	_args118.Req = req
-	var _result120 MetaServiceCreateEdgeResult
-	var _meta119 thrift.ResponseMeta
-	_meta119, _err = p.Client_().Call(ctx, "createEdge", &_args118, &_result120)
-	p.SetLastResponseMeta_(_meta119)
+	var _args123 MetaServiceCreateEdgeArgs
+	_args123.Req = req
+	var _result125 MetaServiceCreateEdgeResult
+	var _meta124 thrift.ResponseMeta
+	_meta124, _err = p.Client_().Call(ctx, "createEdge", &_args123, &_result125)
+	p.SetLastResponseMeta_(_meta124)
 	if _err != nil {
 		return
 	}
-	if _ret121 := _result120.GetSuccess(); _ret121 != nil {
-		return _ret121, nil
+	if _ret126 := _result125.GetSuccess(); _ret126 != nil {
+		return _ret126, nil
 	}
 	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "createEdge failed: unknown result")
 }
@@ -14863,17 +14977,17 @@ func (p *MetaServiceClient) CreateEdge(ctx context.Context, req *CreateEdgeReq) 
 // Parameters:
 //   - Req
 func (p *MetaServiceClient) DropEdge(ctx context.Context, req *DropEdgeReq) (_r *ExecResp, _err error) {
-	var _args122 MetaServiceDropEdgeArgs
-	_args122.Req = req
-	var _result124 MetaServiceDropEdgeResult
-	var _meta123 thrift.ResponseMeta
-	_meta123, _err = p.Client_().Call(ctx, "dropEdge", &_args122, &_result124)
-	p.SetLastResponseMeta_(_meta123)
+	var _args127 MetaServiceDropEdgeArgs
+	_args127.Req = req
+	var _result129 MetaServiceDropEdgeResult
+	var _meta128 thrift.ResponseMeta
+	_meta128, _err = p.Client_().Call(ctx, "dropEdge", &_args127, &_result129)
+	p.SetLastResponseMeta_(_meta128)
 	if _err != nil {
 		return
 	}
-	if _ret125 := _result124.GetSuccess(); _ret125 != nil {
-		return _ret125, nil
+	if _ret130 := _result129.GetSuccess(); _ret130 != nil {
+		return _ret130, nil
 	}
 	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "dropEdge failed: unknown result")
 }
@@ -14881,17 +14995,17 @@ func (p *MetaServiceClient) DropEdge(ctx context.Context, req *DropEdgeReq) (_r 
 // Parameters:
 //   - Req
 func (p *MetaServiceClient) GetEdge(ctx context.Context, req *GetEdgeReq) (_r *GetEdgeResp, _err error) {
-	var _args126 MetaServiceGetEdgeArgs
-	_args126.Req = req
-	var _result128 MetaServiceGetEdgeResult
-	var _meta127 thrift.ResponseMeta
-	_meta127, _err = p.Client_().Call(ctx, "getEdge", &_args126, &_result128)
-	p.SetLastResponseMeta_(_meta127)
+	var _args131 MetaServiceGetEdgeArgs
+	_args131.Req = req
+	var _result133 MetaServiceGetEdgeResult
+	var _meta132 thrift.ResponseMeta
+	_meta132, _err = p.Client_().Call(ctx, "getEdge", &_args131, &_result133)
+	p.SetLastResponseMeta_(_meta132)
 	if _err != nil {
 		return
 	}
-	if _ret129 := _result128.GetSuccess(); _ret129 != nil {
-		return _ret129, nil
+	if _ret134 := _result133.GetSuccess(); _ret134 != nil {
+		return _ret134, nil
 	}
 	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "getEdge failed: unknown result")
 }
@@ -14899,17 +15013,17 @@ func (p *MetaServiceClient) GetEdge(ctx context.Context, req *GetEdgeReq) (_r *G
 // Parameters:
 //   - Req
 func (p *MetaServiceClient) ListEdges(ctx context.Context, req *ListEdgesReq) (_r *ListEdgesResp, _err error) {
-	var _args130 MetaServiceListEdgesArgs
-	_args130.Req = req
-	var _result132 MetaServiceListEdgesResult
-	var _meta131 thrift.ResponseMeta
-	_meta131, _err = p.Client_().Call(ctx, "listEdges", &_args130, &_result132)
-	p.SetLastResponseMeta_(_meta131)
+	var _args135 MetaServiceListEdgesArgs
+	_args135.Req = req
+	var _result137 MetaServiceListEdgesResult
+	var _meta136 thrift.ResponseMeta
+	_meta136, _err = p.Client_().Call(ctx, "listEdges", &_args135, &_result137)
+	p.SetLastResponseMeta_(_meta136)
 	if _err != nil {
 		return
 	}
-	if _ret133 := _result132.GetSuccess(); _ret133 != nil {
-		return _ret133, nil
+	if _ret138 := _result137.GetSuccess(); _ret138 != nil {
+		return _ret138, nil
 	}
 	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "listEdges failed: unknown result")
 }
@@ -14917,17 +15031,17 @@ func (p *MetaServiceClient) ListEdges(ctx context.Context, req *ListEdgesReq) (_
 // Parameters:
 //   - Req
 func (p *MetaServiceClient) ListHosts(ctx context.Context, req *ListHostsReq) (_r *ListHostsResp, _err error) {
-	var _args134 MetaServiceListHostsArgs
-	_args134.Req = req
-	var _result136 MetaServiceListHostsResult
-	var _meta135 thrift.ResponseMeta
-	_meta135, _err = p.Client_().Call(ctx, "listHosts", &_args134, &_result136)
-	p.SetLastResponseMeta_(_meta135)
+	var _args139 MetaServiceListHostsArgs
+	_args139.Req = req
+	var _result141 MetaServiceListHostsResult
+	var _meta140 thrift.ResponseMeta
+	_meta140, _err = p.Client_().Call(ctx, "listHosts", &_args139, &_result141)
+	p.SetLastResponseMeta_(_meta140)
 	if _err != nil {
 		return
 	}
-	if _ret137 := _result136.GetSuccess(); _ret137 != nil {
-		return _ret137, nil
+	if _ret142 := _result141.GetSuccess(); _ret142 != nil {
+		return _ret142, nil
 	}
 	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "listHosts failed: unknown result")
 }
@@ -14935,17 +15049,17 @@ func (p *MetaServiceClient) ListHosts(ctx context.Context, req *ListHostsReq) (_
 // Parameters:
 //   - Req
 func (p *MetaServiceClient) GetPartsAlloc(ctx context.Context, req *GetPartsAllocReq) (_r *GetPartsAllocResp, _err error) {
-	var _args138 MetaServiceGetPartsAllocArgs
-	_args138.Req = req
-	var _result140 MetaServiceGetPartsAllocResult
-	var _meta139 thrift.ResponseMeta
-	_meta139, _err = p.Client_().Call(ctx, "getPartsAlloc", &_args138, &_result140)
-	p.SetLastResponseMeta_(_meta139)
+	var _args143 MetaServiceGetPartsAllocArgs
+	_args143.Req = req
+	var _result145 MetaServiceGetPartsAllocResult
+	var _meta144 thrift.ResponseMeta
+	_meta144, _err = p.Client_().Call(ctx, "getPartsAlloc", &_args143, &_result145)
+	p.SetLastResponseMeta_(_meta144)
 	if _err != nil {
 		return
 	}
-	if _ret141 := _result140.GetSuccess(); _ret141 != nil {
-		return _ret141, nil
+	if _ret146 := _result145.GetSuccess(); _ret146 != nil {
+		return _ret146, nil
 	}
 	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "getPartsAlloc failed: unknown result")
 }
@@ -14953,17 +15067,17 @@ func (p *MetaServiceClient) GetPartsAlloc(ctx context.Context, req *GetPartsAllo
 // Parameters:
 //   - Req
 func (p *MetaServiceClient) ListParts(ctx context.Context, req *ListPartsReq) (_r *ListPartsResp, _err error) {
-	var _args142 MetaServiceListPartsArgs
-	_args142.Req = req
-	var _result144 MetaServiceListPartsResult
-	var _meta143 thrift.ResponseMeta
-	_meta143, _err = p.Client_().Call(ctx, "listParts", &_args142, &_result144)
-	p.SetLastResponseMeta_(_meta143)
+	var _args147 MetaServiceListPartsArgs
+	_args147.Req = req
+	var _result149 MetaServiceListPartsResult
+	var _meta148 thrift.ResponseMeta
+	_meta148, _err = p.Client_().Call(ctx, "listParts", &_args147, &_result149)
+	p.SetLastResponseMeta_(_meta148)
 	if _err != nil {
 		return
 	}
-	if _ret145 := _result144.GetSuccess(); _ret145 != nil {
-		return _ret145, nil
+	if _ret150 := _result149.GetSuccess(); _ret150 != nil {
+		return _ret150, nil
 	}
 	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "listParts failed: unknown result")
 }
@@ -14971,17 +15085,17 @@ func (p *MetaServiceClient) ListParts(ctx context.Context, req *ListPartsReq) (_
 // Parameters:
 //   - Req
 func (p *MetaServiceClient) HeartBeat(ctx context.Context, req *HBReq) (_r *HBResp, _err error) {
-	var _args146 MetaServiceHeartBeatArgs
-	_args146.Req = req
-	var _result148 MetaServiceHeartBeatResult
-	var _meta147 thrift.ResponseMeta
-	_meta147, _err = p.Client_().Call(ctx, "heartBeat", &_args146, &_result148)
-	p.SetLastResponseMeta_(_meta147)
+	var _args151 MetaServiceHeartBeatArgs
+	_args151.Req = req
+	var _result153 MetaServiceHeartBeatResult
+	var _meta152 thrift.ResponseMeta
+	_meta152, _err = p.Client_().Call(ctx, "heartBeat", &_args151, &_result153)
+	p.SetLastResponseMeta_(_meta152)
 	if _err != nil {
 		return
 	}
-	if _ret149 := _result148.GetSuccess(); _ret149 != nil {
-		return _ret149, nil
+	if _ret154 := _result153.GetSuccess(); _ret154 != nil {
+		return _ret154, nil
 	}
 	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "heartBeat failed: unknown result")
 }
@@ -14989,17 +15103,17 @@ func (p *MetaServiceClient) HeartBeat(ctx context.Context, req *HBReq) (_r *HBRe
 // Parameters:
 //   - Req
 func (p *MetaServiceClient) AgentHeartbeat(ctx context.Context, req *AgentHBReq) (_r *AgentHBResp, _err error) {
-	var _args150 MetaServiceAgentHeartbeatArgs
-	_args150.Req = req
-	var _result152 MetaServiceAgentHeartbeatResult
-	var _meta151 thrift.ResponseMeta
-	_meta151, _err = p.Client_().Call(ctx, "agentHeartbeat", &_args150, &_result152)
-	p.SetLastResponseMeta_(_meta151)
+	var _args155 MetaServiceAgentHeartbeatArgs
+	_args155.Req = req
+	var _result157 MetaServiceAgentHeartbeatResult
+	var _meta156 thrift.ResponseMeta
+	_meta156, _err = p.Client_().Call(ctx, "agentHeartbeat", &_args155, &_result157)
+	p.SetLastResponseMeta_(_meta156)
 	if _err != nil {
 		return
 	}
-	if _ret153 := _result152.GetSuccess(); _ret153 != nil {
-		return _ret153, nil
+	if _ret158 := _result157.GetSuccess(); _ret158 != nil {
+		return _ret158, nil
 	}
 	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "agentHeartbeat failed: unknown result")
 }
@@ -15007,17 +15121,17 @@ func (p *MetaServiceClient) AgentHeartbeat(ctx context.Context, req *AgentHBReq)
 // Parameters:
 //   - Req
 func (p *MetaServiceClient) DropSnapshot(ctx context.Context, req *DropSnapshotReq) (_r *ExecResp, _err error) {
-	var _args154 MetaServiceDropSnapshotArgs
-	_args154.Req = req
-	var _result156 MetaServiceDropSnapshotResult
-	var _meta155 thrift.ResponseMeta
-	_meta155, _err = p.Client_().Call(ctx, "dropSnapshot", &_args154, &_result156)
-	p.SetLastResponseMeta_(_meta155)
+	var _args159 MetaServiceDropSnapshotArgs
+	_args159.Req = req
+	var _result161 MetaServiceDropSnapshotResult
+	var _meta160 thrift.ResponseMeta
+	_meta160, _err = p.Client_().Call(ctx, "dropSnapshot", &_args159, &_result161)
+	p.SetLastResponseMeta_(_meta160)
 	if _err != nil {
 		return
 	}
-	if _ret157 := _result156.GetSuccess(); _ret157 != nil {
-		return _ret157, nil
+	if _ret162 := _result161.GetSuccess(); _ret162 != nil {
+		return _ret162, nil
 	}
 	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "dropSnapshot failed: unknown result")
 }
@@ -15025,17 +15139,17 @@ func (p *MetaServiceClient) DropSnapshot(ctx context.Context, req *DropSnapshotR
 // Parameters:
 //   - Req
 func (p *MetaServiceClient) ListSnapshots(ctx context.Context, req *ListSnapshotsReq) (_r *ListSnapshotsResp, _err error) {
-	var _args158 MetaServiceListSnapshotsArgs
-	_args158.Req = req
-	var _result160 MetaServiceListSnapshotsResult
-	var _meta159 thrift.ResponseMeta
-	_meta159, _err = p.Client_().Call(ctx, "listSnapshots", &_args158, &_result160)
-	p.SetLastResponseMeta_(_meta159)
+	var _args163 MetaServiceListSnapshotsArgs
+	_args163.Req = req
+	var _result165 MetaServiceListSnapshotsResult
+	var _meta164 thrift.ResponseMeta
+	_meta164, _err = p.Client_().Call(ctx, "listSnapshots", &_args163, &_result165)
+	p.SetLastResponseMeta_(_meta164)
 	if _err != nil {
 		return
 	}
-	if _ret161 := _result160.GetSuccess(); _ret161 != nil {
-		return _ret161, nil
+	if _ret166 := _result165.GetSuccess(); _ret166 != nil {
+		return _ret166, nil
 	}
 	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "listSnapshots failed: unknown result")
 }
@@ -15043,17 +15157,17 @@ func (p *MetaServiceClient) ListSnapshots(ctx context.Context, req *ListSnapshot
 // Parameters:
 //   - Req
 func (p *MetaServiceClient) CreateBackup(ctx context.Context, req *CreateBackupReq) (_r *CreateBackupResp, _err error) {
-	var _args162 MetaServiceCreateBackupArgs
-	_args162.Req = req
-	var _result164 MetaServiceCreateBackupResult
-	var _meta163 thrift.ResponseMeta
-	_meta163, _err = p.Client_().Call(ctx, "createBackup", &_args162, &_result164)
-	p.SetLastResponseMeta_(_meta163)
+	var _args167 MetaServiceCreateBackupArgs
+	_args167.Req = req
+	var _result169 MetaServiceCreateBackupResult
+	var _meta168 thrift.ResponseMeta
+	_meta168, _err = p.Client_().Call(ctx, "createBackup", &_args167, &_result169)
+	p.SetLastResponseMeta_(_meta168)
 	if _err != nil {
 		return
 	}
-	if _ret165 := _result164.GetSuccess(); _ret165 != nil {
-		return _ret165, nil
+	if _ret170 := _result169.GetSuccess(); _ret170 != nil {
+		return _ret170, nil
 	}
 	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "createBackup failed: unknown result")
 }
@@ -15061,17 +15175,17 @@ func (p *MetaServiceClient) CreateBackup(ctx context.Context, req *CreateBackupR
 // Parameters:
 //   - Req
 func (p *MetaServiceClient) RestoreMeta(ctx context.Context, req *RestoreMetaReq) (_r *RestoreMetaResp, _err error) {
-	var _args166 MetaServiceRestoreMetaArgs
-	_args166.Req = req
-	var _result168 MetaServiceRestoreMetaResult
-	var _meta167 thrift.ResponseMeta
-	_meta167, _err = p.Client_().Call(ctx, "restoreMeta", &_args166, &_result168)
-	p.SetLastResponseMeta_(_meta167)
+	var _args171 MetaServiceRestoreMetaArgs
+	_args171.Req = req
+	var _result173 MetaServiceRestoreMetaResult
+	var _meta172 thrift.ResponseMeta
+	_meta172, _err = p.Client_().Call(ctx, "restoreMeta", &_args171, &_result173)
+	p.SetLastResponseMeta_(_meta172)
 	if _err != nil {
 		return
 	}
-	if _ret169 := _result168.GetSuccess(); _ret169 != nil {
-		return _ret169, nil
+	if _ret174 := _result173.GetSuccess(); _ret174 != nil {
+		return _ret174, nil
 	}
 	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "restoreMeta failed: unknown result")
 }
@@ -15079,17 +15193,17 @@ func (p *MetaServiceClient) RestoreMeta(ctx context.Context, req *RestoreMetaReq
 // Parameters:
 //   - Req
 func (p *MetaServiceClient) ListCluster(ctx context.Context, req *ListClusterInfoReq) (_r *ListClusterInfoResp, _err error) {
-	var _args170 MetaServiceListClusterArgs
-	_args170.Req = req
-	var _result172 MetaServiceListClusterResult
-	var _meta171 thrift.ResponseMeta
-	_meta171, _err = p.Client_().Call(ctx, "listCluster", &_args170, &_result172)
-	p.SetLastResponseMeta_(_meta171)
+	var _args175 MetaServiceListClusterArgs
+	_args175.Req = req
+	var _result177 MetaServiceListClusterResult
+	var _meta176 thrift.ResponseMeta
+	_meta176, _err = p.Client_().Call(ctx, "listCluster", &_args175, &_result177)
+	p.SetLastResponseMeta_(_meta176)
 	if _err != nil {
 		return
 	}
-	if _ret173 := _result172.GetSuccess(); _ret173 != nil {
-		return _ret173, nil
+	if _ret178 := _result177.GetSuccess(); _ret178 != nil {
+		return _ret178, nil
 	}
 	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "listCluster failed: unknown result")
 }
@@ -15097,17 +15211,17 @@ func (p *MetaServiceClient) ListCluster(ctx context.Context, req *ListClusterInf
 // Parameters:
 //   - Req
 func (p *MetaServiceClient) GetMetaDirInfo(ctx context.Context, req *GetMetaDirInfoReq) (_r *GetMetaDirInfoResp, _err error) {
-	var _args174 MetaServiceGetMetaDirInfoArgs
-	_args174.Req = req
-	var _result176 MetaServiceGetMetaDirInfoResult
-	var _meta175 thrift.ResponseMeta
-	_meta175, _err = p.Client_().Call(ctx, "getMetaDirInfo", &_args174, &_result176)
-	p.SetLastResponseMeta_(_meta175)
+	var _args179 MetaServiceGetMetaDirInfoArgs
+	_args179.Req = req
+	var _result181 MetaServiceGetMetaDirInfoResult
+	var _meta180 thrift.ResponseMeta
+	_meta180, _err = p.Client_().Call(ctx, "getMetaDirInfo", &_args179, &_result181)
+	p.SetLastResponseMeta_(_meta180)
 	if _err != nil {
 		return
 	}
-	if _ret177 := _result176.GetSuccess(); _ret177 != nil {
-		return _ret177, nil
+	if _ret182 := _result181.GetSuccess(); _ret182 != nil {
+		return _ret182, nil
 	}
 	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "getMetaDirInfo failed: unknown result")
 }
@@ -15115,17 +15229,17 @@ func (p *MetaServiceClient) GetMetaDirInfo(ctx context.Context, req *GetMetaDirI
 // Parameters:
 //   - Req
 func (p *MetaServiceClient) VerifyClientVersion(ctx context.Context, req *VerifyClientVersionReq) (_r *VerifyClientVersionResp, _err error) {
-	var _args178 MetaServiceVerifyClientVersionArgs
-	_args178.Req = req
-	var _result180 MetaServiceVerifyClientVersionResult
-	var _meta179 thrift.ResponseMeta
-	_meta179, _err = p.Client_().Call(ctx, "verifyClientVersion", &_args178, &_result180)
-	p.SetLastResponseMeta_(_meta179)
+	var _args183 MetaServiceVerifyClientVersionArgs
+	_args183.Req = req
+	var _result185 MetaServiceVerifyClientVersionResult
+	var _meta184 thrift.ResponseMeta
+	_meta184, _err = p.Client_().Call(ctx, "verifyClientVersion", &_args183, &_result185)
+	p.SetLastResponseMeta_(_meta184)
 	if _err != nil {
 		return
 	}
-	if _ret181 := _result180.GetSuccess(); _ret181 != nil {
-		return _ret181, nil
+	if _ret186 := _result185.GetSuccess(); _ret186 != nil {
+		return _ret186, nil
 	}
 	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "verifyClientVersion failed: unknown result")
 }
@@ -15150,32 +15264,32 @@ func (p *MetaServiceProcessor) ProcessorMap() map[string]thrift.TProcessorFuncti
 
 func NewMetaServiceProcessor(handler MetaService) *MetaServiceProcessor {
 
-	self182 := &MetaServiceProcessor{handler: handler, processorMap: make(map[string]thrift.TProcessorFunction)}
-	self182.processorMap["createSpace"] = &metaServiceProcessorCreateSpace{handler: handler}
-	self182.processorMap["dropSpace"] = &metaServiceProcessorDropSpace{handler: handler}
-	self182.processorMap["getSpace"] = &metaServiceProcessorGetSpace{handler: handler}
-	self182.processorMap["listSpaces"] = &metaServiceProcessorListSpaces{handler: handler}
-	self182.processorMap["createTag"] = &metaServiceProcessorCreateTag{handler: handler}
-	self182.processorMap["dropTag"] = &metaServiceProcessorDropTag{handler: handler}
-	self182.processorMap["getTag"] = &metaServiceProcessorGetTag{handler: handler}
-	self182.processorMap["listTags"] = &metaServiceProcessorListTags{handler: handler}
-	self182.processorMap["createEdge"] = &metaServiceProcessorCreateEdge{handler: handler}
-	self182.processorMap["dropEdge"] = &metaServiceProcessorDropEdge{handler: handler}
-	self182.processorMap["getEdge"] = &metaServiceProcessorGetEdge{handler: handler}
-	self182.processorMap["listEdges"] = &metaServiceProcessorListEdges{handler: handler}
-	self182.processorMap["listHosts"] = &metaServiceProcessorListHosts{handler: handler}
-	self182.processorMap["getPartsAlloc"] = &metaServiceProcessorGetPartsAlloc{handler: handler}
-	self182.processorMap["listParts"] = &metaServiceProcessorListParts{handler: handler}
-	self182.processorMap["heartBeat"] = &metaServiceProcessorHeartBeat{handler: handler}
-	self182.processorMap["agentHeartbeat"] = &metaServiceProcessorAgentHeartbeat{handler: handler}
-	self182.processorMap["dropSnapshot"] = &metaServiceProcessorDropSnapshot{handler: handler}
-	self182.processorMap["listSnapshots"] = &metaServiceProcessorListSnapshots{handler: handler}
-	self182.processorMap["createBackup"] = &metaServiceProcessorCreateBackup{handler: handler}
-	self182.processorMap["restoreMeta"] = &metaServiceProcessorRestoreMeta{handler: handler}
-	self182.processorMap["listCluster"] = &metaServiceProcessorListCluster{handler: handler}
-	self182.processorMap["getMetaDirInfo"] = &metaServiceProcessorGetMetaDirInfo{handler: handler}
-	self182.processorMap["verifyClientVersion"] = &metaServiceProcessorVerifyClientVersion{handler: handler}
-	return self182
+	self187 := &MetaServiceProcessor{handler: handler, processorMap: make(map[string]thrift.TProcessorFunction)}
+	self187.processorMap["createSpace"] = &metaServiceProcessorCreateSpace{handler: handler}
+	self187.processorMap["dropSpace"] = &metaServiceProcessorDropSpace{handler: handler}
+	self187.processorMap["getSpace"] = &metaServiceProcessorGetSpace{handler: handler}
+	self187.processorMap["listSpaces"] = &metaServiceProcessorListSpaces{handler: handler}
+	self187.processorMap["createTag"] = &metaServiceProcessorCreateTag{handler: handler}
+	self187.processorMap["dropTag"] = &metaServiceProcessorDropTag{handler: handler}
+	self187.processorMap["getTag"] = &metaServiceProcessorGetTag{handler: handler}
+	self187.processorMap["listTags"] = &metaServiceProcessorListTags{handler: handler}
+	self187.processorMap["createEdge"] = &metaServiceProcessorCreateEdge{handler: handler}
+	self187.processorMap["dropEdge"] = &metaServiceProcessorDropEdge{handler: handler}
+	self187.processorMap["getEdge"] = &metaServiceProcessorGetEdge{handler: handler}
+	self187.processorMap["listEdges"] = &metaServiceProcessorListEdges{handler: handler}
+	self187.processorMap["listHosts"] = &metaServiceProcessorListHosts{handler: handler}
+	self187.processorMap["getPartsAlloc"] = &metaServiceProcessorGetPartsAlloc{handler: handler}
+	self187.processorMap["listParts"] = &metaServiceProcessorListParts{handler: handler}
+	self187.processorMap["heartBeat"] = &metaServiceProcessorHeartBeat{handler: handler}
+	self187.processorMap["agentHeartbeat"] = &metaServiceProcessorAgentHeartbeat{handler: handler}
+	self187.processorMap["dropSnapshot"] = &metaServiceProcessorDropSnapshot{handler: handler}
+	self187.processorMap["listSnapshots"] = &metaServiceProcessorListSnapshots{handler: handler}
+	self187.processorMap["createBackup"] = &metaServiceProcessorCreateBackup{handler: handler}
+	self187.processorMap["restoreMeta"] = &metaServiceProcessorRestoreMeta{handler: handler}
+	self187.processorMap["listCluster"] = &metaServiceProcessorListCluster{handler: handler}
+	self187.processorMap["getMetaDirInfo"] = &metaServiceProcessorGetMetaDirInfo{handler: handler}
+	self187.processorMap["verifyClientVersion"] = &metaServiceProcessorVerifyClientVersion{handler: handler}
+	return self187
 }
 
 func (p *MetaServiceProcessor) Process(ctx context.Context, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
@@ -15188,12 +15302,12 @@ func (p *MetaServiceProcessor) Process(ctx context.Context, iprot, oprot thrift.
 	}
 	iprot.Skip(ctx, thrift.STRUCT)
 	iprot.ReadMessageEnd(ctx)
-	x183 := thrift.NewTApplicationException(thrift.UNKNOWN_METHOD, "Unknown function "+name)
+	x188 := thrift.NewTApplicationException(thrift.UNKNOWN_METHOD, "Unknown function "+name)
 	oprot.WriteMessageBegin(ctx, name, thrift.EXCEPTION, seqId)
-	x183.Write(ctx, oprot)
+	x188.Write(ctx, oprot)
 	oprot.WriteMessageEnd(ctx)
 	oprot.Flush(ctx)
-	return false, x183
+	return false, x188
 
 }
 
@@ -15202,7 +15316,7 @@ type metaServiceProcessorCreateSpace struct {
 }
 
 func (p *metaServiceProcessorCreateSpace) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err184 error
+	var _write_err189 error
 	args := MetaServiceCreateSpaceArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -15248,21 +15362,21 @@ func (p *metaServiceProcessorCreateSpace) Process(ctx context.Context, seqId int
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc185 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing createSpace: "+err2.Error())
+		_exc190 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing createSpace: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "createSpace", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err184 = thrift.WrapTException(err2)
+			_write_err189 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc185.Write(ctx, oprot); _write_err184 == nil && err2 != nil {
-			_write_err184 = thrift.WrapTException(err2)
+		if err2 := _exc190.Write(ctx, oprot); _write_err189 == nil && err2 != nil {
+			_write_err189 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err184 == nil && err2 != nil {
-			_write_err184 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err189 == nil && err2 != nil {
+			_write_err189 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err184 == nil && err2 != nil {
-			_write_err184 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err189 == nil && err2 != nil {
+			_write_err189 = thrift.WrapTException(err2)
 		}
-		if _write_err184 != nil {
-			return false, thrift.WrapTException(_write_err184)
+		if _write_err189 != nil {
+			return false, thrift.WrapTException(_write_err189)
 		}
 		return true, err
 	} else {
@@ -15270,19 +15384,19 @@ func (p *metaServiceProcessorCreateSpace) Process(ctx context.Context, seqId int
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "createSpace", thrift.REPLY, seqId); err2 != nil {
-		_write_err184 = thrift.WrapTException(err2)
+		_write_err189 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err184 == nil && err2 != nil {
-		_write_err184 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err189 == nil && err2 != nil {
+		_write_err189 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err184 == nil && err2 != nil {
-		_write_err184 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err189 == nil && err2 != nil {
+		_write_err189 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err184 == nil && err2 != nil {
-		_write_err184 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err189 == nil && err2 != nil {
+		_write_err189 = thrift.WrapTException(err2)
 	}
-	if _write_err184 != nil {
-		return false, thrift.WrapTException(_write_err184)
+	if _write_err189 != nil {
+		return false, thrift.WrapTException(_write_err189)
 	}
 	return true, err
 }
@@ -15292,7 +15406,7 @@ type metaServiceProcessorDropSpace struct {
 }
 
 func (p *metaServiceProcessorDropSpace) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err186 error
+	var _write_err191 error
 	args := MetaServiceDropSpaceArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -15338,21 +15452,21 @@ func (p *metaServiceProcessorDropSpace) Process(ctx context.Context, seqId int32
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc187 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing dropSpace: "+err2.Error())
+		_exc192 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing dropSpace: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "dropSpace", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err186 = thrift.WrapTException(err2)
+			_write_err191 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc187.Write(ctx, oprot); _write_err186 == nil && err2 != nil {
-			_write_err186 = thrift.WrapTException(err2)
+		if err2 := _exc192.Write(ctx, oprot); _write_err191 == nil && err2 != nil {
+			_write_err191 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err186 == nil && err2 != nil {
-			_write_err186 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err191 == nil && err2 != nil {
+			_write_err191 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err186 == nil && err2 != nil {
-			_write_err186 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err191 == nil && err2 != nil {
+			_write_err191 = thrift.WrapTException(err2)
 		}
-		if _write_err186 != nil {
-			return false, thrift.WrapTException(_write_err186)
+		if _write_err191 != nil {
+			return false, thrift.WrapTException(_write_err191)
 		}
 		return true, err
 	} else {
@@ -15360,19 +15474,19 @@ func (p *metaServiceProcessorDropSpace) Process(ctx context.Context, seqId int32
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "dropSpace", thrift.REPLY, seqId); err2 != nil {
-		_write_err186 = thrift.WrapTException(err2)
+		_write_err191 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err186 == nil && err2 != nil {
-		_write_err186 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err191 == nil && err2 != nil {
+		_write_err191 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err186 == nil && err2 != nil {
-		_write_err186 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err191 == nil && err2 != nil {
+		_write_err191 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err186 == nil && err2 != nil {
-		_write_err186 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err191 == nil && err2 != nil {
+		_write_err191 = thrift.WrapTException(err2)
 	}
-	if _write_err186 != nil {
-		return false, thrift.WrapTException(_write_err186)
+	if _write_err191 != nil {
+		return false, thrift.WrapTException(_write_err191)
 	}
 	return true, err
 }
@@ -15382,7 +15496,7 @@ type metaServiceProcessorGetSpace struct {
 }
 
 func (p *metaServiceProcessorGetSpace) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err188 error
+	var _write_err193 error
 	args := MetaServiceGetSpaceArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -15428,21 +15542,21 @@ func (p *metaServiceProcessorGetSpace) Process(ctx context.Context, seqId int32,
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc189 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing getSpace: "+err2.Error())
+		_exc194 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing getSpace: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "getSpace", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err188 = thrift.WrapTException(err2)
+			_write_err193 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc189.Write(ctx, oprot); _write_err188 == nil && err2 != nil {
-			_write_err188 = thrift.WrapTException(err2)
+		if err2 := _exc194.Write(ctx, oprot); _write_err193 == nil && err2 != nil {
+			_write_err193 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err188 == nil && err2 != nil {
-			_write_err188 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err193 == nil && err2 != nil {
+			_write_err193 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err188 == nil && err2 != nil {
-			_write_err188 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err193 == nil && err2 != nil {
+			_write_err193 = thrift.WrapTException(err2)
 		}
-		if _write_err188 != nil {
-			return false, thrift.WrapTException(_write_err188)
+		if _write_err193 != nil {
+			return false, thrift.WrapTException(_write_err193)
 		}
 		return true, err
 	} else {
@@ -15450,19 +15564,19 @@ func (p *metaServiceProcessorGetSpace) Process(ctx context.Context, seqId int32,
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "getSpace", thrift.REPLY, seqId); err2 != nil {
-		_write_err188 = thrift.WrapTException(err2)
+		_write_err193 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err188 == nil && err2 != nil {
-		_write_err188 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err193 == nil && err2 != nil {
+		_write_err193 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err188 == nil && err2 != nil {
-		_write_err188 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err193 == nil && err2 != nil {
+		_write_err193 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err188 == nil && err2 != nil {
-		_write_err188 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err193 == nil && err2 != nil {
+		_write_err193 = thrift.WrapTException(err2)
 	}
-	if _write_err188 != nil {
-		return false, thrift.WrapTException(_write_err188)
+	if _write_err193 != nil {
+		return false, thrift.WrapTException(_write_err193)
 	}
 	return true, err
 }
@@ -15472,7 +15586,7 @@ type metaServiceProcessorListSpaces struct {
 }
 
 func (p *metaServiceProcessorListSpaces) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err190 error
+	var _write_err195 error
 	args := MetaServiceListSpacesArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -15518,21 +15632,21 @@ func (p *metaServiceProcessorListSpaces) Process(ctx context.Context, seqId int3
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc191 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing listSpaces: "+err2.Error())
+		_exc196 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing listSpaces: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "listSpaces", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err190 = thrift.WrapTException(err2)
+			_write_err195 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc191.Write(ctx, oprot); _write_err190 == nil && err2 != nil {
-			_write_err190 = thrift.WrapTException(err2)
+		if err2 := _exc196.Write(ctx, oprot); _write_err195 == nil && err2 != nil {
+			_write_err195 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err190 == nil && err2 != nil {
-			_write_err190 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err195 == nil && err2 != nil {
+			_write_err195 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err190 == nil && err2 != nil {
-			_write_err190 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err195 == nil && err2 != nil {
+			_write_err195 = thrift.WrapTException(err2)
 		}
-		if _write_err190 != nil {
-			return false, thrift.WrapTException(_write_err190)
+		if _write_err195 != nil {
+			return false, thrift.WrapTException(_write_err195)
 		}
 		return true, err
 	} else {
@@ -15540,19 +15654,19 @@ func (p *metaServiceProcessorListSpaces) Process(ctx context.Context, seqId int3
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "listSpaces", thrift.REPLY, seqId); err2 != nil {
-		_write_err190 = thrift.WrapTException(err2)
+		_write_err195 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err190 == nil && err2 != nil {
-		_write_err190 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err195 == nil && err2 != nil {
+		_write_err195 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err190 == nil && err2 != nil {
-		_write_err190 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err195 == nil && err2 != nil {
+		_write_err195 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err190 == nil && err2 != nil {
-		_write_err190 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err195 == nil && err2 != nil {
+		_write_err195 = thrift.WrapTException(err2)
 	}
-	if _write_err190 != nil {
-		return false, thrift.WrapTException(_write_err190)
+	if _write_err195 != nil {
+		return false, thrift.WrapTException(_write_err195)
 	}
 	return true, err
 }
@@ -15562,7 +15676,7 @@ type metaServiceProcessorCreateTag struct {
 }
 
 func (p *metaServiceProcessorCreateTag) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err192 error
+	var _write_err197 error
 	args := MetaServiceCreateTagArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -15608,21 +15722,21 @@ func (p *metaServiceProcessorCreateTag) Process(ctx context.Context, seqId int32
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc193 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing createTag: "+err2.Error())
+		_exc198 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing createTag: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "createTag", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err192 = thrift.WrapTException(err2)
+			_write_err197 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc193.Write(ctx, oprot); _write_err192 == nil && err2 != nil {
-			_write_err192 = thrift.WrapTException(err2)
+		if err2 := _exc198.Write(ctx, oprot); _write_err197 == nil && err2 != nil {
+			_write_err197 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err192 == nil && err2 != nil {
-			_write_err192 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err197 == nil && err2 != nil {
+			_write_err197 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err192 == nil && err2 != nil {
-			_write_err192 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err197 == nil && err2 != nil {
+			_write_err197 = thrift.WrapTException(err2)
 		}
-		if _write_err192 != nil {
-			return false, thrift.WrapTException(_write_err192)
+		if _write_err197 != nil {
+			return false, thrift.WrapTException(_write_err197)
 		}
 		return true, err
 	} else {
@@ -15630,19 +15744,19 @@ func (p *metaServiceProcessorCreateTag) Process(ctx context.Context, seqId int32
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "createTag", thrift.REPLY, seqId); err2 != nil {
-		_write_err192 = thrift.WrapTException(err2)
+		_write_err197 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err192 == nil && err2 != nil {
-		_write_err192 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err197 == nil && err2 != nil {
+		_write_err197 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err192 == nil && err2 != nil {
-		_write_err192 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err197 == nil && err2 != nil {
+		_write_err197 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err192 == nil && err2 != nil {
-		_write_err192 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err197 == nil && err2 != nil {
+		_write_err197 = thrift.WrapTException(err2)
 	}
-	if _write_err192 != nil {
-		return false, thrift.WrapTException(_write_err192)
+	if _write_err197 != nil {
+		return false, thrift.WrapTException(_write_err197)
 	}
 	return true, err
 }
@@ -15652,7 +15766,7 @@ type metaServiceProcessorDropTag struct {
 }
 
 func (p *metaServiceProcessorDropTag) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err194 error
+	var _write_err199 error
 	args := MetaServiceDropTagArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -15698,21 +15812,21 @@ func (p *metaServiceProcessorDropTag) Process(ctx context.Context, seqId int32, 
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc195 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing dropTag: "+err2.Error())
+		_exc200 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing dropTag: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "dropTag", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err194 = thrift.WrapTException(err2)
+			_write_err199 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc195.Write(ctx, oprot); _write_err194 == nil && err2 != nil {
-			_write_err194 = thrift.WrapTException(err2)
+		if err2 := _exc200.Write(ctx, oprot); _write_err199 == nil && err2 != nil {
+			_write_err199 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err194 == nil && err2 != nil {
-			_write_err194 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err199 == nil && err2 != nil {
+			_write_err199 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err194 == nil && err2 != nil {
-			_write_err194 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err199 == nil && err2 != nil {
+			_write_err199 = thrift.WrapTException(err2)
 		}
-		if _write_err194 != nil {
-			return false, thrift.WrapTException(_write_err194)
+		if _write_err199 != nil {
+			return false, thrift.WrapTException(_write_err199)
 		}
 		return true, err
 	} else {
@@ -15720,19 +15834,19 @@ func (p *metaServiceProcessorDropTag) Process(ctx context.Context, seqId int32, 
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "dropTag", thrift.REPLY, seqId); err2 != nil {
-		_write_err194 = thrift.WrapTException(err2)
+		_write_err199 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err194 == nil && err2 != nil {
-		_write_err194 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err199 == nil && err2 != nil {
+		_write_err199 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err194 == nil && err2 != nil {
-		_write_err194 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err199 == nil && err2 != nil {
+		_write_err199 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err194 == nil && err2 != nil {
-		_write_err194 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err199 == nil && err2 != nil {
+		_write_err199 = thrift.WrapTException(err2)
 	}
-	if _write_err194 != nil {
-		return false, thrift.WrapTException(_write_err194)
+	if _write_err199 != nil {
+		return false, thrift.WrapTException(_write_err199)
 	}
 	return true, err
 }
@@ -15742,7 +15856,7 @@ type metaServiceProcessorGetTag struct {
 }
 
 func (p *metaServiceProcessorGetTag) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err196 error
+	var _write_err201 error
 	args := MetaServiceGetTagArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -15788,21 +15902,21 @@ func (p *metaServiceProcessorGetTag) Process(ctx context.Context, seqId int32, i
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc197 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing getTag: "+err2.Error())
+		_exc202 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing getTag: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "getTag", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err196 = thrift.WrapTException(err2)
+			_write_err201 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc197.Write(ctx, oprot); _write_err196 == nil && err2 != nil {
-			_write_err196 = thrift.WrapTException(err2)
+		if err2 := _exc202.Write(ctx, oprot); _write_err201 == nil && err2 != nil {
+			_write_err201 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err196 == nil && err2 != nil {
-			_write_err196 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err201 == nil && err2 != nil {
+			_write_err201 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err196 == nil && err2 != nil {
-			_write_err196 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err201 == nil && err2 != nil {
+			_write_err201 = thrift.WrapTException(err2)
 		}
-		if _write_err196 != nil {
-			return false, thrift.WrapTException(_write_err196)
+		if _write_err201 != nil {
+			return false, thrift.WrapTException(_write_err201)
 		}
 		return true, err
 	} else {
@@ -15810,19 +15924,19 @@ func (p *metaServiceProcessorGetTag) Process(ctx context.Context, seqId int32, i
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "getTag", thrift.REPLY, seqId); err2 != nil {
-		_write_err196 = thrift.WrapTException(err2)
+		_write_err201 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err196 == nil && err2 != nil {
-		_write_err196 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err201 == nil && err2 != nil {
+		_write_err201 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err196 == nil && err2 != nil {
-		_write_err196 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err201 == nil && err2 != nil {
+		_write_err201 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err196 == nil && err2 != nil {
-		_write_err196 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err201 == nil && err2 != nil {
+		_write_err201 = thrift.WrapTException(err2)
 	}
-	if _write_err196 != nil {
-		return false, thrift.WrapTException(_write_err196)
+	if _write_err201 != nil {
+		return false, thrift.WrapTException(_write_err201)
 	}
 	return true, err
 }
@@ -15832,7 +15946,7 @@ type metaServiceProcessorListTags struct {
 }
 
 func (p *metaServiceProcessorListTags) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err198 error
+	var _write_err203 error
 	args := MetaServiceListTagsArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -15878,21 +15992,21 @@ func (p *metaServiceProcessorListTags) Process(ctx context.Context, seqId int32,
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc199 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing listTags: "+err2.Error())
+		_exc204 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing listTags: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "listTags", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err198 = thrift.WrapTException(err2)
+			_write_err203 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc199.Write(ctx, oprot); _write_err198 == nil && err2 != nil {
-			_write_err198 = thrift.WrapTException(err2)
+		if err2 := _exc204.Write(ctx, oprot); _write_err203 == nil && err2 != nil {
+			_write_err203 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err198 == nil && err2 != nil {
-			_write_err198 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err203 == nil && err2 != nil {
+			_write_err203 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err198 == nil && err2 != nil {
-			_write_err198 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err203 == nil && err2 != nil {
+			_write_err203 = thrift.WrapTException(err2)
 		}
-		if _write_err198 != nil {
-			return false, thrift.WrapTException(_write_err198)
+		if _write_err203 != nil {
+			return false, thrift.WrapTException(_write_err203)
 		}
 		return true, err
 	} else {
@@ -15900,19 +16014,19 @@ func (p *metaServiceProcessorListTags) Process(ctx context.Context, seqId int32,
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "listTags", thrift.REPLY, seqId); err2 != nil {
-		_write_err198 = thrift.WrapTException(err2)
+		_write_err203 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err198 == nil && err2 != nil {
-		_write_err198 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err203 == nil && err2 != nil {
+		_write_err203 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err198 == nil && err2 != nil {
-		_write_err198 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err203 == nil && err2 != nil {
+		_write_err203 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err198 == nil && err2 != nil {
-		_write_err198 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err203 == nil && err2 != nil {
+		_write_err203 = thrift.WrapTException(err2)
 	}
-	if _write_err198 != nil {
-		return false, thrift.WrapTException(_write_err198)
+	if _write_err203 != nil {
+		return false, thrift.WrapTException(_write_err203)
 	}
 	return true, err
 }
@@ -15922,7 +16036,7 @@ type metaServiceProcessorCreateEdge struct {
 }
 
 func (p *metaServiceProcessorCreateEdge) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err200 error
+	var _write_err205 error
 	args := MetaServiceCreateEdgeArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -15968,21 +16082,21 @@ func (p *metaServiceProcessorCreateEdge) Process(ctx context.Context, seqId int3
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc201 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing createEdge: "+err2.Error())
+		_exc206 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing createEdge: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "createEdge", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err200 = thrift.WrapTException(err2)
+			_write_err205 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc201.Write(ctx, oprot); _write_err200 == nil && err2 != nil {
-			_write_err200 = thrift.WrapTException(err2)
+		if err2 := _exc206.Write(ctx, oprot); _write_err205 == nil && err2 != nil {
+			_write_err205 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err200 == nil && err2 != nil {
-			_write_err200 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err205 == nil && err2 != nil {
+			_write_err205 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err200 == nil && err2 != nil {
-			_write_err200 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err205 == nil && err2 != nil {
+			_write_err205 = thrift.WrapTException(err2)
 		}
-		if _write_err200 != nil {
-			return false, thrift.WrapTException(_write_err200)
+		if _write_err205 != nil {
+			return false, thrift.WrapTException(_write_err205)
 		}
 		return true, err
 	} else {
@@ -15990,19 +16104,19 @@ func (p *metaServiceProcessorCreateEdge) Process(ctx context.Context, seqId int3
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "createEdge", thrift.REPLY, seqId); err2 != nil {
-		_write_err200 = thrift.WrapTException(err2)
+		_write_err205 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err200 == nil && err2 != nil {
-		_write_err200 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err205 == nil && err2 != nil {
+		_write_err205 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err200 == nil && err2 != nil {
-		_write_err200 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err205 == nil && err2 != nil {
+		_write_err205 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err200 == nil && err2 != nil {
-		_write_err200 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err205 == nil && err2 != nil {
+		_write_err205 = thrift.WrapTException(err2)
 	}
-	if _write_err200 != nil {
-		return false, thrift.WrapTException(_write_err200)
+	if _write_err205 != nil {
+		return false, thrift.WrapTException(_write_err205)
 	}
 	return true, err
 }
@@ -16012,7 +16126,7 @@ type metaServiceProcessorDropEdge struct {
 }
 
 func (p *metaServiceProcessorDropEdge) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err202 error
+	var _write_err207 error
 	args := MetaServiceDropEdgeArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -16058,21 +16172,21 @@ func (p *metaServiceProcessorDropEdge) Process(ctx context.Context, seqId int32,
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc203 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing dropEdge: "+err2.Error())
+		_exc208 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing dropEdge: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "dropEdge", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err202 = thrift.WrapTException(err2)
+			_write_err207 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc203.Write(ctx, oprot); _write_err202 == nil && err2 != nil {
-			_write_err202 = thrift.WrapTException(err2)
+		if err2 := _exc208.Write(ctx, oprot); _write_err207 == nil && err2 != nil {
+			_write_err207 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err202 == nil && err2 != nil {
-			_write_err202 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err207 == nil && err2 != nil {
+			_write_err207 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err202 == nil && err2 != nil {
-			_write_err202 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err207 == nil && err2 != nil {
+			_write_err207 = thrift.WrapTException(err2)
 		}
-		if _write_err202 != nil {
-			return false, thrift.WrapTException(_write_err202)
+		if _write_err207 != nil {
+			return false, thrift.WrapTException(_write_err207)
 		}
 		return true, err
 	} else {
@@ -16080,19 +16194,19 @@ func (p *metaServiceProcessorDropEdge) Process(ctx context.Context, seqId int32,
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "dropEdge", thrift.REPLY, seqId); err2 != nil {
-		_write_err202 = thrift.WrapTException(err2)
+		_write_err207 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err202 == nil && err2 != nil {
-		_write_err202 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err207 == nil && err2 != nil {
+		_write_err207 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err202 == nil && err2 != nil {
-		_write_err202 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err207 == nil && err2 != nil {
+		_write_err207 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err202 == nil && err2 != nil {
-		_write_err202 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err207 == nil && err2 != nil {
+		_write_err207 = thrift.WrapTException(err2)
 	}
-	if _write_err202 != nil {
-		return false, thrift.WrapTException(_write_err202)
+	if _write_err207 != nil {
+		return false, thrift.WrapTException(_write_err207)
 	}
 	return true, err
 }
@@ -16102,7 +16216,7 @@ type metaServiceProcessorGetEdge struct {
 }
 
 func (p *metaServiceProcessorGetEdge) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err204 error
+	var _write_err209 error
 	args := MetaServiceGetEdgeArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -16148,21 +16262,21 @@ func (p *metaServiceProcessorGetEdge) Process(ctx context.Context, seqId int32, 
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc205 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing getEdge: "+err2.Error())
+		_exc210 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing getEdge: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "getEdge", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err204 = thrift.WrapTException(err2)
+			_write_err209 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc205.Write(ctx, oprot); _write_err204 == nil && err2 != nil {
-			_write_err204 = thrift.WrapTException(err2)
+		if err2 := _exc210.Write(ctx, oprot); _write_err209 == nil && err2 != nil {
+			_write_err209 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err204 == nil && err2 != nil {
-			_write_err204 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err209 == nil && err2 != nil {
+			_write_err209 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err204 == nil && err2 != nil {
-			_write_err204 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err209 == nil && err2 != nil {
+			_write_err209 = thrift.WrapTException(err2)
 		}
-		if _write_err204 != nil {
-			return false, thrift.WrapTException(_write_err204)
+		if _write_err209 != nil {
+			return false, thrift.WrapTException(_write_err209)
 		}
 		return true, err
 	} else {
@@ -16170,19 +16284,19 @@ func (p *metaServiceProcessorGetEdge) Process(ctx context.Context, seqId int32, 
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "getEdge", thrift.REPLY, seqId); err2 != nil {
-		_write_err204 = thrift.WrapTException(err2)
+		_write_err209 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err204 == nil && err2 != nil {
-		_write_err204 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err209 == nil && err2 != nil {
+		_write_err209 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err204 == nil && err2 != nil {
-		_write_err204 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err209 == nil && err2 != nil {
+		_write_err209 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err204 == nil && err2 != nil {
-		_write_err204 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err209 == nil && err2 != nil {
+		_write_err209 = thrift.WrapTException(err2)
 	}
-	if _write_err204 != nil {
-		return false, thrift.WrapTException(_write_err204)
+	if _write_err209 != nil {
+		return false, thrift.WrapTException(_write_err209)
 	}
 	return true, err
 }
@@ -16192,7 +16306,7 @@ type metaServiceProcessorListEdges struct {
 }
 
 func (p *metaServiceProcessorListEdges) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err206 error
+	var _write_err211 error
 	args := MetaServiceListEdgesArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -16238,21 +16352,21 @@ func (p *metaServiceProcessorListEdges) Process(ctx context.Context, seqId int32
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc207 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing listEdges: "+err2.Error())
+		_exc212 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing listEdges: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "listEdges", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err206 = thrift.WrapTException(err2)
+			_write_err211 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc207.Write(ctx, oprot); _write_err206 == nil && err2 != nil {
-			_write_err206 = thrift.WrapTException(err2)
+		if err2 := _exc212.Write(ctx, oprot); _write_err211 == nil && err2 != nil {
+			_write_err211 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err206 == nil && err2 != nil {
-			_write_err206 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err211 == nil && err2 != nil {
+			_write_err211 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err206 == nil && err2 != nil {
-			_write_err206 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err211 == nil && err2 != nil {
+			_write_err211 = thrift.WrapTException(err2)
 		}
-		if _write_err206 != nil {
-			return false, thrift.WrapTException(_write_err206)
+		if _write_err211 != nil {
+			return false, thrift.WrapTException(_write_err211)
 		}
 		return true, err
 	} else {
@@ -16260,19 +16374,19 @@ func (p *metaServiceProcessorListEdges) Process(ctx context.Context, seqId int32
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "listEdges", thrift.REPLY, seqId); err2 != nil {
-		_write_err206 = thrift.WrapTException(err2)
+		_write_err211 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err206 == nil && err2 != nil {
-		_write_err206 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err211 == nil && err2 != nil {
+		_write_err211 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err206 == nil && err2 != nil {
-		_write_err206 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err211 == nil && err2 != nil {
+		_write_err211 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err206 == nil && err2 != nil {
-		_write_err206 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err211 == nil && err2 != nil {
+		_write_err211 = thrift.WrapTException(err2)
 	}
-	if _write_err206 != nil {
-		return false, thrift.WrapTException(_write_err206)
+	if _write_err211 != nil {
+		return false, thrift.WrapTException(_write_err211)
 	}
 	return true, err
 }
@@ -16282,7 +16396,7 @@ type metaServiceProcessorListHosts struct {
 }
 
 func (p *metaServiceProcessorListHosts) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err208 error
+	var _write_err213 error
 	args := MetaServiceListHostsArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -16328,21 +16442,21 @@ func (p *metaServiceProcessorListHosts) Process(ctx context.Context, seqId int32
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc209 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing listHosts: "+err2.Error())
+		_exc214 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing listHosts: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "listHosts", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err208 = thrift.WrapTException(err2)
+			_write_err213 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc209.Write(ctx, oprot); _write_err208 == nil && err2 != nil {
-			_write_err208 = thrift.WrapTException(err2)
+		if err2 := _exc214.Write(ctx, oprot); _write_err213 == nil && err2 != nil {
+			_write_err213 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err208 == nil && err2 != nil {
-			_write_err208 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err213 == nil && err2 != nil {
+			_write_err213 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err208 == nil && err2 != nil {
-			_write_err208 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err213 == nil && err2 != nil {
+			_write_err213 = thrift.WrapTException(err2)
 		}
-		if _write_err208 != nil {
-			return false, thrift.WrapTException(_write_err208)
+		if _write_err213 != nil {
+			return false, thrift.WrapTException(_write_err213)
 		}
 		return true, err
 	} else {
@@ -16350,19 +16464,19 @@ func (p *metaServiceProcessorListHosts) Process(ctx context.Context, seqId int32
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "listHosts", thrift.REPLY, seqId); err2 != nil {
-		_write_err208 = thrift.WrapTException(err2)
+		_write_err213 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err208 == nil && err2 != nil {
-		_write_err208 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err213 == nil && err2 != nil {
+		_write_err213 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err208 == nil && err2 != nil {
-		_write_err208 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err213 == nil && err2 != nil {
+		_write_err213 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err208 == nil && err2 != nil {
-		_write_err208 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err213 == nil && err2 != nil {
+		_write_err213 = thrift.WrapTException(err2)
 	}
-	if _write_err208 != nil {
-		return false, thrift.WrapTException(_write_err208)
+	if _write_err213 != nil {
+		return false, thrift.WrapTException(_write_err213)
 	}
 	return true, err
 }
@@ -16372,7 +16486,7 @@ type metaServiceProcessorGetPartsAlloc struct {
 }
 
 func (p *metaServiceProcessorGetPartsAlloc) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err210 error
+	var _write_err215 error
 	args := MetaServiceGetPartsAllocArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -16418,21 +16532,21 @@ func (p *metaServiceProcessorGetPartsAlloc) Process(ctx context.Context, seqId i
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc211 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing getPartsAlloc: "+err2.Error())
+		_exc216 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing getPartsAlloc: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "getPartsAlloc", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err210 = thrift.WrapTException(err2)
+			_write_err215 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc211.Write(ctx, oprot); _write_err210 == nil && err2 != nil {
-			_write_err210 = thrift.WrapTException(err2)
+		if err2 := _exc216.Write(ctx, oprot); _write_err215 == nil && err2 != nil {
+			_write_err215 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err210 == nil && err2 != nil {
-			_write_err210 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err215 == nil && err2 != nil {
+			_write_err215 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err210 == nil && err2 != nil {
-			_write_err210 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err215 == nil && err2 != nil {
+			_write_err215 = thrift.WrapTException(err2)
 		}
-		if _write_err210 != nil {
-			return false, thrift.WrapTException(_write_err210)
+		if _write_err215 != nil {
+			return false, thrift.WrapTException(_write_err215)
 		}
 		return true, err
 	} else {
@@ -16440,19 +16554,19 @@ func (p *metaServiceProcessorGetPartsAlloc) Process(ctx context.Context, seqId i
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "getPartsAlloc", thrift.REPLY, seqId); err2 != nil {
-		_write_err210 = thrift.WrapTException(err2)
+		_write_err215 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err210 == nil && err2 != nil {
-		_write_err210 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err215 == nil && err2 != nil {
+		_write_err215 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err210 == nil && err2 != nil {
-		_write_err210 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err215 == nil && err2 != nil {
+		_write_err215 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err210 == nil && err2 != nil {
-		_write_err210 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err215 == nil && err2 != nil {
+		_write_err215 = thrift.WrapTException(err2)
 	}
-	if _write_err210 != nil {
-		return false, thrift.WrapTException(_write_err210)
+	if _write_err215 != nil {
+		return false, thrift.WrapTException(_write_err215)
 	}
 	return true, err
 }
@@ -16462,7 +16576,7 @@ type metaServiceProcessorListParts struct {
 }
 
 func (p *metaServiceProcessorListParts) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err212 error
+	var _write_err217 error
 	args := MetaServiceListPartsArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -16508,21 +16622,21 @@ func (p *metaServiceProcessorListParts) Process(ctx context.Context, seqId int32
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc213 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing listParts: "+err2.Error())
+		_exc218 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing listParts: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "listParts", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err212 = thrift.WrapTException(err2)
+			_write_err217 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc213.Write(ctx, oprot); _write_err212 == nil && err2 != nil {
-			_write_err212 = thrift.WrapTException(err2)
+		if err2 := _exc218.Write(ctx, oprot); _write_err217 == nil && err2 != nil {
+			_write_err217 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err212 == nil && err2 != nil {
-			_write_err212 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err217 == nil && err2 != nil {
+			_write_err217 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err212 == nil && err2 != nil {
-			_write_err212 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err217 == nil && err2 != nil {
+			_write_err217 = thrift.WrapTException(err2)
 		}
-		if _write_err212 != nil {
-			return false, thrift.WrapTException(_write_err212)
+		if _write_err217 != nil {
+			return false, thrift.WrapTException(_write_err217)
 		}
 		return true, err
 	} else {
@@ -16530,19 +16644,19 @@ func (p *metaServiceProcessorListParts) Process(ctx context.Context, seqId int32
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "listParts", thrift.REPLY, seqId); err2 != nil {
-		_write_err212 = thrift.WrapTException(err2)
+		_write_err217 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err212 == nil && err2 != nil {
-		_write_err212 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err217 == nil && err2 != nil {
+		_write_err217 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err212 == nil && err2 != nil {
-		_write_err212 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err217 == nil && err2 != nil {
+		_write_err217 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err212 == nil && err2 != nil {
-		_write_err212 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err217 == nil && err2 != nil {
+		_write_err217 = thrift.WrapTException(err2)
 	}
-	if _write_err212 != nil {
-		return false, thrift.WrapTException(_write_err212)
+	if _write_err217 != nil {
+		return false, thrift.WrapTException(_write_err217)
 	}
 	return true, err
 }
@@ -16552,7 +16666,7 @@ type metaServiceProcessorHeartBeat struct {
 }
 
 func (p *metaServiceProcessorHeartBeat) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err214 error
+	var _write_err219 error
 	args := MetaServiceHeartBeatArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -16598,21 +16712,21 @@ func (p *metaServiceProcessorHeartBeat) Process(ctx context.Context, seqId int32
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc215 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing heartBeat: "+err2.Error())
+		_exc220 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing heartBeat: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "heartBeat", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err214 = thrift.WrapTException(err2)
+			_write_err219 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc215.Write(ctx, oprot); _write_err214 == nil && err2 != nil {
-			_write_err214 = thrift.WrapTException(err2)
+		if err2 := _exc220.Write(ctx, oprot); _write_err219 == nil && err2 != nil {
+			_write_err219 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err214 == nil && err2 != nil {
-			_write_err214 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err219 == nil && err2 != nil {
+			_write_err219 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err214 == nil && err2 != nil {
-			_write_err214 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err219 == nil && err2 != nil {
+			_write_err219 = thrift.WrapTException(err2)
 		}
-		if _write_err214 != nil {
-			return false, thrift.WrapTException(_write_err214)
+		if _write_err219 != nil {
+			return false, thrift.WrapTException(_write_err219)
 		}
 		return true, err
 	} else {
@@ -16620,19 +16734,19 @@ func (p *metaServiceProcessorHeartBeat) Process(ctx context.Context, seqId int32
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "heartBeat", thrift.REPLY, seqId); err2 != nil {
-		_write_err214 = thrift.WrapTException(err2)
+		_write_err219 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err214 == nil && err2 != nil {
-		_write_err214 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err219 == nil && err2 != nil {
+		_write_err219 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err214 == nil && err2 != nil {
-		_write_err214 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err219 == nil && err2 != nil {
+		_write_err219 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err214 == nil && err2 != nil {
-		_write_err214 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err219 == nil && err2 != nil {
+		_write_err219 = thrift.WrapTException(err2)
 	}
-	if _write_err214 != nil {
-		return false, thrift.WrapTException(_write_err214)
+	if _write_err219 != nil {
+		return false, thrift.WrapTException(_write_err219)
 	}
 	return true, err
 }
@@ -16642,7 +16756,7 @@ type metaServiceProcessorAgentHeartbeat struct {
 }
 
 func (p *metaServiceProcessorAgentHeartbeat) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err216 error
+	var _write_err221 error
 	args := MetaServiceAgentHeartbeatArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -16688,21 +16802,21 @@ func (p *metaServiceProcessorAgentHeartbeat) Process(ctx context.Context, seqId 
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc217 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing agentHeartbeat: "+err2.Error())
+		_exc222 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing agentHeartbeat: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "agentHeartbeat", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err216 = thrift.WrapTException(err2)
+			_write_err221 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc217.Write(ctx, oprot); _write_err216 == nil && err2 != nil {
-			_write_err216 = thrift.WrapTException(err2)
+		if err2 := _exc222.Write(ctx, oprot); _write_err221 == nil && err2 != nil {
+			_write_err221 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err216 == nil && err2 != nil {
-			_write_err216 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err221 == nil && err2 != nil {
+			_write_err221 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err216 == nil && err2 != nil {
-			_write_err216 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err221 == nil && err2 != nil {
+			_write_err221 = thrift.WrapTException(err2)
 		}
-		if _write_err216 != nil {
-			return false, thrift.WrapTException(_write_err216)
+		if _write_err221 != nil {
+			return false, thrift.WrapTException(_write_err221)
 		}
 		return true, err
 	} else {
@@ -16710,19 +16824,19 @@ func (p *metaServiceProcessorAgentHeartbeat) Process(ctx context.Context, seqId 
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "agentHeartbeat", thrift.REPLY, seqId); err2 != nil {
-		_write_err216 = thrift.WrapTException(err2)
+		_write_err221 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err216 == nil && err2 != nil {
-		_write_err216 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err221 == nil && err2 != nil {
+		_write_err221 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err216 == nil && err2 != nil {
-		_write_err216 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err221 == nil && err2 != nil {
+		_write_err221 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err216 == nil && err2 != nil {
-		_write_err216 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err221 == nil && err2 != nil {
+		_write_err221 = thrift.WrapTException(err2)
 	}
-	if _write_err216 != nil {
-		return false, thrift.WrapTException(_write_err216)
+	if _write_err221 != nil {
+		return false, thrift.WrapTException(_write_err221)
 	}
 	return true, err
 }
@@ -16732,7 +16846,7 @@ type metaServiceProcessorDropSnapshot struct {
 }
 
 func (p *metaServiceProcessorDropSnapshot) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err218 error
+	var _write_err223 error
 	args := MetaServiceDropSnapshotArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -16778,21 +16892,21 @@ func (p *metaServiceProcessorDropSnapshot) Process(ctx context.Context, seqId in
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc219 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing dropSnapshot: "+err2.Error())
+		_exc224 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing dropSnapshot: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "dropSnapshot", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err218 = thrift.WrapTException(err2)
+			_write_err223 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc219.Write(ctx, oprot); _write_err218 == nil && err2 != nil {
-			_write_err218 = thrift.WrapTException(err2)
+		if err2 := _exc224.Write(ctx, oprot); _write_err223 == nil && err2 != nil {
+			_write_err223 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err218 == nil && err2 != nil {
-			_write_err218 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err223 == nil && err2 != nil {
+			_write_err223 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err218 == nil && err2 != nil {
-			_write_err218 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err223 == nil && err2 != nil {
+			_write_err223 = thrift.WrapTException(err2)
 		}
-		if _write_err218 != nil {
-			return false, thrift.WrapTException(_write_err218)
+		if _write_err223 != nil {
+			return false, thrift.WrapTException(_write_err223)
 		}
 		return true, err
 	} else {
@@ -16800,19 +16914,19 @@ func (p *metaServiceProcessorDropSnapshot) Process(ctx context.Context, seqId in
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "dropSnapshot", thrift.REPLY, seqId); err2 != nil {
-		_write_err218 = thrift.WrapTException(err2)
+		_write_err223 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err218 == nil && err2 != nil {
-		_write_err218 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err223 == nil && err2 != nil {
+		_write_err223 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err218 == nil && err2 != nil {
-		_write_err218 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err223 == nil && err2 != nil {
+		_write_err223 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err218 == nil && err2 != nil {
-		_write_err218 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err223 == nil && err2 != nil {
+		_write_err223 = thrift.WrapTException(err2)
 	}
-	if _write_err218 != nil {
-		return false, thrift.WrapTException(_write_err218)
+	if _write_err223 != nil {
+		return false, thrift.WrapTException(_write_err223)
 	}
 	return true, err
 }
@@ -16822,7 +16936,7 @@ type metaServiceProcessorListSnapshots struct {
 }
 
 func (p *metaServiceProcessorListSnapshots) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err220 error
+	var _write_err225 error
 	args := MetaServiceListSnapshotsArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -16868,21 +16982,21 @@ func (p *metaServiceProcessorListSnapshots) Process(ctx context.Context, seqId i
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc221 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing listSnapshots: "+err2.Error())
+		_exc226 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing listSnapshots: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "listSnapshots", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err220 = thrift.WrapTException(err2)
+			_write_err225 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc221.Write(ctx, oprot); _write_err220 == nil && err2 != nil {
-			_write_err220 = thrift.WrapTException(err2)
+		if err2 := _exc226.Write(ctx, oprot); _write_err225 == nil && err2 != nil {
+			_write_err225 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err220 == nil && err2 != nil {
-			_write_err220 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err225 == nil && err2 != nil {
+			_write_err225 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err220 == nil && err2 != nil {
-			_write_err220 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err225 == nil && err2 != nil {
+			_write_err225 = thrift.WrapTException(err2)
 		}
-		if _write_err220 != nil {
-			return false, thrift.WrapTException(_write_err220)
+		if _write_err225 != nil {
+			return false, thrift.WrapTException(_write_err225)
 		}
 		return true, err
 	} else {
@@ -16890,19 +17004,19 @@ func (p *metaServiceProcessorListSnapshots) Process(ctx context.Context, seqId i
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "listSnapshots", thrift.REPLY, seqId); err2 != nil {
-		_write_err220 = thrift.WrapTException(err2)
+		_write_err225 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err220 == nil && err2 != nil {
-		_write_err220 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err225 == nil && err2 != nil {
+		_write_err225 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err220 == nil && err2 != nil {
-		_write_err220 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err225 == nil && err2 != nil {
+		_write_err225 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err220 == nil && err2 != nil {
-		_write_err220 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err225 == nil && err2 != nil {
+		_write_err225 = thrift.WrapTException(err2)
 	}
-	if _write_err220 != nil {
-		return false, thrift.WrapTException(_write_err220)
+	if _write_err225 != nil {
+		return false, thrift.WrapTException(_write_err225)
 	}
 	return true, err
 }
@@ -16912,7 +17026,7 @@ type metaServiceProcessorCreateBackup struct {
 }
 
 func (p *metaServiceProcessorCreateBackup) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err222 error
+	var _write_err227 error
 	args := MetaServiceCreateBackupArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -16958,21 +17072,21 @@ func (p *metaServiceProcessorCreateBackup) Process(ctx context.Context, seqId in
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc223 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing createBackup: "+err2.Error())
+		_exc228 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing createBackup: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "createBackup", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err222 = thrift.WrapTException(err2)
+			_write_err227 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc223.Write(ctx, oprot); _write_err222 == nil && err2 != nil {
-			_write_err222 = thrift.WrapTException(err2)
+		if err2 := _exc228.Write(ctx, oprot); _write_err227 == nil && err2 != nil {
+			_write_err227 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err222 == nil && err2 != nil {
-			_write_err222 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err227 == nil && err2 != nil {
+			_write_err227 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err222 == nil && err2 != nil {
-			_write_err222 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err227 == nil && err2 != nil {
+			_write_err227 = thrift.WrapTException(err2)
 		}
-		if _write_err222 != nil {
-			return false, thrift.WrapTException(_write_err222)
+		if _write_err227 != nil {
+			return false, thrift.WrapTException(_write_err227)
 		}
 		return true, err
 	} else {
@@ -16980,19 +17094,19 @@ func (p *metaServiceProcessorCreateBackup) Process(ctx context.Context, seqId in
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "createBackup", thrift.REPLY, seqId); err2 != nil {
-		_write_err222 = thrift.WrapTException(err2)
+		_write_err227 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err222 == nil && err2 != nil {
-		_write_err222 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err227 == nil && err2 != nil {
+		_write_err227 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err222 == nil && err2 != nil {
-		_write_err222 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err227 == nil && err2 != nil {
+		_write_err227 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err222 == nil && err2 != nil {
-		_write_err222 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err227 == nil && err2 != nil {
+		_write_err227 = thrift.WrapTException(err2)
 	}
-	if _write_err222 != nil {
-		return false, thrift.WrapTException(_write_err222)
+	if _write_err227 != nil {
+		return false, thrift.WrapTException(_write_err227)
 	}
 	return true, err
 }
@@ -17002,7 +17116,7 @@ type metaServiceProcessorRestoreMeta struct {
 }
 
 func (p *metaServiceProcessorRestoreMeta) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err224 error
+	var _write_err229 error
 	args := MetaServiceRestoreMetaArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -17048,21 +17162,21 @@ func (p *metaServiceProcessorRestoreMeta) Process(ctx context.Context, seqId int
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc225 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing restoreMeta: "+err2.Error())
+		_exc230 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing restoreMeta: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "restoreMeta", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err224 = thrift.WrapTException(err2)
+			_write_err229 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc225.Write(ctx, oprot); _write_err224 == nil && err2 != nil {
-			_write_err224 = thrift.WrapTException(err2)
+		if err2 := _exc230.Write(ctx, oprot); _write_err229 == nil && err2 != nil {
+			_write_err229 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err224 == nil && err2 != nil {
-			_write_err224 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err229 == nil && err2 != nil {
+			_write_err229 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err224 == nil && err2 != nil {
-			_write_err224 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err229 == nil && err2 != nil {
+			_write_err229 = thrift.WrapTException(err2)
 		}
-		if _write_err224 != nil {
-			return false, thrift.WrapTException(_write_err224)
+		if _write_err229 != nil {
+			return false, thrift.WrapTException(_write_err229)
 		}
 		return true, err
 	} else {
@@ -17070,19 +17184,19 @@ func (p *metaServiceProcessorRestoreMeta) Process(ctx context.Context, seqId int
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "restoreMeta", thrift.REPLY, seqId); err2 != nil {
-		_write_err224 = thrift.WrapTException(err2)
+		_write_err229 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err224 == nil && err2 != nil {
-		_write_err224 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err229 == nil && err2 != nil {
+		_write_err229 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err224 == nil && err2 != nil {
-		_write_err224 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err229 == nil && err2 != nil {
+		_write_err229 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err224 == nil && err2 != nil {
-		_write_err224 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err229 == nil && err2 != nil {
+		_write_err229 = thrift.WrapTException(err2)
 	}
-	if _write_err224 != nil {
-		return false, thrift.WrapTException(_write_err224)
+	if _write_err229 != nil {
+		return false, thrift.WrapTException(_write_err229)
 	}
 	return true, err
 }
@@ -17092,7 +17206,7 @@ type metaServiceProcessorListCluster struct {
 }
 
 func (p *metaServiceProcessorListCluster) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err226 error
+	var _write_err231 error
 	args := MetaServiceListClusterArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -17138,21 +17252,21 @@ func (p *metaServiceProcessorListCluster) Process(ctx context.Context, seqId int
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc227 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing listCluster: "+err2.Error())
+		_exc232 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing listCluster: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "listCluster", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err226 = thrift.WrapTException(err2)
+			_write_err231 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc227.Write(ctx, oprot); _write_err226 == nil && err2 != nil {
-			_write_err226 = thrift.WrapTException(err2)
+		if err2 := _exc232.Write(ctx, oprot); _write_err231 == nil && err2 != nil {
+			_write_err231 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err226 == nil && err2 != nil {
-			_write_err226 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err231 == nil && err2 != nil {
+			_write_err231 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err226 == nil && err2 != nil {
-			_write_err226 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err231 == nil && err2 != nil {
+			_write_err231 = thrift.WrapTException(err2)
 		}
-		if _write_err226 != nil {
-			return false, thrift.WrapTException(_write_err226)
+		if _write_err231 != nil {
+			return false, thrift.WrapTException(_write_err231)
 		}
 		return true, err
 	} else {
@@ -17160,19 +17274,19 @@ func (p *metaServiceProcessorListCluster) Process(ctx context.Context, seqId int
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "listCluster", thrift.REPLY, seqId); err2 != nil {
-		_write_err226 = thrift.WrapTException(err2)
+		_write_err231 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err226 == nil && err2 != nil {
-		_write_err226 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err231 == nil && err2 != nil {
+		_write_err231 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err226 == nil && err2 != nil {
-		_write_err226 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err231 == nil && err2 != nil {
+		_write_err231 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err226 == nil && err2 != nil {
-		_write_err226 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err231 == nil && err2 != nil {
+		_write_err231 = thrift.WrapTException(err2)
 	}
-	if _write_err226 != nil {
-		return false, thrift.WrapTException(_write_err226)
+	if _write_err231 != nil {
+		return false, thrift.WrapTException(_write_err231)
 	}
 	return true, err
 }
@@ -17182,7 +17296,7 @@ type metaServiceProcessorGetMetaDirInfo struct {
 }
 
 func (p *metaServiceProcessorGetMetaDirInfo) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err228 error
+	var _write_err233 error
 	args := MetaServiceGetMetaDirInfoArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -17228,21 +17342,21 @@ func (p *metaServiceProcessorGetMetaDirInfo) Process(ctx context.Context, seqId 
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc229 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing getMetaDirInfo: "+err2.Error())
+		_exc234 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing getMetaDirInfo: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "getMetaDirInfo", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err228 = thrift.WrapTException(err2)
+			_write_err233 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc229.Write(ctx, oprot); _write_err228 == nil && err2 != nil {
-			_write_err228 = thrift.WrapTException(err2)
+		if err2 := _exc234.Write(ctx, oprot); _write_err233 == nil && err2 != nil {
+			_write_err233 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err228 == nil && err2 != nil {
-			_write_err228 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err233 == nil && err2 != nil {
+			_write_err233 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err228 == nil && err2 != nil {
-			_write_err228 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err233 == nil && err2 != nil {
+			_write_err233 = thrift.WrapTException(err2)
 		}
-		if _write_err228 != nil {
-			return false, thrift.WrapTException(_write_err228)
+		if _write_err233 != nil {
+			return false, thrift.WrapTException(_write_err233)
 		}
 		return true, err
 	} else {
@@ -17250,19 +17364,19 @@ func (p *metaServiceProcessorGetMetaDirInfo) Process(ctx context.Context, seqId 
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "getMetaDirInfo", thrift.REPLY, seqId); err2 != nil {
-		_write_err228 = thrift.WrapTException(err2)
+		_write_err233 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err228 == nil && err2 != nil {
-		_write_err228 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err233 == nil && err2 != nil {
+		_write_err233 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err228 == nil && err2 != nil {
-		_write_err228 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err233 == nil && err2 != nil {
+		_write_err233 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err228 == nil && err2 != nil {
-		_write_err228 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err233 == nil && err2 != nil {
+		_write_err233 = thrift.WrapTException(err2)
 	}
-	if _write_err228 != nil {
-		return false, thrift.WrapTException(_write_err228)
+	if _write_err233 != nil {
+		return false, thrift.WrapTException(_write_err233)
 	}
 	return true, err
 }
@@ -17272,7 +17386,7 @@ type metaServiceProcessorVerifyClientVersion struct {
 }
 
 func (p *metaServiceProcessorVerifyClientVersion) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err230 error
+	var _write_err235 error
 	args := MetaServiceVerifyClientVersionArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -17318,21 +17432,21 @@ func (p *metaServiceProcessorVerifyClientVersion) Process(ctx context.Context, s
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc231 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing verifyClientVersion: "+err2.Error())
+		_exc236 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing verifyClientVersion: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "verifyClientVersion", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err230 = thrift.WrapTException(err2)
+			_write_err235 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc231.Write(ctx, oprot); _write_err230 == nil && err2 != nil {
-			_write_err230 = thrift.WrapTException(err2)
+		if err2 := _exc236.Write(ctx, oprot); _write_err235 == nil && err2 != nil {
+			_write_err235 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err230 == nil && err2 != nil {
-			_write_err230 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err235 == nil && err2 != nil {
+			_write_err235 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err230 == nil && err2 != nil {
-			_write_err230 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err235 == nil && err2 != nil {
+			_write_err235 = thrift.WrapTException(err2)
 		}
-		if _write_err230 != nil {
-			return false, thrift.WrapTException(_write_err230)
+		if _write_err235 != nil {
+			return false, thrift.WrapTException(_write_err235)
 		}
 		return true, err
 	} else {
@@ -17340,19 +17454,19 @@ func (p *metaServiceProcessorVerifyClientVersion) Process(ctx context.Context, s
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "verifyClientVersion", thrift.REPLY, seqId); err2 != nil {
-		_write_err230 = thrift.WrapTException(err2)
+		_write_err235 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err230 == nil && err2 != nil {
-		_write_err230 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err235 == nil && err2 != nil {
+		_write_err235 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err230 == nil && err2 != nil {
-		_write_err230 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err235 == nil && err2 != nil {
+		_write_err235 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err230 == nil && err2 != nil {
-		_write_err230 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err235 == nil && err2 != nil {
+		_write_err235 = thrift.WrapTException(err2)
 	}
-	if _write_err230 != nil {
-		return false, thrift.WrapTException(_write_err230)
+	if _write_err235 != nil {
+		return false, thrift.WrapTException(_write_err235)
 	}
 	return true, err
 }

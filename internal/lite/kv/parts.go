@@ -1,0 +1,524 @@
+package kv
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+
+	"github.com/cockroachdb/pebble"
+	"github.com/cockroachdb/pebble/objstorage/objstorageprovider"
+	"github.com/cockroachdb/pebble/sstable"
+	"github.com/cockroachdb/pebble/vfs"
+)
+
+// Per-part layout: a space's data cut into one directory per part, so that
+// a part can be restored on any host.
+//
+//	<dir>/<partId>/data.sst   the part's keys as stored (prefix included); absent when none
+//	<dir>/<partId>/applied    {"log_id":N,"term":T}
+//	<dir>/<partId>/wal/       (import only) the part's WAL files
+//
+// ExportParts writes it from a checkpoint; ImportParts assembles a space
+// from it under <spaceDir>/parts/.
+
+// ExportedPart is one part written by ExportParts.
+type ExportedPart struct {
+	Part  int32  `json:"part_id"`
+	LogID uint64 `json:"log_id"` // applied log id in the checkpoint
+	Term  uint64 `json:"term"`
+	Keys  int64  `json:"keys"`
+	Bytes int64  `json:"bytes"` // size of data.sst, 0 if none
+}
+
+// partApplied is the applied file of a part.
+type partApplied struct {
+	LogID uint64 `json:"log_id"`
+	Term  uint64 `json:"term"`
+}
+
+const (
+	partSSTName     = "data.sst"
+	partAppliedName = "applied"
+	importingName   = "data.importing"
+)
+
+// ExportParts writes every part of the checkpoint at checkpointDir (data/
+// and wal/<part>/, as Store.Checkpoint cuts it) to outDir/<part>/. The
+// checkpoint is only read.
+func ExportParts(checkpointDir, outDir string) ([]ExportedPart, error) {
+	dataDir := filepath.Join(checkpointDir, "data")
+	o := spaceOptions()
+	o.ReadOnly = true
+	o.FS = noLockFS{vfs.Default}
+	db, err := pebble.Open(dataDir, o)
+	if err != nil {
+		return nil, fmt.Errorf("export parts: open checkpoint %s: %w", dataDir, err)
+	}
+	defer db.Close()
+
+	parts := map[int32]*ExportedPart{}
+	add := func(id int32) *ExportedPart {
+		if parts[id] == nil {
+			parts[id] = &ExportedPart{Part: id, Term: Term}
+		}
+		return parts[id]
+	}
+	// Applied ids.
+	it, err := db.NewIter(&pebble.IterOptions{LowerBound: sysPrefix})
+	if err != nil {
+		return nil, fmt.Errorf("export parts: %s: %w", dataDir, err)
+	}
+	for ok := it.First(); ok; ok = it.Next() {
+		k, v := it.Key(), it.Value()
+		if len(k) != len(sysPrefix)+4 {
+			continue // not an applied key
+		}
+		if len(v) != 8 {
+			it.Close()
+			return nil, fmt.Errorf("export parts: %s: applied key %x holds %d bytes, want 8", dataDir, k, len(v))
+		}
+		add(int32(binary.BigEndian.Uint32(k[len(sysPrefix):]))).LogID = binary.BigEndian.Uint64(v)
+	}
+	if err := it.Close(); err != nil {
+		return nil, fmt.Errorf("export parts: %s: %w", dataDir, err)
+	}
+	// Parts with a WAL but nothing applied yet.
+	walRoot := filepath.Join(checkpointDir, "wal")
+	ents, err := os.ReadDir(walRoot)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("export parts: %w", err)
+	}
+	for _, e := range ents {
+		if id, ok := partDirID(e); ok {
+			add(id)
+		}
+	}
+
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return nil, fmt.Errorf("export parts: %w", err)
+	}
+	// One pass over the data in key order: parts are contiguous ranges, so
+	// each part's table is written in turn.
+	format := db.FormatMajorVersion().MaxTableFormat()
+	withData := map[int32]bool{}
+	var cur *sstOut
+	defer func() { cur.abort() }()
+	it, err = db.NewIter(&pebble.IterOptions{UpperBound: sysPrefix})
+	if err != nil {
+		return nil, fmt.Errorf("export parts: %s: %w", dataDir, err)
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		k := it.Key()
+		if len(k) < 4 {
+			return nil, fmt.Errorf("export parts: %s: key %x has no part prefix", dataDir, k)
+		}
+		id := int32(binary.BigEndian.Uint32(k))
+		if cur == nil || cur.part != id {
+			if err := cur.finish(parts); err != nil {
+				return nil, err
+			}
+			dir := filepath.Join(outDir, strconv.Itoa(int(id)))
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return nil, fmt.Errorf("export parts: %w", err)
+			}
+			if cur, err = createSST(filepath.Join(dir, partSSTName), id, format); err != nil {
+				return nil, err
+			}
+			add(id)
+			withData[id] = true
+		}
+		if err := cur.w.Set(k, it.Value()); err != nil {
+			return nil, fmt.Errorf("export parts: write %s: %w", cur.tmp, err)
+		}
+		parts[id].Keys++
+	}
+	if err := it.Error(); err != nil {
+		return nil, fmt.Errorf("export parts: %s: %w", dataDir, err)
+	}
+	if err := cur.finish(parts); err != nil {
+		return nil, err
+	}
+	cur = nil
+
+	out := make([]ExportedPart, 0, len(parts))
+	for _, id := range slices.Sorted(maps.Keys(parts)) {
+		p := parts[id]
+		dir := filepath.Join(outDir, strconv.Itoa(int(id)))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("export parts: %w", err)
+		}
+		if !withData[id] {
+			// A table left by an earlier export into outDir is not this one's.
+			if err := os.Remove(filepath.Join(dir, partSSTName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return nil, fmt.Errorf("export parts: %w", err)
+			}
+		}
+		b, _ := json.Marshal(partApplied{LogID: p.LogID, Term: p.Term})
+		if err := writeFileSynced(filepath.Join(dir, partAppliedName), append(b, '\n')); err != nil {
+			return nil, fmt.Errorf("export parts: %w", err)
+		}
+		out = append(out, *p)
+	}
+	if err := syncDir(outDir); err != nil {
+		return nil, fmt.Errorf("export parts: %w", err)
+	}
+	return out, nil
+}
+
+// ImportParts builds the space at spaceDir from spaceDir/parts/<part>/ (as
+// ExportParts writes them, plus an optional wal/): it creates the space's
+// Pebble from the parts' tables and applied ids, moves each part's WAL to
+// spaceDir/wal/<part>/ and removes parts/. Renaming data.importing to data
+// commits the build, so a rerun after a crash at any point finishes the
+// job. Without parts/ it does nothing and returns nil.
+func ImportParts(spaceDir string) ([]int32, error) {
+	partsDir := filepath.Join(spaceDir, "parts")
+	ents, err := os.ReadDir(partsDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("import parts: %w", err)
+	}
+	ids := []int32{}
+	applied := map[int32]uint64{}
+	for _, e := range ents {
+		id, ok := partDirID(e)
+		if !ok {
+			continue
+		}
+		path := filepath.Join(partsDir, e.Name(), partAppliedName)
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("import parts: %w", err)
+		}
+		var a partApplied
+		if err := json.Unmarshal(b, &a); err != nil {
+			return nil, fmt.Errorf("import parts: %s: %w", path, err)
+		}
+		ids = append(ids, id)
+		applied[id] = a.LogID
+	}
+	slices.Sort(ids)
+
+	dataDir := filepath.Join(spaceDir, "data")
+	switch _, err := os.Stat(dataDir); {
+	case err == nil:
+		// A committed build, or data the space had before: only the
+		// former holds every part's applied id.
+		if err := checkImported(dataDir, partsDir, ids, applied); err != nil {
+			return nil, err
+		}
+	case errors.Is(err, fs.ErrNotExist):
+		if len(ids) > 0 {
+			if err := buildFromParts(spaceDir, partsDir, ids, applied); err != nil {
+				return nil, err
+			}
+		}
+	default:
+		return nil, fmt.Errorf("import parts: %w", err)
+	}
+
+	walRoot := filepath.Join(spaceDir, "wal")
+	if err := os.MkdirAll(walRoot, 0o755); err != nil {
+		return nil, fmt.Errorf("import parts: %w", err)
+	}
+	for _, id := range ids {
+		src := filepath.Join(partsDir, strconv.Itoa(int(id)), "wal")
+		dst := filepath.Join(walRoot, strconv.Itoa(int(id)))
+		if err := moveWAL(src, dst); err != nil {
+			return nil, err
+		}
+	}
+	if err := syncDir(walRoot); err != nil {
+		return nil, fmt.Errorf("import parts: %w", err)
+	}
+	if err := os.RemoveAll(partsDir); err != nil {
+		return nil, fmt.Errorf("import parts: %w", err)
+	}
+	if err := syncDir(spaceDir); err != nil {
+		return nil, fmt.Errorf("import parts: %w", err)
+	}
+	return ids, nil
+}
+
+// buildFromParts creates data.importing from the parts and renames it to
+// data. A leftover data.importing is an interrupted build: it starts over.
+func buildFromParts(spaceDir, partsDir string, ids []int32, applied map[int32]uint64) error {
+	tmp := filepath.Join(spaceDir, importingName)
+	if err := os.RemoveAll(tmp); err != nil {
+		return fmt.Errorf("import parts: %w", err)
+	}
+	var ssts []string
+	for _, id := range ids {
+		path := filepath.Join(partsDir, strconv.Itoa(int(id)), partSSTName)
+		ok, err := checkPartSST(path, id)
+		if err != nil {
+			return err
+		}
+		if ok {
+			ssts = append(ssts, path)
+		}
+	}
+	db, err := pebble.Open(tmp, spaceOptions())
+	if err != nil {
+		return fmt.Errorf("import parts: create %s: %w", tmp, err)
+	}
+	fail := func(err error) error {
+		db.Close()
+		return fmt.Errorf("import parts: build %s: %w", tmp, err)
+	}
+	// Ingest links the tables in (copies across devices); the sources stay
+	// untouched, so a rerun can ingest them again.
+	if len(ssts) > 0 {
+		if err := db.Ingest(ssts); err != nil {
+			return fail(err)
+		}
+	}
+	b := db.NewBatch()
+	for _, id := range ids {
+		var v [8]byte
+		binary.BigEndian.PutUint64(v[:], applied[id])
+		b.Set(appliedKey(id), v[:], nil)
+	}
+	// Pebble's WAL is off (a synced commit is refused): the flush below
+	// makes the applied ids durable.
+	if err := b.Commit(pebble.NoSync); err != nil {
+		b.Close()
+		return fail(err)
+	}
+	b.Close()
+	if err := db.Flush(); err != nil {
+		return fail(err)
+	}
+	if err := db.Close(); err != nil {
+		return fmt.Errorf("import parts: close %s: %w", tmp, err)
+	}
+	dataDir := filepath.Join(spaceDir, "data")
+	if err := os.Rename(tmp, dataDir); err != nil {
+		return fmt.Errorf("import parts: %w", err)
+	}
+	if err := syncDir(spaceDir); err != nil {
+		return fmt.Errorf("import parts: %w", err)
+	}
+	return nil
+}
+
+// checkPartSST reports whether path exists and holds keys, and refuses a
+// table with keys outside the part's range (another part's data, or the
+// applied ids') or with range deletions.
+func checkPartSST(path string, id int32) (bool, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("import parts: %w", err)
+	}
+	readable, err := sstable.NewSimpleReadable(f)
+	if err != nil {
+		f.Close()
+		return false, fmt.Errorf("import parts: %s: %w", path, err)
+	}
+	r, err := sstable.NewReader(readable, sstable.ReaderOptions{})
+	if err != nil {
+		return false, fmt.Errorf("import parts: %s: %w", path, err)
+	}
+	defer r.Close()
+	if r.Properties.NumRangeDeletions > 0 || r.Properties.NumRangeKeys() > 0 {
+		return false, fmt.Errorf("import parts: %s holds range deletions or range keys", path)
+	}
+	it, err := r.NewIter(nil, nil)
+	if err != nil {
+		return false, fmt.Errorf("import parts: %s: %w", path, err)
+	}
+	defer it.Close()
+	lower := partPrefix(id)
+	upper := prefixEnd(lower)
+	first, _ := it.First()
+	if first == nil {
+		return false, it.Error()
+	}
+	last, _ := it.Last()
+	if last == nil {
+		return false, fmt.Errorf("import parts: %s: %v", path, it.Error())
+	}
+	if bytes.Compare(first.UserKey, lower) < 0 || bytes.Compare(last.UserKey, upper) >= 0 {
+		return false, fmt.Errorf("import parts: %s holds keys outside part %d (%x..%x)", path, id, first.UserKey, last.UserKey)
+	}
+	return true, nil
+}
+
+// checkImported refuses data that is not the import of partsDir: every
+// part's applied id must be there as its applied file says.
+func checkImported(dataDir, partsDir string, ids []int32, applied map[int32]uint64) error {
+	o := spaceOptions()
+	o.ReadOnly = true
+	db, err := pebble.Open(dataDir, o)
+	if err != nil {
+		return fmt.Errorf("import parts: %s and %s both exist, and %s does not open: %w", dataDir, partsDir, dataDir, err)
+	}
+	defer db.Close()
+	for _, id := range ids {
+		there := "none"
+		v, closer, err := db.Get(appliedKey(id))
+		switch {
+		case err == nil:
+			if len(v) == 8 {
+				there = strconv.FormatUint(binary.BigEndian.Uint64(v), 10)
+			}
+			closer.Close()
+		case !errors.Is(err, pebble.ErrNotFound):
+			return fmt.Errorf("import parts: %s: %w", dataDir, err)
+		}
+		if want := strconv.FormatUint(applied[id], 10); there != want {
+			return fmt.Errorf("import parts: %s already exists and is not the import of %s (part %d: applied log id %s there, %s to import); remove one of them",
+				dataDir, filepath.Join(partsDir, strconv.Itoa(int(id))), id, there, want)
+		}
+	}
+	return nil
+}
+
+// moveWAL moves a part's downloaded WAL into place, or makes an empty WAL
+// directory: openSpace finds parts by their WAL directories.
+func moveWAL(src, dst string) error {
+	if _, err := os.Stat(src); errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(dst, 0o755); err != nil {
+			return fmt.Errorf("import parts: %w", err)
+		}
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("import parts: %w", err)
+	}
+	if ents, err := os.ReadDir(dst); err == nil {
+		if len(ents) > 0 {
+			return fmt.Errorf("import parts: both %s and %s hold a WAL; remove one of them", src, dst)
+		}
+		if err := os.Remove(dst); err != nil {
+			return fmt.Errorf("import parts: %w", err)
+		}
+	}
+	if err := os.Rename(src, dst); err != nil {
+		return fmt.Errorf("import parts: %w", err)
+	}
+	return nil
+}
+
+// sstOut is a part's table being written to a temporary name.
+type sstOut struct {
+	part      int32
+	path, tmp string
+	w         *sstable.Writer
+}
+
+func createSST(path string, part int32, format sstable.TableFormat) (*sstOut, error) {
+	tmp := path + ".tmp"
+	f, err := vfs.Default.Create(tmp)
+	if err != nil {
+		return nil, fmt.Errorf("export parts: %w", err)
+	}
+	w := sstable.NewWriter(objstorageprovider.NewFileWritable(f), sstable.WriterOptions{TableFormat: format})
+	return &sstOut{part: part, path: path, tmp: tmp, w: w}, nil
+}
+
+// finish closes the table (which fsyncs it), renames it into place and
+// records its size.
+func (s *sstOut) finish(parts map[int32]*ExportedPart) error {
+	if s == nil {
+		return nil
+	}
+	w := s.w
+	s.w = nil
+	if err := w.Close(); err != nil {
+		os.Remove(s.tmp)
+		return fmt.Errorf("export parts: write %s: %w", s.tmp, err)
+	}
+	if err := os.Rename(s.tmp, s.path); err != nil {
+		return fmt.Errorf("export parts: %w", err)
+	}
+	if err := syncDir(filepath.Dir(s.path)); err != nil {
+		return fmt.Errorf("export parts: %w", err)
+	}
+	st, err := os.Stat(s.path)
+	if err != nil {
+		return fmt.Errorf("export parts: %w", err)
+	}
+	parts[s.part].Bytes = st.Size()
+	return nil
+}
+
+// abort drops a table left unfinished by an error.
+func (s *sstOut) abort() {
+	if s == nil || s.w == nil {
+		return
+	}
+	s.w.Close()
+	s.w = nil
+	os.Remove(s.tmp)
+}
+
+// writeFileSynced writes path through a temporary name, fsynced, so that
+// it is either absent or whole.
+func writeFileSynced(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
+}
+
+// partDirID is the part id a directory entry names, as openSpace reads it.
+func partDirID(e fs.DirEntry) (int32, bool) {
+	id, err := strconv.Atoi(e.Name())
+	if err != nil || id <= 0 || id > 1<<31-1 || !e.IsDir() {
+		return 0, false
+	}
+	return int32(id), true
+}
+
+// noLockFS opens a checkpoint read-only without creating a LOCK file in
+// it: a checkpoint never changes, so there is nothing to exclude.
+type noLockFS struct{ vfs.FS }
+
+func (noLockFS) Lock(string) (io.Closer, error) { return nopCloser{}, nil }
+
+type nopCloser struct{}
+
+func (nopCloser) Close() error { return nil }
