@@ -109,10 +109,10 @@ type engine struct {
 	start time.Time
 	me    owner
 
-	js    *journalStore
-	j     *journal
-	topo  *topology // discovered from metad, or rebuilt from the journal
-	plan  *RestorePlan
+	js     *journalStore
+	j      *journal
+	topo   *topology // discovered from metad, or rebuilt from the journal
+	plan   *RestorePlan
 	assign *Assignment // where the backup's data goes
 
 	bytes int64

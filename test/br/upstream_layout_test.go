@@ -223,4 +223,3 @@ func uploadDir(t *testing.T, store objstore.Store, dir, prefix string) {
 		t.Fatalf("upload %s: %d files, %v", dir, n, err)
 	}
 }
-

@@ -28,7 +28,7 @@ type Config struct {
 	// further apart (NebulaGraph: agent_heartbeat_interval_secs times
 	// expired_time_factor, 60 s x 5).
 	AgentTimeout time.Duration
-	Logger      *slog.Logger
+	Logger       *slog.Logger
 	// Admin reaches storaged's admin service (createCheckpoint etc.).
 	Admin AdminDialer
 }

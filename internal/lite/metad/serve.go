@@ -25,7 +25,7 @@ type ServeConfig struct {
 	HostTimeout time.Duration
 	// AgentTimeout: the same for agents (default 300s, NebulaGraph's).
 	AgentTimeout time.Duration
-	Logger      *slog.Logger
+	Logger       *slog.Logger
 }
 
 // Server is a running metad.
