@@ -13,13 +13,14 @@ import (
 
 func newExportPartsCmd() *cobra.Command {
 	var checkpoint, out string
+	var only []int32
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "export-parts --checkpoint DIR --out DIR [--json]",
+		Use:   "export-parts --checkpoint DIR --out DIR [--parts 1,2,...] [--json]",
 		Short: "Write a space checkpoint's data per part, restorable on any host",
 		Long: `Read a checkpoint of one space on this host (DIR as storaged cuts it:
 <data_path>/nebula/<spaceId>/checkpoints/<name>/, holding data/ and wal/<partId>/)
-and write each part to --out:
+and write each part (or each of --parts, which must all be there) to --out:
   OUT/<partId>/data.sst   the part's keys, a Pebble table (absent when the part has none)
   OUT/<partId>/applied    {"log_id":N,"term":T}, the part's applied log id in the checkpoint
 The checkpoint is only read. To restore parts on a host, put OUT/<partId>/ (and the
@@ -31,22 +32,23 @@ Prints one line per part, or with --json one last line:
 Errors go to stderr, naming the path, with exit status 1.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return exportParts(cmd.OutOrStdout(), checkpoint, out, asJSON)
+			return exportParts(cmd.OutOrStdout(), checkpoint, out, only, asJSON)
 		},
 	}
 	f := cmd.Flags()
 	f.SortFlags = false
 	f.StringVar(&checkpoint, "checkpoint", "", "the space checkpoint's directory (required)")
 	f.StringVar(&out, "out", "", "where to write <partId>/ (required)")
+	f.Int32SliceVar(&only, "parts", nil, "only these parts (default: every part in the checkpoint)")
 	f.BoolVar(&asJSON, "json", false, `print {"parts":[{"part_id","log_id","term","keys","bytes"}]}`)
 	return cmd
 }
 
-func exportParts(w io.Writer, checkpoint, out string, asJSON bool) error {
+func exportParts(w io.Writer, checkpoint, out string, only []int32, asJSON bool) error {
 	if checkpoint == "" || out == "" {
 		return errors.New("export-parts: --checkpoint and --out are required")
 	}
-	parts, err := kv.ExportParts(checkpoint, out)
+	parts, err := kv.ExportParts(checkpoint, out, only...)
 	if err != nil {
 		return err
 	}

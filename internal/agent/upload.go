@@ -31,7 +31,7 @@ func (s *Server) UploadFile(req *pb.UploadFileRequest, stream pb.StorageService_
 			return status.Errorf(codeOf(err), "remove an earlier export %s: %v", out, err)
 		}
 		defer os.RemoveAll(out)
-		parts, err := s.engine.ExportParts(ctx, src, out)
+		parts, err := s.engine.ExportParts(ctx, src, out, req.Parts)
 		if err != nil {
 			return err
 		}

@@ -212,7 +212,10 @@ func upload(ctx context.Context, st objstore.Store, pool *agentPool, topo *topol
 					req := &pb.UploadFileRequest{SourcePath: filepath.Join(string(cp.DataPath), "data"), Backend: backend, Prefix: prefix, Concurrency: 4}
 					if perPart {
 						prefix = path.Join(name, "data", fmt.Sprint(spaceID))
-						req = &pb.UploadFileRequest{SourcePath: string(cp.DataPath), ExportParts: true, Backend: backend, Prefix: prefix, Concurrency: 4}
+						// Only the parts metad lists for this host: with
+						// replicas, those it leads (each part once).
+						req = &pb.UploadFileRequest{SourcePath: string(cp.DataPath), ExportParts: true, Parts: partIDs(cp.Parts),
+							Backend: backend, Prefix: prefix, Concurrency: 4}
 					}
 					g.Go(func() error {
 						files, err := pool.upload(gctx, svc.Agent, req, prog.task())
@@ -266,6 +269,15 @@ func upload(ctx context.Context, st objstore.Store, pool *agentPool, topo *topol
 	}
 	res := &BackupResult{Name: name, Full: bm.Full, Base: string(bm.BaseBackupName), Bytes: bytesDone, Files: files, Parts: parts, Hosts: len(hosts), Elapsed: took}
 	return res, nil
+}
+
+// partIDs are a checkpoint's parts, in order.
+func partIDs(parts map[nebula.PartitionID]*nebula.LogInfo) []int32 {
+	var out []int32
+	for _, id := range sortedParts(parts) {
+		out = append(out, int32(id))
+	}
+	return out
 }
 
 // exportsParts reports whether every storage host's agent is a br-agent

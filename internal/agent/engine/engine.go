@@ -66,10 +66,11 @@ type Engine interface {
 	// metad's address. The applied ids are reported where the engine
 	// tells them (nil otherwise).
 	Playback(ctx context.Context, root, dataPath, metaAddr string) ([]PartApplied, error)
-	// ExportParts writes a space checkpoint's data per part to
-	// outDir/<part>/ (data.sst, applied), restorable on any host. Engines
-	// whose checkpoints cannot be cut per part refuse (FailedPrecondition).
-	ExportParts(ctx context.Context, checkpointDir, outDir string) ([]ExportedPart, error)
+	// ExportParts writes a space checkpoint's data per part (every part,
+	// or those listed in parts) to outDir/<part>/ (data.sst, applied),
+	// restorable on any host. Engines whose checkpoints cannot be cut per
+	// part refuse (FailedPrecondition).
+	ExportParts(ctx context.Context, checkpointDir, outDir string, parts []int32) ([]ExportedPart, error)
 }
 
 // commandTimeout bounds one service or playback command (a start waits

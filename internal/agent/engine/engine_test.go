@@ -115,7 +115,7 @@ func contains(s string, parts ...string) bool {
 // ExportParts: nebula-lite cuts a checkpoint per part; NebulaGraph cannot.
 func TestExportParts(t *testing.T) {
 	ctx := context.Background()
-	_, err := engine.NebulaGraph{}.ExportParts(ctx, t.TempDir(), t.TempDir())
+	_, err := engine.NebulaGraph{}.ExportParts(ctx, t.TempDir(), t.TempDir(), nil)
 	if status.Code(err) != codes.FailedPrecondition || !contains(err.Error(), "per-part export is not available", "--engine nebulagraph") {
 		t.Errorf("nebulagraph: ExportParts: %v; want FailedPrecondition", err)
 	}
@@ -152,7 +152,7 @@ func TestExportParts(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(t.TempDir(), "out")
-	parts, err := lite.ExportParts(ctx, cp.Dir, out)
+	parts, err := lite.ExportParts(ctx, cp.Dir, out, nil)
 	if err != nil || len(parts) != 2 {
 		t.Fatalf("nebula-lite: ExportParts: %+v, %v", parts, err)
 	}
@@ -165,8 +165,12 @@ func TestExportParts(t *testing.T) {
 	if st, err := os.Stat(filepath.Join(out, "1", "data.sst")); err != nil || st.Size() != parts[0].Bytes {
 		t.Errorf("part 1's data.sst: %v", err)
 	}
+	// Only some parts (a backup's parts of this host: those it leads).
+	if only, err := lite.ExportParts(ctx, cp.Dir, filepath.Join(t.TempDir(), "only"), []int32{2}); err != nil || len(only) != 1 || only[0].PartID != 2 {
+		t.Errorf("nebula-lite: ExportParts of part 2: %+v, %v", only, err)
+	}
 	missing := filepath.Join(t.TempDir(), "nosuch")
-	if _, err := lite.ExportParts(ctx, missing, out); err == nil || !contains(err.Error(), missing) {
+	if _, err := lite.ExportParts(ctx, missing, out, nil); err == nil || !contains(err.Error(), missing) {
 		t.Errorf("nebula-lite: ExportParts of a missing checkpoint: %v", err)
 	}
 }

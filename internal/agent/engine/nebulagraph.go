@@ -101,6 +101,6 @@ func (NebulaGraph) Playback(ctx context.Context, root, dataPath, metaAddr string
 
 // ExportParts is not available: a NebulaGraph checkpoint holds one RocksDB
 // per space and host, shared by its parts, and no tool here cuts it per part.
-func (NebulaGraph) ExportParts(ctx context.Context, checkpointDir, outDir string) ([]ExportedPart, error) {
+func (NebulaGraph) ExportParts(ctx context.Context, checkpointDir, outDir string, parts []int32) ([]ExportedPart, error) {
 	return nil, status.Error(codes.FailedPrecondition, "NebulaGraph's checkpoints hold one engine per space and host (all its parts together), so per-part export is not available with --engine nebulagraph; backups keep the per-host layout")
 }

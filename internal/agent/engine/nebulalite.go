@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -104,9 +105,17 @@ func (n NebulaLite) Playback(ctx context.Context, root, dataPath, metaAddr strin
 	return res.Parts, nil
 }
 
-// ExportParts runs `nebula-lite export-parts --checkpoint D --out O --json`.
-func (n NebulaLite) ExportParts(ctx context.Context, checkpointDir, outDir string) ([]ExportedPart, error) {
-	out, err := run(ctx, "", n.Bin, "export-parts", "--checkpoint", checkpointDir, "--out", outDir, "--json")
+// ExportParts runs `nebula-lite export-parts --checkpoint D --out O [--parts P,...] --json`.
+func (n NebulaLite) ExportParts(ctx context.Context, checkpointDir, outDir string, parts []int32) ([]ExportedPart, error) {
+	args := []string{"export-parts", "--checkpoint", checkpointDir, "--out", outDir, "--json"}
+	if len(parts) > 0 {
+		ids := make([]string, len(parts))
+		for i, p := range parts {
+			ids[i] = strconv.Itoa(int(p))
+		}
+		args = append(args, "--parts", strings.Join(ids, ","))
+	}
+	out, err := run(ctx, "", n.Bin, args...)
 	if err != nil {
 		return nil, err
 	}

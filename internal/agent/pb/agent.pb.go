@@ -388,7 +388,8 @@ type UploadFileRequest struct {
 	// source_path is a space's checkpoint (data/, wal/): the engine exports
 	// it one part at a time (<partId>/data.sst, <partId>/applied), so that a
 	// part can be restored on any host, and that export is uploaded.
-	ExportParts   bool `protobuf:"varint,5,opt,name=export_parts,json=exportParts,proto3" json:"export_parts,omitempty"`
+	ExportParts   bool    `protobuf:"varint,5,opt,name=export_parts,json=exportParts,proto3" json:"export_parts,omitempty"`
+	Parts         []int32 `protobuf:"varint,6,rep,packed,name=parts,proto3" json:"parts,omitempty"` // with export_parts: only these (default: all)
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -456,6 +457,13 @@ func (x *UploadFileRequest) GetExportParts() bool {
 		return x.ExportParts
 	}
 	return false
+}
+
+func (x *UploadFileRequest) GetParts() []int32 {
+	if x != nil {
+		return x.Parts
+	}
+	return nil
 }
 
 type IncrUploadFileRequest struct {
@@ -1938,14 +1946,15 @@ const file_agent_proto_rawDesc = "" +
 	"\vfiles_total\x18\x04 \x01(\x05R\n" +
 	"filesTotal\x12\x12\n" +
 	"\x04done\x18\x05 \x01(\bR\x04done\x120\n" +
-	"\x05files\x18\x06 \x03(\v2\x1a.nebulabr.agent.v1.FileSumR\x05files\"\xc7\x01\n" +
+	"\x05files\x18\x06 \x03(\v2\x1a.nebulabr.agent.v1.FileSumR\x05files\"\xdd\x01\n" +
 	"\x11UploadFileRequest\x12\x1f\n" +
 	"\vsource_path\x18\x01 \x01(\tR\n" +
 	"sourcePath\x124\n" +
 	"\abackend\x18\x02 \x01(\v2\x1a.nebulabr.agent.v1.BackendR\abackend\x12\x16\n" +
 	"\x06prefix\x18\x03 \x01(\tR\x06prefix\x12 \n" +
 	"\vconcurrency\x18\x04 \x01(\x05R\vconcurrency\x12!\n" +
-	"\fexport_parts\x18\x05 \x01(\bR\vexportParts\"\x97\x02\n" +
+	"\fexport_parts\x18\x05 \x01(\bR\vexportParts\x12\x14\n" +
+	"\x05parts\x18\x06 \x03(\x05R\x05parts\"\x97\x02\n" +
 	"\x15IncrUploadFileRequest\x12\x17\n" +
 	"\awal_dir\x18\x01 \x01(\tR\x06walDir\x12 \n" +
 	"\fafter_log_id\x18\x02 \x01(\x03R\n" +

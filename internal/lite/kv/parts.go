@@ -52,9 +52,10 @@ const (
 )
 
 // ExportParts writes every part of the checkpoint at checkpointDir (data/
-// and wal/<part>/, as Store.Checkpoint cuts it) to outDir/<part>/. The
-// checkpoint is only read.
-func ExportParts(checkpointDir, outDir string) ([]ExportedPart, error) {
+// and wal/<part>/, as Store.Checkpoint cuts it), or only the parts listed
+// in only (each must be there: a backup takes each part from one host), to
+// outDir/<part>/. The checkpoint is only read.
+func ExportParts(checkpointDir, outDir string, only ...int32) ([]ExportedPart, error) {
 	dataDir := filepath.Join(checkpointDir, "data")
 	o := spaceOptions()
 	o.ReadOnly = true
@@ -103,6 +104,18 @@ func ExportParts(checkpointDir, outDir string) ([]ExportedPart, error) {
 		}
 	}
 
+	wanted := func(id int32) bool { return len(only) == 0 || slices.Contains(only, id) }
+	for _, id := range only {
+		if parts[id] == nil {
+			return nil, fmt.Errorf("export parts: part %d is not in checkpoint %s", id, checkpointDir)
+		}
+	}
+	for id := range parts {
+		if !wanted(id) {
+			delete(parts, id)
+		}
+	}
+
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return nil, fmt.Errorf("export parts: %w", err)
 	}
@@ -117,12 +130,16 @@ func ExportParts(checkpointDir, outDir string) ([]ExportedPart, error) {
 		return nil, fmt.Errorf("export parts: %s: %w", dataDir, err)
 	}
 	defer it.Close()
-	for ok := it.First(); ok; ok = it.Next() {
+	for ok := it.First(); ok; {
 		k := it.Key()
 		if len(k) < 4 {
 			return nil, fmt.Errorf("export parts: %s: key %x has no part prefix", dataDir, k)
 		}
 		id := int32(binary.BigEndian.Uint32(k))
+		if !wanted(id) {
+			ok = it.SeekGE(partPrefix(id + 1)) // on to the next part's range
+			continue
+		}
 		if cur == nil || cur.part != id {
 			if err := cur.finish(parts); err != nil {
 				return nil, err
@@ -141,6 +158,7 @@ func ExportParts(checkpointDir, outDir string) ([]ExportedPart, error) {
 			return nil, fmt.Errorf("export parts: write %s: %w", cur.tmp, err)
 		}
 		parts[id].Keys++
+		ok = it.Next()
 	}
 	if err := it.Error(); err != nil {
 		return nil, fmt.Errorf("export parts: %s: %w", dataDir, err)

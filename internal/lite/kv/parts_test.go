@@ -1,6 +1,7 @@
 package kv
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"fmt"
 	"io"
@@ -349,5 +350,36 @@ func TestImportPartsRefusesForeignSST(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(spaceDir, "data")); !os.IsNotExist(err) {
 		t.Errorf("a refused import created data: %v", err)
+	}
+}
+
+// ExportParts of some parts (a backup takes each part from its leader)
+// writes those only, each as the whole export does; a part the checkpoint
+// does not hold is an error naming it.
+func TestExportSomeParts(t *testing.T) {
+	all, cp, _, _ := exportFixture(t)
+	some := filepath.Join(t.TempDir(), "some")
+	got, err := ExportParts(cp.Dir, some, 4, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Part != 2 || got[1].Part != 4 {
+		t.Fatalf("exported %+v, want parts 2 and 4", got)
+	}
+	ents, _ := os.ReadDir(some)
+	if len(ents) != 2 {
+		t.Fatalf("export of parts 2 and 4 wrote %d directories", len(ents))
+	}
+	for _, part := range []string{"2", "4"} {
+		for _, f := range []string{partSSTName, partAppliedName} {
+			a, errA := os.ReadFile(filepath.Join(all, part, f))
+			b, errB := os.ReadFile(filepath.Join(some, part, f))
+			if errA != nil || errB != nil || !bytes.Equal(a, b) {
+				t.Errorf("part %s %s differs from the whole export's (%v, %v)", part, f, errA, errB)
+			}
+		}
+	}
+	if _, err := ExportParts(cp.Dir, t.TempDir(), 9); err == nil || !strings.Contains(err.Error(), "part 9") {
+		t.Errorf("export of a part the checkpoint lacks: %v", err)
 	}
 }
