@@ -106,7 +106,7 @@ func newRootCmd() *cobra.Command {
 	for _, role := range service.Roles {
 		root.AddCommand(newDaemonCmd(role, runDaemon))
 	}
-	root.AddCommand(newServiceCmd(), newPlaybackCmd(), newClusterCmd(), newConsoleCmd(), newFingerprintCmd(), newExportPartsCmd(), newVersionCmd())
+	root.AddCommand(newServiceCmd(), newPlaybackCmd(), newClusterCmd(), newConsoleCmd(), newFingerprintCmd(), newExportPartsCmd(), newLoadCmd(), newVersionCmd())
 	return root
 }
 

@@ -296,7 +296,7 @@ func (c *Cluster) writeFiles(extra map[string][]string) error {
 			case "metad":
 				lines = append(lines, flagLine{"data_path", filepath.Join(h.Root, "data", "meta")})
 			case "storaged":
-				lines = append(lines, flagLine{"data_path", filepath.Join(h.Root, "data", "storage")})
+				lines = append(lines, flagLine{"data_path", storageDataPath(h.Root)})
 			}
 			lines = append(lines,
 				flagLine{"log_dir", filepath.Join(h.Root, "logs")},
@@ -395,6 +395,11 @@ func (c *Cluster) StorageAddrs() []string {
 	}
 	return out
 }
+
+// StorageDataPath is storaged's --data_path on host i.
+func (c *Cluster) StorageDataPath(host int) string { return storageDataPath(c.Hosts[host].Root) }
+
+func storageDataPath(root string) string { return filepath.Join(root, "data", "storage") }
 
 // Paths are the install paths of a role on host i (0-based).
 func (c *Cluster) Paths(host int, role string) service.Paths {
