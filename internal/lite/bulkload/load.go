@@ -147,7 +147,7 @@ func ingest(ctx context.Context, c *cluster.Cluster, g graphd.BulkGraph, hostPar
 				done++
 				el := time.Since(start)
 				fmt.Fprintf(progress, "loaded part %d/%d on %s: %d keys; %s in all, %.1f MB/s, about %s left\n", done, total,
-					addrs[host], keys, human(res.Bytes), float64(res.Bytes)/1e6/el.Seconds(), (el*time.Duration(total-done)/time.Duration(done)).Round(time.Second))
+					addrs[host], keys, human(res.Bytes), float64(res.Bytes)/1e6/el.Seconds(), (el * time.Duration(total-done) / time.Duration(done)).Round(time.Second))
 				return nil
 			})
 		}
