@@ -39,7 +39,7 @@ type transfer struct {
 	secrets     []string
 	concurrency int
 
-	bytesTotal, filesTotal int64
+	bytesTotal, filesTotal atomic.Int64 // grow while a stream adds jobs
 	bytesDone, filesDone   atomic.Int64
 }
 
@@ -62,9 +62,9 @@ type progressSender interface {
 func (t *transfer) progress() *pb.Progress {
 	return &pb.Progress{
 		BytesDone:  t.bytesDone.Load(),
-		BytesTotal: t.bytesTotal,
+		BytesTotal: t.bytesTotal.Load(),
 		FilesDone:  int32(t.filesDone.Load()),
-		FilesTotal: int32(t.filesTotal),
+		FilesTotal: int32(t.filesTotal.Load()),
 	}
 }
 
@@ -73,24 +73,31 @@ func (t *transfer) progress() *pb.Progress {
 // message with done set and every FileSum (ordered by key). The first
 // failure cancels the rest and is returned as a status error.
 func (t *transfer) run(ctx context.Context, jobs []job, out progressSender, fn func(context.Context, job) (*pb.FileSum, error)) error {
-	for _, j := range jobs {
-		t.bytesTotal += j.size
-	}
-	t.filesTotal = int64(len(jobs))
-
 	// Big files first: the transfer then ends with small ones in parallel.
-	order := make([]int, len(jobs))
-	for i := range order {
-		order[i] = i
-	}
-	sort.SliceStable(order, func(a, b int) bool { return jobs[order[a]].size > jobs[order[b]].size })
+	sorted := append([]job(nil), jobs...)
+	sort.SliceStable(sorted, func(a, b int) bool { return sorted[a].size > sorted[b].size })
+	return t.stream(ctx, func(ctx context.Context, add func(job) bool) error {
+		for _, j := range sorted {
+			if !add(j) {
+				return ctx.Err()
+			}
+		}
+		return nil
+	}, out, fn)
+}
 
+// stream is run over the jobs produce adds while the transfer runs (files
+// written as they are uploaded: a checkpoint exported part by part). add
+// reports false once the transfer is cancelled. It ends when produce has
+// returned and every job it added is done; produce's error fails it.
+func (t *transfer) stream(ctx context.Context, produce func(ctx context.Context, add func(job) bool) error, out progressSender, fn func(context.Context, job) (*pb.FileSum, error)) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	sums := make([]*pb.FileSum, len(jobs))
 	var (
 		errOnce  sync.Once
 		firstErr error
+		sumsMu   sync.Mutex
+		sums     []*pb.FileSum
 	)
 	fail := func(err error) {
 		errOnce.Do(func() {
@@ -98,31 +105,39 @@ func (t *transfer) run(ctx context.Context, jobs []job, out progressSender, fn f
 			cancel()
 		})
 	}
-	next := make(chan int)
+	next := make(chan job)
 	var wg sync.WaitGroup
-	for range min(t.concurrency, max(len(jobs), 1)) {
+	for range t.concurrency {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range next {
-				sum, err := t.withRetry(ctx, jobs[i], fn)
+			for j := range next {
+				sum, err := t.withRetry(ctx, j, fn)
 				if err != nil {
 					fail(err)
 					continue
 				}
-				sums[i] = sum
+				sumsMu.Lock()
+				sums = append(sums, sum)
+				sumsMu.Unlock()
 				t.filesDone.Add(1)
 			}
 		}()
 	}
 	go func() {
 		defer close(next)
-		for _, i := range order {
+		err := produce(ctx, func(j job) bool {
+			t.bytesTotal.Add(j.size)
+			t.filesTotal.Add(1)
 			select {
-			case next <- i:
+			case next <- j:
+				return true
 			case <-ctx.Done():
-				return
+				return false
 			}
+		})
+		if err != nil {
+			fail(err)
 		}
 	}()
 	done := make(chan struct{})

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -22,37 +23,92 @@ func (s *Server) UploadFile(req *pb.UploadFileRequest, stream pb.StorageService_
 	if err != nil {
 		return err
 	}
-	if req.ExportParts {
-		// The export is written beside the checkpoint's data, after the
-		// cut (writes are not blocked while the engine rewrites it), and
-		// goes with the upload.
-		out := filepath.Join(src, exportDir)
-		if err := os.RemoveAll(out); err != nil {
-			return status.Errorf(codeOf(err), "remove an earlier export %s: %v", out, err)
-		}
-		defer os.RemoveAll(out)
-		parts, err := s.engine.ExportParts(ctx, src, out, req.Parts)
-		if err != nil {
-			return err
-		}
-		s.log.Info("checkpoint exported per part", "checkpoint", src, "parts", len(parts))
-		src = out
-	}
-	jobs, err := collect(src)
-	if err != nil {
-		return err
-	}
 	store, sec, err := s.openBackend(ctx, req.Backend)
 	if err != nil {
 		return err
 	}
 	t := s.newTransfer(store, req.Prefix, sec, req.Concurrency)
+	if req.ExportParts {
+		return s.exportAndUpload(ctx, t, src, req.Parts, stream)
+	}
+	jobs, err := collect(src)
+	if err != nil {
+		return err
+	}
 	return t.run(ctx, jobs, stream, t.put)
 }
 
+// exportAndUpload has the engine export checkpoint per part beside its
+// data (after the cut: writes are not blocked while the engine rewrites
+// it) and uploads each part as soon as its export is whole (its applied
+// file, written last, exists), while the next ones are written.
+func (s *Server) exportAndUpload(ctx context.Context, t *transfer, checkpoint string, parts []int32, stream progressSender) error {
+	out := filepath.Join(checkpoint, exportDir)
+	if err := os.RemoveAll(out); err != nil {
+		return status.Errorf(codeOf(err), "remove an earlier export %s: %v", out, err)
+	}
+	defer os.RemoveAll(out)
+	return t.stream(ctx, func(ctx context.Context, add func(job) bool) error {
+		exported := make(chan error, 1)
+		go func() {
+			got, err := s.engine.ExportParts(ctx, checkpoint, out, parts)
+			if err == nil {
+				s.log.Info("checkpoint exported per part", "checkpoint", checkpoint, "parts", len(got))
+			}
+			exported <- err
+		}()
+		taken := map[string]bool{}
+		take := func() error { // every part whose export is whole, once
+			ents, err := os.ReadDir(out)
+			if err != nil && !os.IsNotExist(err) {
+				return err
+			}
+			for _, e := range ents {
+				if taken[e.Name()] || !e.IsDir() {
+					continue
+				}
+				if _, err := os.Stat(filepath.Join(out, e.Name(), exportLastFile)); err != nil {
+					continue
+				}
+				taken[e.Name()] = true
+				jobs, err := collect(filepath.Join(out, e.Name()))
+				if err != nil {
+					return err
+				}
+				for _, j := range jobs {
+					j.key = e.Name() + "/" + j.key
+					if !add(j) {
+						return ctx.Err()
+					}
+				}
+			}
+			return nil
+		}
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case err := <-exported:
+				if err != nil {
+					return err
+				}
+				return take()
+			case <-tick.C:
+				if err := take(); err != nil {
+					return err
+				}
+			}
+		}
+	}, stream, t.put)
+}
+
 // exportDir is where, inside a checkpoint, an export per part is written
-// for the time of its upload.
-const exportDir = "br-parts"
+// for the time of its upload; a part's directory is whole once
+// exportLastFile is in it (the engine writes it last).
+const (
+	exportDir      = "br-parts"
+	exportLastFile = "applied"
+)
 
 // collect lists the regular files to upload under src (or src itself).
 // Symbolic links to regular files are followed; anything else that is not

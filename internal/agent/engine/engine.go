@@ -68,8 +68,10 @@ type Engine interface {
 	Playback(ctx context.Context, root, dataPath, metaAddr string) ([]PartApplied, error)
 	// ExportParts writes a space checkpoint's data per part (every part,
 	// or those listed in parts) to outDir/<part>/ (data.sst, applied),
-	// restorable on any host. Engines whose checkpoints cannot be cut per
-	// part refuse (FailedPrecondition).
+	// restorable on any host. A part's directory is whole once its applied
+	// file exists (written last), so the agent uploads it while the next
+	// parts are written. Engines whose checkpoints cannot be cut per part
+	// refuse (FailedPrecondition).
 	ExportParts(ctx context.Context, checkpointDir, outDir string, parts []int32) ([]ExportedPart, error)
 }
 

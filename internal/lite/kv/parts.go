@@ -180,10 +180,9 @@ func ExportParts(checkpointDir, outDir string, only ...int32) ([]ExportedPart, e
 			if err := os.Remove(filepath.Join(dir, partSSTName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return nil, fmt.Errorf("export parts: %w", err)
 			}
-		}
-		b, _ := json.Marshal(partApplied{LogID: p.LogID, Term: p.Term})
-		if err := writeFileSynced(filepath.Join(dir, partAppliedName), append(b, '\n')); err != nil {
-			return nil, fmt.Errorf("export parts: %w", err)
+			if err := writeApplied(dir, p); err != nil {
+				return nil, err
+			}
 		}
 		out = append(out, *p)
 	}
@@ -472,6 +471,17 @@ func (s *sstOut) finish(parts map[int32]*ExportedPart) error {
 		return fmt.Errorf("export parts: %w", err)
 	}
 	parts[s.part].Bytes = st.Size()
+	return writeApplied(filepath.Dir(s.path), parts[s.part])
+}
+
+// writeApplied writes a part's applied file, the last of its export: a
+// reader may take the part as soon as it exists (the agent uploads each
+// part while the others are still being written).
+func writeApplied(dir string, p *ExportedPart) error {
+	b, _ := json.Marshal(partApplied{LogID: p.LogID, Term: p.Term})
+	if err := writeFileSynced(filepath.Join(dir, partAppliedName), append(b, '\n')); err != nil {
+		return fmt.Errorf("export parts: %w", err)
+	}
 	return nil
 }
 
