@@ -19,7 +19,7 @@ type Admin interface {
 }
 
 // AdminDialer connects to the admin service of a storaged (given by its
-// data address; the admin port is the data port + 1, as in NebulaGraph).
+// data address; the admin port is the data port - 1, as in NebulaGraph).
 type AdminDialer func(ctx context.Context, storaged Addr) (Admin, error)
 
 // LogInfo is a part's position in a checkpoint.

@@ -2,6 +2,7 @@ package metad_test
 
 import (
 	"context"
+	"github.com/nebula-open/nebula-br/internal/lite/rpc"
 	"net"
 	"os"
 	"path/filepath"
@@ -143,7 +144,7 @@ func TestBlockingWrites(t *testing.T) {
 
 func adminAddr(c *litetest.Cluster) string {
 	cfg := c.SCfg[0]
-	return net.JoinHostPort(cfg.LocalIP, strconv.Itoa(cfg.Port+1))
+	return net.JoinHostPort(cfg.LocalIP, strconv.Itoa(rpc.StorageAdminPort(cfg.Port)))
 }
 
 func TestRestoreMetaRemapsHosts(t *testing.T) {

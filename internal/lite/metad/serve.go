@@ -64,7 +64,7 @@ func (s *Server) Stop() error {
 type adminClient struct{ c *client.StorageAdminClient }
 
 func dialAdmin(ctx context.Context, a Addr) (Admin, error) {
-	c, err := client.NewStorageAdminClient(net.JoinHostPort(a.Host, strconv.Itoa(int(a.Port)+1)), client.Options{})
+	c, err := client.NewStorageAdminClient(net.JoinHostPort(a.Host, strconv.Itoa(rpc.StorageAdminPort(int(a.Port)))), client.Options{})
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,6 @@
 // Package storaged is nebula-lite's storage service: partitioned data with
 // a WAL per part (package kv), graphd's data calls (LiteStorageService on
-// the service port) and the backup side (StorageAdminService on port + 1).
+// the service port) and the backup side (StorageAdminService on port - 1, as in NebulaGraph).
 package storaged
 
 import (
@@ -25,7 +25,7 @@ import (
 // Config of a storaged (NebulaGraph's flag names in comments).
 type Config struct {
 	LocalIP           string        // --local_ip: identity, an IP or a DNS name
-	Port              int           // --port (admin service on port+1)
+	Port              int           // --port (admin service on port-1, raft on port+1)
 	MetaAddr          string        // --meta_server_addrs (first one)
 	DataPath          string        // --data_path
 	Root              string        // install root, reported to metad
@@ -78,11 +78,14 @@ func Start(cfg Config) (*Server, error) {
 		store.Close()
 		return nil, fmt.Errorf("storaged: reach metad: %w", err)
 	}
-	for i, proc := range []thrift.TProcessor{
-		storage.NewLiteStorageServiceProcessor(dataHandler{s}),
-		storage.NewStorageAdminServiceProcessor(adminHandler{s}),
+	for _, svc := range []struct {
+		port int
+		proc thrift.TProcessor
+	}{
+		{cfg.Port, storage.NewLiteStorageServiceProcessor(dataHandler{s})},
+		{rpc.StorageAdminPort(cfg.Port), storage.NewStorageAdminServiceProcessor(adminHandler{s})},
 	} {
-		srv, err := rpc.Listen(rpc.ListenAddr(cfg.LocalIP, cfg.Port+i), proc, s.log)
+		srv, err := rpc.Listen(rpc.ListenAddr(cfg.LocalIP, svc.port), svc.proc, s.log)
 		if err != nil {
 			s.Stop()
 			return nil, err
