@@ -36,6 +36,7 @@ type Part struct {
 
 	mu      sync.Mutex // serialises writes: log ids are assigned in order
 	applied uint64
+	term    uint64 // term of the applied entry: Term unless replicated
 	next    uint64 // log id of the next write
 }
 
@@ -47,7 +48,7 @@ func openPart(sp *Space, id int32) (*Part, error) {
 	if err != nil {
 		return nil, fmt.Errorf("space %d part %d: %w", sp.id, id, err)
 	}
-	p := &Part{space: sp, id: id, wal: w}
+	p := &Part{space: sp, id: id, wal: w, term: Term}
 	if err := p.recover(); err != nil {
 		w.Close()
 		return nil, err
