@@ -76,6 +76,7 @@ type Metad struct {
 	mu       sync.Mutex
 	st       *store
 	lastSeen map[string]time.Time // host -> last heartbeat (not persisted)
+	leaders  map[string]map[int32][]int32 // host -> space -> parts it leads, from its heartbeat
 	backupMu sync.Mutex           // one backup at a time
 	// The backup in progress, if any (guarded by mu).
 	running      string
@@ -94,7 +95,7 @@ func Open(cfg Config) (*Metad, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Metad{cfg: cfg, log: cfg.Logger, st: st, lastSeen: map[string]time.Time{}}
+	m := &Metad{cfg: cfg, log: cfg.Logger, st: st, lastSeen: map[string]time.Time{}, leaders: map[string]map[int32][]int32{}}
 	if st.clusterID == 0 {
 		var b [8]byte
 		rand.Read(b[:])
