@@ -75,9 +75,9 @@ type Metad struct {
 
 	mu       sync.Mutex
 	st       *store
-	lastSeen map[string]time.Time // host -> last heartbeat (not persisted)
+	lastSeen map[string]time.Time         // host -> last heartbeat (not persisted)
 	leaders  map[string]map[int32][]int32 // host -> space -> parts it leads, from its heartbeat
-	backupMu sync.Mutex           // one backup at a time
+	backupMu sync.Mutex                   // one backup at a time
 	// The backup in progress, if any (guarded by mu).
 	running      string
 	runningSince time.Time
