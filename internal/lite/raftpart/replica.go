@@ -312,6 +312,13 @@ func (r *Replica) IsLeader() bool {
 	return !r.closed && r.rn.BasicStatus().RaftState == raft.StateLeader
 }
 
+// Term is the replica's current term.
+func (r *Replica) Term() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.rn.BasicStatus().GetTerm()
+}
+
 // Leader is the leader's storage address, "" when none is known.
 func (r *Replica) Leader() string {
 	r.mu.Lock()
