@@ -284,12 +284,16 @@ func (m *Metad) cutCheckpoints(ctx context.Context, bm *BackupMeta, hosts []Addr
 			cut = append(cut, h)
 		}
 	}
+	leaders := m.Leaders()
 	for i, h := range hosts {
 		if results[i] != nil {
 			return cut, coded(codeBackupFailed, "backup %s: checkpoint on %s: %v", bm.Name, h, results[i])
 		}
 		for _, cp := range cps[i] {
 			if sb := bm.Spaces[cp.SpaceID]; sb != nil {
+				if sb.Space.ReplicaFactor > 1 {
+					cp.Parts = ledParts(sb.Space, leaders[sb.Space.ID], h, cp.Parts)
+				}
 				sb.Hosts = append(sb.Hosts, HostBackup{Host: h, Checkpoints: []CheckpointInfo{cp}})
 			}
 		}
@@ -445,4 +449,21 @@ func parallel(n int, fn func(i int) error) []error {
 	}
 	wg.Wait()
 	return errs
+}
+
+// ledParts keeps, of a replicated space's checkpoint on host h, the parts
+// h leads (a part with no known leader: its first replica), as
+// NebulaGraph's metad lists them, so each part is backed up once.
+func ledParts(sp *Space, leaders map[int32]Addr, h Addr, parts map[int32]LogInfo) map[int32]LogInfo {
+	out := map[int32]LogInfo{}
+	for p, li := range parts {
+		leader, ok := leaders[p]
+		if !ok && len(sp.Parts[p]) > 0 {
+			leader = sp.Parts[p][0]
+		}
+		if leader == h {
+			out[p] = li
+		}
+	}
+	return out
 }
