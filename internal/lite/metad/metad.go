@@ -50,6 +50,7 @@ const (
 	codeExisted             = nebula.ErrorCode_E_EXISTED
 	codeInvalidHost         = nebula.ErrorCode_E_INVALID_HOST
 	codeUnsupported         = nebula.ErrorCode_E_UNSUPPORTED
+	codeBalancerFailure     = nebula.ErrorCode_E_BALANCER_FAILURE
 	codeWrongCluster        = nebula.ErrorCode_E_WRONGCLUSTER
 	codeInvalidParm         = nebula.ErrorCode_E_INVALID_PARM
 	codeBackupFailed        = nebula.ErrorCode_E_BACKUP_FAILED

@@ -108,3 +108,7 @@ func (a adminClient) DropCheckpoint(ctx context.Context, spaces []int32, name st
 }
 
 func (a adminClient) Close() error { return a.c.Close() }
+
+func (a adminClient) TransLeader(ctx context.Context, space, part int32, to Addr) error {
+	return a.c.TransLeader(ctx, nebula.GraphSpaceID(space), nebula.PartitionID(part), &nebula.HostAddr{Host: to.Host, Port: nebula.Port(to.Port)})
+}

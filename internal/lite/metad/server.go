@@ -54,6 +54,11 @@ func (h *Handler) VerifyClientVersion(ctx context.Context, req *meta.VerifyClien
 	return resp, nil
 }
 
+func (h *Handler) LeaderBalance(ctx context.Context, req *meta.LeaderBalanceReq) (*meta.ExecResp, error) {
+	err := h.m.LeaderBalance(ctx)
+	return &meta.ExecResp{Code: h.codeOf("leaderBalance", err), Leader: h.leader()}, nil
+}
+
 func (h *Handler) HeartBeat(ctx context.Context, req *meta.HBReq) (*meta.HBResp, error) {
 	host := &Host{Addr: fromHostAddr(req.Host), Role: int32(req.Role), Version: string(req.Version)}
 	if req.Dir != nil {

@@ -242,3 +242,33 @@ func (h dataHandler) Scan(ctx context.Context, req *storage.LiteScanRequest) (*s
 	resp.Result_ = common(start, failed)
 	return resp, nil
 }
+
+// TransLeader hands a part's leadership to another replica and waits (a
+// few seconds at most) until it has taken over.
+func (h adminHandler) TransLeader(ctx context.Context, req *storage.TransLeaderReq) (*storage.AdminExecResp, error) {
+	start := time.Now()
+	fail := func(err error) (*storage.AdminExecResp, error) {
+		return &storage.AdminExecResp{Result_: common(start, []*storage.PartitionResult_{partFailure(int32(req.PartID), err)})}, nil
+	}
+	r := h.s.raft.Replica(int32(req.SpaceID), int32(req.PartID))
+	if r == nil || req.NewLeader_ == nil {
+		return fail(kv.ErrPartNotFound)
+	}
+	target := net.JoinHostPort(req.NewLeader_.Host, strconv.Itoa(int(req.NewLeader_.Port)))
+	if r.Leader() == target {
+		return &storage.AdminExecResp{Result_: common(start, nil)}, nil
+	}
+	if !r.IsLeader() {
+		return fail(&raftpart.NotLeaderError{Leader: r.Leader()})
+	}
+	r.TransferLeader(target)
+	deadline := time.Now().Add(5 * time.Second)
+	for r.Leader() != target {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fail(&raftpart.NotLeaderError{Leader: r.Leader()})
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	h.s.log.Info("leader transferred", "space", req.SpaceID, "part", req.PartID, "to", target)
+	return &storage.AdminExecResp{Result_: common(start, nil)}, nil
+}

@@ -14588,7 +14588,74 @@ func (p *VerifyClientVersionReq) String() string {
 	return fmt.Sprintf("VerifyClientVersionReq(%+v)", *p)
 }
 
+type LeaderBalanceReq struct {
+}
+
+func NewLeaderBalanceReq() *LeaderBalanceReq {
+	return &LeaderBalanceReq{}
+}
+
+func (p *LeaderBalanceReq) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+			return err
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *LeaderBalanceReq) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "LeaderBalanceReq"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *LeaderBalanceReq) Equals(other *LeaderBalanceReq) bool {
+	if p == other {
+		return true
+	} else if p == nil || other == nil {
+		return false
+	}
+	return true
+}
+
+func (p *LeaderBalanceReq) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("LeaderBalanceReq(%+v)", *p)
+}
+
 type MetaService interface {
+	// Parameters:
+	//  - Req
+	LeaderBalance(ctx context.Context, req *LeaderBalanceReq) (_r *ExecResp, _err error)
 	// Parameters:
 	//  - Req
 	CreateSpace(ctx context.Context, req *CreateSpaceReq) (_r *ExecResp, _err error)
@@ -14700,12 +14767,12 @@ func (p *MetaServiceClient) SetLastResponseMeta_(meta thrift.ResponseMeta) {
 
 // Parameters:
 //   - Req
-func (p *MetaServiceClient) CreateSpace(ctx context.Context, req *CreateSpaceReq) (_r *ExecResp, _err error) {
-	var _args86 MetaServiceCreateSpaceArgs
+func (p *MetaServiceClient) LeaderBalance(ctx context.Context, req *LeaderBalanceReq) (_r *ExecResp, _err error) {
+	var _args86 MetaServiceLeaderBalanceArgs
 	_args86.Req = req
-	var _result88 MetaServiceCreateSpaceResult
+	var _result88 MetaServiceLeaderBalanceResult
 	var _meta87 thrift.ResponseMeta
-	_meta87, _err = p.Client_().Call(ctx, "createSpace", &_args86, &_result88)
+	_meta87, _err = p.Client_().Call(ctx, "leaderBalance", &_args86, &_result88)
 	p.SetLastResponseMeta_(_meta87)
 	if _err != nil {
 		return
@@ -14713,17 +14780,17 @@ func (p *MetaServiceClient) CreateSpace(ctx context.Context, req *CreateSpaceReq
 	if _ret89 := _result88.GetSuccess(); _ret89 != nil {
 		return _ret89, nil
 	}
-	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "createSpace failed: unknown result")
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "leaderBalance failed: unknown result")
 }
 
 // Parameters:
 //   - Req
-func (p *MetaServiceClient) DropSpace(ctx context.Context, req *DropSpaceReq) (_r *ExecResp, _err error) {
-	var _args90 MetaServiceDropSpaceArgs
+func (p *MetaServiceClient) CreateSpace(ctx context.Context, req *CreateSpaceReq) (_r *ExecResp, _err error) {
+	var _args90 MetaServiceCreateSpaceArgs
 	_args90.Req = req
-	var _result92 MetaServiceDropSpaceResult
+	var _result92 MetaServiceCreateSpaceResult
 	var _meta91 thrift.ResponseMeta
-	_meta91, _err = p.Client_().Call(ctx, "dropSpace", &_args90, &_result92)
+	_meta91, _err = p.Client_().Call(ctx, "createSpace", &_args90, &_result92)
 	p.SetLastResponseMeta_(_meta91)
 	if _err != nil {
 		return
@@ -14731,17 +14798,17 @@ func (p *MetaServiceClient) DropSpace(ctx context.Context, req *DropSpaceReq) (_
 	if _ret93 := _result92.GetSuccess(); _ret93 != nil {
 		return _ret93, nil
 	}
-	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "dropSpace failed: unknown result")
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "createSpace failed: unknown result")
 }
 
 // Parameters:
 //   - Req
-func (p *MetaServiceClient) GetSpace(ctx context.Context, req *GetSpaceReq) (_r *GetSpaceResp, _err error) {
-	var _args94 MetaServiceGetSpaceArgs
+func (p *MetaServiceClient) DropSpace(ctx context.Context, req *DropSpaceReq) (_r *ExecResp, _err error) {
+	var _args94 MetaServiceDropSpaceArgs
 	_args94.Req = req
-	var _result96 MetaServiceGetSpaceResult
+	var _result96 MetaServiceDropSpaceResult
 	var _meta95 thrift.ResponseMeta
-	_meta95, _err = p.Client_().Call(ctx, "getSpace", &_args94, &_result96)
+	_meta95, _err = p.Client_().Call(ctx, "dropSpace", &_args94, &_result96)
 	p.SetLastResponseMeta_(_meta95)
 	if _err != nil {
 		return
@@ -14749,17 +14816,17 @@ func (p *MetaServiceClient) GetSpace(ctx context.Context, req *GetSpaceReq) (_r 
 	if _ret97 := _result96.GetSuccess(); _ret97 != nil {
 		return _ret97, nil
 	}
-	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "getSpace failed: unknown result")
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "dropSpace failed: unknown result")
 }
 
 // Parameters:
 //   - Req
-func (p *MetaServiceClient) ListSpaces(ctx context.Context, req *ListSpacesReq) (_r *ListSpacesResp, _err error) {
-	var _args98 MetaServiceListSpacesArgs
+func (p *MetaServiceClient) GetSpace(ctx context.Context, req *GetSpaceReq) (_r *GetSpaceResp, _err error) {
+	var _args98 MetaServiceGetSpaceArgs
 	_args98.Req = req
-	var _result100 MetaServiceListSpacesResult
+	var _result100 MetaServiceGetSpaceResult
 	var _meta99 thrift.ResponseMeta
-	_meta99, _err = p.Client_().Call(ctx, "listSpaces", &_args98, &_result100)
+	_meta99, _err = p.Client_().Call(ctx, "getSpace", &_args98, &_result100)
 	p.SetLastResponseMeta_(_meta99)
 	if _err != nil {
 		return
@@ -14767,17 +14834,17 @@ func (p *MetaServiceClient) ListSpaces(ctx context.Context, req *ListSpacesReq) 
 	if _ret101 := _result100.GetSuccess(); _ret101 != nil {
 		return _ret101, nil
 	}
-	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "listSpaces failed: unknown result")
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "getSpace failed: unknown result")
 }
 
 // Parameters:
 //   - Req
-func (p *MetaServiceClient) CreateTag(ctx context.Context, req *CreateTagReq) (_r *ExecResp, _err error) {
-	var _args102 MetaServiceCreateTagArgs
+func (p *MetaServiceClient) ListSpaces(ctx context.Context, req *ListSpacesReq) (_r *ListSpacesResp, _err error) {
+	var _args102 MetaServiceListSpacesArgs
 	_args102.Req = req
-	var _result104 MetaServiceCreateTagResult
+	var _result104 MetaServiceListSpacesResult
 	var _meta103 thrift.ResponseMeta
-	_meta103, _err = p.Client_().Call(ctx, "createTag", &_args102, &_result104)
+	_meta103, _err = p.Client_().Call(ctx, "listSpaces", &_args102, &_result104)
 	p.SetLastResponseMeta_(_meta103)
 	if _err != nil {
 		return
@@ -14785,17 +14852,17 @@ func (p *MetaServiceClient) CreateTag(ctx context.Context, req *CreateTagReq) (_
 	if _ret105 := _result104.GetSuccess(); _ret105 != nil {
 		return _ret105, nil
 	}
-	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "createTag failed: unknown result")
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "listSpaces failed: unknown result")
 }
 
 // Parameters:
 //   - Req
-func (p *MetaServiceClient) DropTag(ctx context.Context, req *DropTagReq) (_r *ExecResp, _err error) {
-	var _args106 MetaServiceDropTagArgs
+func (p *MetaServiceClient) CreateTag(ctx context.Context, req *CreateTagReq) (_r *ExecResp, _err error) {
+	var _args106 MetaServiceCreateTagArgs
 	_args106.Req = req
-	var _result108 MetaServiceDropTagResult
+	var _result108 MetaServiceCreateTagResult
 	var _meta107 thrift.ResponseMeta
-	_meta107, _err = p.Client_().Call(ctx, "dropTag", &_args106, &_result108)
+	_meta107, _err = p.Client_().Call(ctx, "createTag", &_args106, &_result108)
 	p.SetLastResponseMeta_(_meta107)
 	if _err != nil {
 		return
@@ -14803,17 +14870,17 @@ func (p *MetaServiceClient) DropTag(ctx context.Context, req *DropTagReq) (_r *E
 	if _ret109 := _result108.GetSuccess(); _ret109 != nil {
 		return _ret109, nil
 	}
-	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "dropTag failed: unknown result")
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "createTag failed: unknown result")
 }
 
 // Parameters:
 //   - Req
-func (p *MetaServiceClient) GetTag(ctx context.Context, req *GetTagReq) (_r *GetTagResp, _err error) {
-	var _args110 MetaServiceGetTagArgs
+func (p *MetaServiceClient) DropTag(ctx context.Context, req *DropTagReq) (_r *ExecResp, _err error) {
+	var _args110 MetaServiceDropTagArgs
 	_args110.Req = req
-	var _result112 MetaServiceGetTagResult
+	var _result112 MetaServiceDropTagResult
 	var _meta111 thrift.ResponseMeta
-	_meta111, _err = p.Client_().Call(ctx, "getTag", &_args110, &_result112)
+	_meta111, _err = p.Client_().Call(ctx, "dropTag", &_args110, &_result112)
 	p.SetLastResponseMeta_(_meta111)
 	if _err != nil {
 		return
@@ -14821,17 +14888,17 @@ func (p *MetaServiceClient) GetTag(ctx context.Context, req *GetTagReq) (_r *Get
 	if _ret113 := _result112.GetSuccess(); _ret113 != nil {
 		return _ret113, nil
 	}
-	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "getTag failed: unknown result")
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "dropTag failed: unknown result")
 }
 
 // Parameters:
 //   - Req
-func (p *MetaServiceClient) ListTags(ctx context.Context, req *ListTagsReq) (_r *ListTagsResp, _err error) {
-	var _args114 MetaServiceListTagsArgs
+func (p *MetaServiceClient) GetTag(ctx context.Context, req *GetTagReq) (_r *GetTagResp, _err error) {
+	var _args114 MetaServiceGetTagArgs
 	_args114.Req = req
-	var _result116 MetaServiceListTagsResult
+	var _result116 MetaServiceGetTagResult
 	var _meta115 thrift.ResponseMeta
-	_meta115, _err = p.Client_().Call(ctx, "listTags", &_args114, &_result116)
+	_meta115, _err = p.Client_().Call(ctx, "getTag", &_args114, &_result116)
 	p.SetLastResponseMeta_(_meta115)
 	if _err != nil {
 		return
@@ -14839,17 +14906,17 @@ func (p *MetaServiceClient) ListTags(ctx context.Context, req *ListTagsReq) (_r 
 	if _ret117 := _result116.GetSuccess(); _ret117 != nil {
 		return _ret117, nil
 	}
-	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "listTags failed: unknown result")
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "getTag failed: unknown result")
 }
 
 // Parameters:
 //   - Req
-func (p *MetaServiceClient) CreateEdge(ctx context.Context, req *CreateEdgeReq) (_r *ExecResp, _err error) {
-	var _args118 MetaServiceCreateEdgeArgs
+func (p *MetaServiceClient) ListTags(ctx context.Context, req *ListTagsReq) (_r *ListTagsResp, _err error) {
+	var _args118 MetaServiceListTagsArgs
 	_args118.Req = req
-	var _result120 MetaServiceCreateEdgeResult
+	var _result120 MetaServiceListTagsResult
 	var _meta119 thrift.ResponseMeta
-	_meta119, _err = p.Client_().Call(ctx, "createEdge", &_args118, &_result120)
+	_meta119, _err = p.Client_().Call(ctx, "listTags", &_args118, &_result120)
 	p.SetLastResponseMeta_(_meta119)
 	if _err != nil {
 		return
@@ -14857,17 +14924,17 @@ func (p *MetaServiceClient) CreateEdge(ctx context.Context, req *CreateEdgeReq) 
 	if _ret121 := _result120.GetSuccess(); _ret121 != nil {
 		return _ret121, nil
 	}
-	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "createEdge failed: unknown result")
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "listTags failed: unknown result")
 }
 
 // Parameters:
 //   - Req
-func (p *MetaServiceClient) DropEdge(ctx context.Context, req *DropEdgeReq) (_r *ExecResp, _err error) {
-	var _args122 MetaServiceDropEdgeArgs
+func (p *MetaServiceClient) CreateEdge(ctx context.Context, req *CreateEdgeReq) (_r *ExecResp, _err error) {
+	var _args122 MetaServiceCreateEdgeArgs
 	_args122.Req = req
-	var _result124 MetaServiceDropEdgeResult
+	var _result124 MetaServiceCreateEdgeResult
 	var _meta123 thrift.ResponseMeta
-	_meta123, _err = p.Client_().Call(ctx, "dropEdge", &_args122, &_result124)
+	_meta123, _err = p.Client_().Call(ctx, "createEdge", &_args122, &_result124)
 	p.SetLastResponseMeta_(_meta123)
 	if _err != nil {
 		return
@@ -14875,17 +14942,17 @@ func (p *MetaServiceClient) DropEdge(ctx context.Context, req *DropEdgeReq) (_r 
 	if _ret125 := _result124.GetSuccess(); _ret125 != nil {
 		return _ret125, nil
 	}
-	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "dropEdge failed: unknown result")
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "createEdge failed: unknown result")
 }
 
 // Parameters:
 //   - Req
-func (p *MetaServiceClient) GetEdge(ctx context.Context, req *GetEdgeReq) (_r *GetEdgeResp, _err error) {
-	var _args126 MetaServiceGetEdgeArgs
+func (p *MetaServiceClient) DropEdge(ctx context.Context, req *DropEdgeReq) (_r *ExecResp, _err error) {
+	var _args126 MetaServiceDropEdgeArgs
 	_args126.Req = req
-	var _result128 MetaServiceGetEdgeResult
+	var _result128 MetaServiceDropEdgeResult
 	var _meta127 thrift.ResponseMeta
-	_meta127, _err = p.Client_().Call(ctx, "getEdge", &_args126, &_result128)
+	_meta127, _err = p.Client_().Call(ctx, "dropEdge", &_args126, &_result128)
 	p.SetLastResponseMeta_(_meta127)
 	if _err != nil {
 		return
@@ -14893,17 +14960,17 @@ func (p *MetaServiceClient) GetEdge(ctx context.Context, req *GetEdgeReq) (_r *G
 	if _ret129 := _result128.GetSuccess(); _ret129 != nil {
 		return _ret129, nil
 	}
-	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "getEdge failed: unknown result")
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "dropEdge failed: unknown result")
 }
 
 // Parameters:
 //   - Req
-func (p *MetaServiceClient) ListEdges(ctx context.Context, req *ListEdgesReq) (_r *ListEdgesResp, _err error) {
-	var _args130 MetaServiceListEdgesArgs
+func (p *MetaServiceClient) GetEdge(ctx context.Context, req *GetEdgeReq) (_r *GetEdgeResp, _err error) {
+	var _args130 MetaServiceGetEdgeArgs
 	_args130.Req = req
-	var _result132 MetaServiceListEdgesResult
+	var _result132 MetaServiceGetEdgeResult
 	var _meta131 thrift.ResponseMeta
-	_meta131, _err = p.Client_().Call(ctx, "listEdges", &_args130, &_result132)
+	_meta131, _err = p.Client_().Call(ctx, "getEdge", &_args130, &_result132)
 	p.SetLastResponseMeta_(_meta131)
 	if _err != nil {
 		return
@@ -14911,17 +14978,17 @@ func (p *MetaServiceClient) ListEdges(ctx context.Context, req *ListEdgesReq) (_
 	if _ret133 := _result132.GetSuccess(); _ret133 != nil {
 		return _ret133, nil
 	}
-	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "listEdges failed: unknown result")
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "getEdge failed: unknown result")
 }
 
 // Parameters:
 //   - Req
-func (p *MetaServiceClient) ListHosts(ctx context.Context, req *ListHostsReq) (_r *ListHostsResp, _err error) {
-	var _args134 MetaServiceListHostsArgs
+func (p *MetaServiceClient) ListEdges(ctx context.Context, req *ListEdgesReq) (_r *ListEdgesResp, _err error) {
+	var _args134 MetaServiceListEdgesArgs
 	_args134.Req = req
-	var _result136 MetaServiceListHostsResult
+	var _result136 MetaServiceListEdgesResult
 	var _meta135 thrift.ResponseMeta
-	_meta135, _err = p.Client_().Call(ctx, "listHosts", &_args134, &_result136)
+	_meta135, _err = p.Client_().Call(ctx, "listEdges", &_args134, &_result136)
 	p.SetLastResponseMeta_(_meta135)
 	if _err != nil {
 		return
@@ -14929,17 +14996,17 @@ func (p *MetaServiceClient) ListHosts(ctx context.Context, req *ListHostsReq) (_
 	if _ret137 := _result136.GetSuccess(); _ret137 != nil {
 		return _ret137, nil
 	}
-	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "listHosts failed: unknown result")
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "listEdges failed: unknown result")
 }
 
 // Parameters:
 //   - Req
-func (p *MetaServiceClient) GetPartsAlloc(ctx context.Context, req *GetPartsAllocReq) (_r *GetPartsAllocResp, _err error) {
-	var _args138 MetaServiceGetPartsAllocArgs
+func (p *MetaServiceClient) ListHosts(ctx context.Context, req *ListHostsReq) (_r *ListHostsResp, _err error) {
+	var _args138 MetaServiceListHostsArgs
 	_args138.Req = req
-	var _result140 MetaServiceGetPartsAllocResult
+	var _result140 MetaServiceListHostsResult
 	var _meta139 thrift.ResponseMeta
-	_meta139, _err = p.Client_().Call(ctx, "getPartsAlloc", &_args138, &_result140)
+	_meta139, _err = p.Client_().Call(ctx, "listHosts", &_args138, &_result140)
 	p.SetLastResponseMeta_(_meta139)
 	if _err != nil {
 		return
@@ -14947,17 +15014,17 @@ func (p *MetaServiceClient) GetPartsAlloc(ctx context.Context, req *GetPartsAllo
 	if _ret141 := _result140.GetSuccess(); _ret141 != nil {
 		return _ret141, nil
 	}
-	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "getPartsAlloc failed: unknown result")
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "listHosts failed: unknown result")
 }
 
 // Parameters:
 //   - Req
-func (p *MetaServiceClient) ListParts(ctx context.Context, req *ListPartsReq) (_r *ListPartsResp, _err error) {
-	var _args142 MetaServiceListPartsArgs
+func (p *MetaServiceClient) GetPartsAlloc(ctx context.Context, req *GetPartsAllocReq) (_r *GetPartsAllocResp, _err error) {
+	var _args142 MetaServiceGetPartsAllocArgs
 	_args142.Req = req
-	var _result144 MetaServiceListPartsResult
+	var _result144 MetaServiceGetPartsAllocResult
 	var _meta143 thrift.ResponseMeta
-	_meta143, _err = p.Client_().Call(ctx, "listParts", &_args142, &_result144)
+	_meta143, _err = p.Client_().Call(ctx, "getPartsAlloc", &_args142, &_result144)
 	p.SetLastResponseMeta_(_meta143)
 	if _err != nil {
 		return
@@ -14965,17 +15032,17 @@ func (p *MetaServiceClient) ListParts(ctx context.Context, req *ListPartsReq) (_
 	if _ret145 := _result144.GetSuccess(); _ret145 != nil {
 		return _ret145, nil
 	}
-	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "listParts failed: unknown result")
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "getPartsAlloc failed: unknown result")
 }
 
 // Parameters:
 //   - Req
-func (p *MetaServiceClient) HeartBeat(ctx context.Context, req *HBReq) (_r *HBResp, _err error) {
-	var _args146 MetaServiceHeartBeatArgs
+func (p *MetaServiceClient) ListParts(ctx context.Context, req *ListPartsReq) (_r *ListPartsResp, _err error) {
+	var _args146 MetaServiceListPartsArgs
 	_args146.Req = req
-	var _result148 MetaServiceHeartBeatResult
+	var _result148 MetaServiceListPartsResult
 	var _meta147 thrift.ResponseMeta
-	_meta147, _err = p.Client_().Call(ctx, "heartBeat", &_args146, &_result148)
+	_meta147, _err = p.Client_().Call(ctx, "listParts", &_args146, &_result148)
 	p.SetLastResponseMeta_(_meta147)
 	if _err != nil {
 		return
@@ -14983,17 +15050,17 @@ func (p *MetaServiceClient) HeartBeat(ctx context.Context, req *HBReq) (_r *HBRe
 	if _ret149 := _result148.GetSuccess(); _ret149 != nil {
 		return _ret149, nil
 	}
-	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "heartBeat failed: unknown result")
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "listParts failed: unknown result")
 }
 
 // Parameters:
 //   - Req
-func (p *MetaServiceClient) AgentHeartbeat(ctx context.Context, req *AgentHBReq) (_r *AgentHBResp, _err error) {
-	var _args150 MetaServiceAgentHeartbeatArgs
+func (p *MetaServiceClient) HeartBeat(ctx context.Context, req *HBReq) (_r *HBResp, _err error) {
+	var _args150 MetaServiceHeartBeatArgs
 	_args150.Req = req
-	var _result152 MetaServiceAgentHeartbeatResult
+	var _result152 MetaServiceHeartBeatResult
 	var _meta151 thrift.ResponseMeta
-	_meta151, _err = p.Client_().Call(ctx, "agentHeartbeat", &_args150, &_result152)
+	_meta151, _err = p.Client_().Call(ctx, "heartBeat", &_args150, &_result152)
 	p.SetLastResponseMeta_(_meta151)
 	if _err != nil {
 		return
@@ -15001,17 +15068,17 @@ func (p *MetaServiceClient) AgentHeartbeat(ctx context.Context, req *AgentHBReq)
 	if _ret153 := _result152.GetSuccess(); _ret153 != nil {
 		return _ret153, nil
 	}
-	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "agentHeartbeat failed: unknown result")
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "heartBeat failed: unknown result")
 }
 
 // Parameters:
 //   - Req
-func (p *MetaServiceClient) DropSnapshot(ctx context.Context, req *DropSnapshotReq) (_r *ExecResp, _err error) {
-	var _args154 MetaServiceDropSnapshotArgs
+func (p *MetaServiceClient) AgentHeartbeat(ctx context.Context, req *AgentHBReq) (_r *AgentHBResp, _err error) {
+	var _args154 MetaServiceAgentHeartbeatArgs
 	_args154.Req = req
-	var _result156 MetaServiceDropSnapshotResult
+	var _result156 MetaServiceAgentHeartbeatResult
 	var _meta155 thrift.ResponseMeta
-	_meta155, _err = p.Client_().Call(ctx, "dropSnapshot", &_args154, &_result156)
+	_meta155, _err = p.Client_().Call(ctx, "agentHeartbeat", &_args154, &_result156)
 	p.SetLastResponseMeta_(_meta155)
 	if _err != nil {
 		return
@@ -15019,17 +15086,17 @@ func (p *MetaServiceClient) DropSnapshot(ctx context.Context, req *DropSnapshotR
 	if _ret157 := _result156.GetSuccess(); _ret157 != nil {
 		return _ret157, nil
 	}
-	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "dropSnapshot failed: unknown result")
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "agentHeartbeat failed: unknown result")
 }
 
 // Parameters:
 //   - Req
-func (p *MetaServiceClient) ListSnapshots(ctx context.Context, req *ListSnapshotsReq) (_r *ListSnapshotsResp, _err error) {
-	var _args158 MetaServiceListSnapshotsArgs
+func (p *MetaServiceClient) DropSnapshot(ctx context.Context, req *DropSnapshotReq) (_r *ExecResp, _err error) {
+	var _args158 MetaServiceDropSnapshotArgs
 	_args158.Req = req
-	var _result160 MetaServiceListSnapshotsResult
+	var _result160 MetaServiceDropSnapshotResult
 	var _meta159 thrift.ResponseMeta
-	_meta159, _err = p.Client_().Call(ctx, "listSnapshots", &_args158, &_result160)
+	_meta159, _err = p.Client_().Call(ctx, "dropSnapshot", &_args158, &_result160)
 	p.SetLastResponseMeta_(_meta159)
 	if _err != nil {
 		return
@@ -15037,17 +15104,17 @@ func (p *MetaServiceClient) ListSnapshots(ctx context.Context, req *ListSnapshot
 	if _ret161 := _result160.GetSuccess(); _ret161 != nil {
 		return _ret161, nil
 	}
-	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "listSnapshots failed: unknown result")
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "dropSnapshot failed: unknown result")
 }
 
 // Parameters:
 //   - Req
-func (p *MetaServiceClient) CreateBackup(ctx context.Context, req *CreateBackupReq) (_r *CreateBackupResp, _err error) {
-	var _args162 MetaServiceCreateBackupArgs
+func (p *MetaServiceClient) ListSnapshots(ctx context.Context, req *ListSnapshotsReq) (_r *ListSnapshotsResp, _err error) {
+	var _args162 MetaServiceListSnapshotsArgs
 	_args162.Req = req
-	var _result164 MetaServiceCreateBackupResult
+	var _result164 MetaServiceListSnapshotsResult
 	var _meta163 thrift.ResponseMeta
-	_meta163, _err = p.Client_().Call(ctx, "createBackup", &_args162, &_result164)
+	_meta163, _err = p.Client_().Call(ctx, "listSnapshots", &_args162, &_result164)
 	p.SetLastResponseMeta_(_meta163)
 	if _err != nil {
 		return
@@ -15055,17 +15122,17 @@ func (p *MetaServiceClient) CreateBackup(ctx context.Context, req *CreateBackupR
 	if _ret165 := _result164.GetSuccess(); _ret165 != nil {
 		return _ret165, nil
 	}
-	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "createBackup failed: unknown result")
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "listSnapshots failed: unknown result")
 }
 
 // Parameters:
 //   - Req
-func (p *MetaServiceClient) RestoreMeta(ctx context.Context, req *RestoreMetaReq) (_r *RestoreMetaResp, _err error) {
-	var _args166 MetaServiceRestoreMetaArgs
+func (p *MetaServiceClient) CreateBackup(ctx context.Context, req *CreateBackupReq) (_r *CreateBackupResp, _err error) {
+	var _args166 MetaServiceCreateBackupArgs
 	_args166.Req = req
-	var _result168 MetaServiceRestoreMetaResult
+	var _result168 MetaServiceCreateBackupResult
 	var _meta167 thrift.ResponseMeta
-	_meta167, _err = p.Client_().Call(ctx, "restoreMeta", &_args166, &_result168)
+	_meta167, _err = p.Client_().Call(ctx, "createBackup", &_args166, &_result168)
 	p.SetLastResponseMeta_(_meta167)
 	if _err != nil {
 		return
@@ -15073,17 +15140,17 @@ func (p *MetaServiceClient) RestoreMeta(ctx context.Context, req *RestoreMetaReq
 	if _ret169 := _result168.GetSuccess(); _ret169 != nil {
 		return _ret169, nil
 	}
-	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "restoreMeta failed: unknown result")
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "createBackup failed: unknown result")
 }
 
 // Parameters:
 //   - Req
-func (p *MetaServiceClient) ListCluster(ctx context.Context, req *ListClusterInfoReq) (_r *ListClusterInfoResp, _err error) {
-	var _args170 MetaServiceListClusterArgs
+func (p *MetaServiceClient) RestoreMeta(ctx context.Context, req *RestoreMetaReq) (_r *RestoreMetaResp, _err error) {
+	var _args170 MetaServiceRestoreMetaArgs
 	_args170.Req = req
-	var _result172 MetaServiceListClusterResult
+	var _result172 MetaServiceRestoreMetaResult
 	var _meta171 thrift.ResponseMeta
-	_meta171, _err = p.Client_().Call(ctx, "listCluster", &_args170, &_result172)
+	_meta171, _err = p.Client_().Call(ctx, "restoreMeta", &_args170, &_result172)
 	p.SetLastResponseMeta_(_meta171)
 	if _err != nil {
 		return
@@ -15091,17 +15158,17 @@ func (p *MetaServiceClient) ListCluster(ctx context.Context, req *ListClusterInf
 	if _ret173 := _result172.GetSuccess(); _ret173 != nil {
 		return _ret173, nil
 	}
-	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "listCluster failed: unknown result")
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "restoreMeta failed: unknown result")
 }
 
 // Parameters:
 //   - Req
-func (p *MetaServiceClient) GetMetaDirInfo(ctx context.Context, req *GetMetaDirInfoReq) (_r *GetMetaDirInfoResp, _err error) {
-	var _args174 MetaServiceGetMetaDirInfoArgs
+func (p *MetaServiceClient) ListCluster(ctx context.Context, req *ListClusterInfoReq) (_r *ListClusterInfoResp, _err error) {
+	var _args174 MetaServiceListClusterArgs
 	_args174.Req = req
-	var _result176 MetaServiceGetMetaDirInfoResult
+	var _result176 MetaServiceListClusterResult
 	var _meta175 thrift.ResponseMeta
-	_meta175, _err = p.Client_().Call(ctx, "getMetaDirInfo", &_args174, &_result176)
+	_meta175, _err = p.Client_().Call(ctx, "listCluster", &_args174, &_result176)
 	p.SetLastResponseMeta_(_meta175)
 	if _err != nil {
 		return
@@ -15109,23 +15176,41 @@ func (p *MetaServiceClient) GetMetaDirInfo(ctx context.Context, req *GetMetaDirI
 	if _ret177 := _result176.GetSuccess(); _ret177 != nil {
 		return _ret177, nil
 	}
-	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "getMetaDirInfo failed: unknown result")
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "listCluster failed: unknown result")
 }
 
 // Parameters:
 //   - Req
-func (p *MetaServiceClient) VerifyClientVersion(ctx context.Context, req *VerifyClientVersionReq) (_r *VerifyClientVersionResp, _err error) {
-	var _args178 MetaServiceVerifyClientVersionArgs
+func (p *MetaServiceClient) GetMetaDirInfo(ctx context.Context, req *GetMetaDirInfoReq) (_r *GetMetaDirInfoResp, _err error) {
+	var _args178 MetaServiceGetMetaDirInfoArgs
 	_args178.Req = req
-	var _result180 MetaServiceVerifyClientVersionResult
+	var _result180 MetaServiceGetMetaDirInfoResult
 	var _meta179 thrift.ResponseMeta
-	_meta179, _err = p.Client_().Call(ctx, "verifyClientVersion", &_args178, &_result180)
+	_meta179, _err = p.Client_().Call(ctx, "getMetaDirInfo", &_args178, &_result180)
 	p.SetLastResponseMeta_(_meta179)
 	if _err != nil {
 		return
 	}
 	if _ret181 := _result180.GetSuccess(); _ret181 != nil {
 		return _ret181, nil
+	}
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "getMetaDirInfo failed: unknown result")
+}
+
+// Parameters:
+//   - Req
+func (p *MetaServiceClient) VerifyClientVersion(ctx context.Context, req *VerifyClientVersionReq) (_r *VerifyClientVersionResp, _err error) {
+	var _args182 MetaServiceVerifyClientVersionArgs
+	_args182.Req = req
+	var _result184 MetaServiceVerifyClientVersionResult
+	var _meta183 thrift.ResponseMeta
+	_meta183, _err = p.Client_().Call(ctx, "verifyClientVersion", &_args182, &_result184)
+	p.SetLastResponseMeta_(_meta183)
+	if _err != nil {
+		return
+	}
+	if _ret185 := _result184.GetSuccess(); _ret185 != nil {
+		return _ret185, nil
 	}
 	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "verifyClientVersion failed: unknown result")
 }
@@ -15150,32 +15235,33 @@ func (p *MetaServiceProcessor) ProcessorMap() map[string]thrift.TProcessorFuncti
 
 func NewMetaServiceProcessor(handler MetaService) *MetaServiceProcessor {
 
-	self182 := &MetaServiceProcessor{handler: handler, processorMap: make(map[string]thrift.TProcessorFunction)}
-	self182.processorMap["createSpace"] = &metaServiceProcessorCreateSpace{handler: handler}
-	self182.processorMap["dropSpace"] = &metaServiceProcessorDropSpace{handler: handler}
-	self182.processorMap["getSpace"] = &metaServiceProcessorGetSpace{handler: handler}
-	self182.processorMap["listSpaces"] = &metaServiceProcessorListSpaces{handler: handler}
-	self182.processorMap["createTag"] = &metaServiceProcessorCreateTag{handler: handler}
-	self182.processorMap["dropTag"] = &metaServiceProcessorDropTag{handler: handler}
-	self182.processorMap["getTag"] = &metaServiceProcessorGetTag{handler: handler}
-	self182.processorMap["listTags"] = &metaServiceProcessorListTags{handler: handler}
-	self182.processorMap["createEdge"] = &metaServiceProcessorCreateEdge{handler: handler}
-	self182.processorMap["dropEdge"] = &metaServiceProcessorDropEdge{handler: handler}
-	self182.processorMap["getEdge"] = &metaServiceProcessorGetEdge{handler: handler}
-	self182.processorMap["listEdges"] = &metaServiceProcessorListEdges{handler: handler}
-	self182.processorMap["listHosts"] = &metaServiceProcessorListHosts{handler: handler}
-	self182.processorMap["getPartsAlloc"] = &metaServiceProcessorGetPartsAlloc{handler: handler}
-	self182.processorMap["listParts"] = &metaServiceProcessorListParts{handler: handler}
-	self182.processorMap["heartBeat"] = &metaServiceProcessorHeartBeat{handler: handler}
-	self182.processorMap["agentHeartbeat"] = &metaServiceProcessorAgentHeartbeat{handler: handler}
-	self182.processorMap["dropSnapshot"] = &metaServiceProcessorDropSnapshot{handler: handler}
-	self182.processorMap["listSnapshots"] = &metaServiceProcessorListSnapshots{handler: handler}
-	self182.processorMap["createBackup"] = &metaServiceProcessorCreateBackup{handler: handler}
-	self182.processorMap["restoreMeta"] = &metaServiceProcessorRestoreMeta{handler: handler}
-	self182.processorMap["listCluster"] = &metaServiceProcessorListCluster{handler: handler}
-	self182.processorMap["getMetaDirInfo"] = &metaServiceProcessorGetMetaDirInfo{handler: handler}
-	self182.processorMap["verifyClientVersion"] = &metaServiceProcessorVerifyClientVersion{handler: handler}
-	return self182
+	self186 := &MetaServiceProcessor{handler: handler, processorMap: make(map[string]thrift.TProcessorFunction)}
+	self186.processorMap["leaderBalance"] = &metaServiceProcessorLeaderBalance{handler: handler}
+	self186.processorMap["createSpace"] = &metaServiceProcessorCreateSpace{handler: handler}
+	self186.processorMap["dropSpace"] = &metaServiceProcessorDropSpace{handler: handler}
+	self186.processorMap["getSpace"] = &metaServiceProcessorGetSpace{handler: handler}
+	self186.processorMap["listSpaces"] = &metaServiceProcessorListSpaces{handler: handler}
+	self186.processorMap["createTag"] = &metaServiceProcessorCreateTag{handler: handler}
+	self186.processorMap["dropTag"] = &metaServiceProcessorDropTag{handler: handler}
+	self186.processorMap["getTag"] = &metaServiceProcessorGetTag{handler: handler}
+	self186.processorMap["listTags"] = &metaServiceProcessorListTags{handler: handler}
+	self186.processorMap["createEdge"] = &metaServiceProcessorCreateEdge{handler: handler}
+	self186.processorMap["dropEdge"] = &metaServiceProcessorDropEdge{handler: handler}
+	self186.processorMap["getEdge"] = &metaServiceProcessorGetEdge{handler: handler}
+	self186.processorMap["listEdges"] = &metaServiceProcessorListEdges{handler: handler}
+	self186.processorMap["listHosts"] = &metaServiceProcessorListHosts{handler: handler}
+	self186.processorMap["getPartsAlloc"] = &metaServiceProcessorGetPartsAlloc{handler: handler}
+	self186.processorMap["listParts"] = &metaServiceProcessorListParts{handler: handler}
+	self186.processorMap["heartBeat"] = &metaServiceProcessorHeartBeat{handler: handler}
+	self186.processorMap["agentHeartbeat"] = &metaServiceProcessorAgentHeartbeat{handler: handler}
+	self186.processorMap["dropSnapshot"] = &metaServiceProcessorDropSnapshot{handler: handler}
+	self186.processorMap["listSnapshots"] = &metaServiceProcessorListSnapshots{handler: handler}
+	self186.processorMap["createBackup"] = &metaServiceProcessorCreateBackup{handler: handler}
+	self186.processorMap["restoreMeta"] = &metaServiceProcessorRestoreMeta{handler: handler}
+	self186.processorMap["listCluster"] = &metaServiceProcessorListCluster{handler: handler}
+	self186.processorMap["getMetaDirInfo"] = &metaServiceProcessorGetMetaDirInfo{handler: handler}
+	self186.processorMap["verifyClientVersion"] = &metaServiceProcessorVerifyClientVersion{handler: handler}
+	return self186
 }
 
 func (p *MetaServiceProcessor) Process(ctx context.Context, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
@@ -15188,13 +15274,103 @@ func (p *MetaServiceProcessor) Process(ctx context.Context, iprot, oprot thrift.
 	}
 	iprot.Skip(ctx, thrift.STRUCT)
 	iprot.ReadMessageEnd(ctx)
-	x183 := thrift.NewTApplicationException(thrift.UNKNOWN_METHOD, "Unknown function "+name)
+	x187 := thrift.NewTApplicationException(thrift.UNKNOWN_METHOD, "Unknown function "+name)
 	oprot.WriteMessageBegin(ctx, name, thrift.EXCEPTION, seqId)
-	x183.Write(ctx, oprot)
+	x187.Write(ctx, oprot)
 	oprot.WriteMessageEnd(ctx)
 	oprot.Flush(ctx)
-	return false, x183
+	return false, x187
 
+}
+
+type metaServiceProcessorLeaderBalance struct {
+	handler MetaService
+}
+
+func (p *metaServiceProcessorLeaderBalance) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
+	var _write_err188 error
+	args := MetaServiceLeaderBalanceArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "leaderBalance", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
+
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
+
+	result := MetaServiceLeaderBalanceResult{}
+	if retval, err2 := p.handler.LeaderBalance(ctx, args.Req); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		if errors.Is(err2, thrift.ErrAbandonRequest) {
+			return false, thrift.WrapTException(err2)
+		}
+		_exc189 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing leaderBalance: "+err2.Error())
+		if err2 := oprot.WriteMessageBegin(ctx, "leaderBalance", thrift.EXCEPTION, seqId); err2 != nil {
+			_write_err188 = thrift.WrapTException(err2)
+		}
+		if err2 := _exc189.Write(ctx, oprot); _write_err188 == nil && err2 != nil {
+			_write_err188 = thrift.WrapTException(err2)
+		}
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err188 == nil && err2 != nil {
+			_write_err188 = thrift.WrapTException(err2)
+		}
+		if err2 := oprot.Flush(ctx); _write_err188 == nil && err2 != nil {
+			_write_err188 = thrift.WrapTException(err2)
+		}
+		if _write_err188 != nil {
+			return false, thrift.WrapTException(_write_err188)
+		}
+		return true, err
+	} else {
+		result.Success = retval
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "leaderBalance", thrift.REPLY, seqId); err2 != nil {
+		_write_err188 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err188 == nil && err2 != nil {
+		_write_err188 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err188 == nil && err2 != nil {
+		_write_err188 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err188 == nil && err2 != nil {
+		_write_err188 = thrift.WrapTException(err2)
+	}
+	if _write_err188 != nil {
+		return false, thrift.WrapTException(_write_err188)
+	}
+	return true, err
 }
 
 type metaServiceProcessorCreateSpace struct {
@@ -15202,7 +15378,7 @@ type metaServiceProcessorCreateSpace struct {
 }
 
 func (p *metaServiceProcessorCreateSpace) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err184 error
+	var _write_err190 error
 	args := MetaServiceCreateSpaceArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -15248,21 +15424,21 @@ func (p *metaServiceProcessorCreateSpace) Process(ctx context.Context, seqId int
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc185 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing createSpace: "+err2.Error())
+		_exc191 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing createSpace: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "createSpace", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err184 = thrift.WrapTException(err2)
+			_write_err190 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc185.Write(ctx, oprot); _write_err184 == nil && err2 != nil {
-			_write_err184 = thrift.WrapTException(err2)
+		if err2 := _exc191.Write(ctx, oprot); _write_err190 == nil && err2 != nil {
+			_write_err190 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err184 == nil && err2 != nil {
-			_write_err184 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err190 == nil && err2 != nil {
+			_write_err190 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err184 == nil && err2 != nil {
-			_write_err184 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err190 == nil && err2 != nil {
+			_write_err190 = thrift.WrapTException(err2)
 		}
-		if _write_err184 != nil {
-			return false, thrift.WrapTException(_write_err184)
+		if _write_err190 != nil {
+			return false, thrift.WrapTException(_write_err190)
 		}
 		return true, err
 	} else {
@@ -15270,19 +15446,19 @@ func (p *metaServiceProcessorCreateSpace) Process(ctx context.Context, seqId int
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "createSpace", thrift.REPLY, seqId); err2 != nil {
-		_write_err184 = thrift.WrapTException(err2)
+		_write_err190 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err184 == nil && err2 != nil {
-		_write_err184 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err190 == nil && err2 != nil {
+		_write_err190 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err184 == nil && err2 != nil {
-		_write_err184 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err190 == nil && err2 != nil {
+		_write_err190 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err184 == nil && err2 != nil {
-		_write_err184 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err190 == nil && err2 != nil {
+		_write_err190 = thrift.WrapTException(err2)
 	}
-	if _write_err184 != nil {
-		return false, thrift.WrapTException(_write_err184)
+	if _write_err190 != nil {
+		return false, thrift.WrapTException(_write_err190)
 	}
 	return true, err
 }
@@ -15292,7 +15468,7 @@ type metaServiceProcessorDropSpace struct {
 }
 
 func (p *metaServiceProcessorDropSpace) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err186 error
+	var _write_err192 error
 	args := MetaServiceDropSpaceArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -15338,21 +15514,21 @@ func (p *metaServiceProcessorDropSpace) Process(ctx context.Context, seqId int32
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc187 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing dropSpace: "+err2.Error())
+		_exc193 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing dropSpace: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "dropSpace", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err186 = thrift.WrapTException(err2)
+			_write_err192 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc187.Write(ctx, oprot); _write_err186 == nil && err2 != nil {
-			_write_err186 = thrift.WrapTException(err2)
+		if err2 := _exc193.Write(ctx, oprot); _write_err192 == nil && err2 != nil {
+			_write_err192 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err186 == nil && err2 != nil {
-			_write_err186 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err192 == nil && err2 != nil {
+			_write_err192 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err186 == nil && err2 != nil {
-			_write_err186 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err192 == nil && err2 != nil {
+			_write_err192 = thrift.WrapTException(err2)
 		}
-		if _write_err186 != nil {
-			return false, thrift.WrapTException(_write_err186)
+		if _write_err192 != nil {
+			return false, thrift.WrapTException(_write_err192)
 		}
 		return true, err
 	} else {
@@ -15360,19 +15536,19 @@ func (p *metaServiceProcessorDropSpace) Process(ctx context.Context, seqId int32
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "dropSpace", thrift.REPLY, seqId); err2 != nil {
-		_write_err186 = thrift.WrapTException(err2)
+		_write_err192 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err186 == nil && err2 != nil {
-		_write_err186 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err192 == nil && err2 != nil {
+		_write_err192 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err186 == nil && err2 != nil {
-		_write_err186 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err192 == nil && err2 != nil {
+		_write_err192 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err186 == nil && err2 != nil {
-		_write_err186 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err192 == nil && err2 != nil {
+		_write_err192 = thrift.WrapTException(err2)
 	}
-	if _write_err186 != nil {
-		return false, thrift.WrapTException(_write_err186)
+	if _write_err192 != nil {
+		return false, thrift.WrapTException(_write_err192)
 	}
 	return true, err
 }
@@ -15382,7 +15558,7 @@ type metaServiceProcessorGetSpace struct {
 }
 
 func (p *metaServiceProcessorGetSpace) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err188 error
+	var _write_err194 error
 	args := MetaServiceGetSpaceArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -15428,21 +15604,21 @@ func (p *metaServiceProcessorGetSpace) Process(ctx context.Context, seqId int32,
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc189 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing getSpace: "+err2.Error())
+		_exc195 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing getSpace: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "getSpace", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err188 = thrift.WrapTException(err2)
+			_write_err194 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc189.Write(ctx, oprot); _write_err188 == nil && err2 != nil {
-			_write_err188 = thrift.WrapTException(err2)
+		if err2 := _exc195.Write(ctx, oprot); _write_err194 == nil && err2 != nil {
+			_write_err194 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err188 == nil && err2 != nil {
-			_write_err188 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err194 == nil && err2 != nil {
+			_write_err194 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err188 == nil && err2 != nil {
-			_write_err188 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err194 == nil && err2 != nil {
+			_write_err194 = thrift.WrapTException(err2)
 		}
-		if _write_err188 != nil {
-			return false, thrift.WrapTException(_write_err188)
+		if _write_err194 != nil {
+			return false, thrift.WrapTException(_write_err194)
 		}
 		return true, err
 	} else {
@@ -15450,19 +15626,19 @@ func (p *metaServiceProcessorGetSpace) Process(ctx context.Context, seqId int32,
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "getSpace", thrift.REPLY, seqId); err2 != nil {
-		_write_err188 = thrift.WrapTException(err2)
+		_write_err194 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err188 == nil && err2 != nil {
-		_write_err188 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err194 == nil && err2 != nil {
+		_write_err194 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err188 == nil && err2 != nil {
-		_write_err188 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err194 == nil && err2 != nil {
+		_write_err194 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err188 == nil && err2 != nil {
-		_write_err188 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err194 == nil && err2 != nil {
+		_write_err194 = thrift.WrapTException(err2)
 	}
-	if _write_err188 != nil {
-		return false, thrift.WrapTException(_write_err188)
+	if _write_err194 != nil {
+		return false, thrift.WrapTException(_write_err194)
 	}
 	return true, err
 }
@@ -15472,7 +15648,7 @@ type metaServiceProcessorListSpaces struct {
 }
 
 func (p *metaServiceProcessorListSpaces) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err190 error
+	var _write_err196 error
 	args := MetaServiceListSpacesArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -15518,21 +15694,21 @@ func (p *metaServiceProcessorListSpaces) Process(ctx context.Context, seqId int3
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc191 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing listSpaces: "+err2.Error())
+		_exc197 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing listSpaces: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "listSpaces", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err190 = thrift.WrapTException(err2)
+			_write_err196 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc191.Write(ctx, oprot); _write_err190 == nil && err2 != nil {
-			_write_err190 = thrift.WrapTException(err2)
+		if err2 := _exc197.Write(ctx, oprot); _write_err196 == nil && err2 != nil {
+			_write_err196 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err190 == nil && err2 != nil {
-			_write_err190 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err196 == nil && err2 != nil {
+			_write_err196 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err190 == nil && err2 != nil {
-			_write_err190 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err196 == nil && err2 != nil {
+			_write_err196 = thrift.WrapTException(err2)
 		}
-		if _write_err190 != nil {
-			return false, thrift.WrapTException(_write_err190)
+		if _write_err196 != nil {
+			return false, thrift.WrapTException(_write_err196)
 		}
 		return true, err
 	} else {
@@ -15540,19 +15716,19 @@ func (p *metaServiceProcessorListSpaces) Process(ctx context.Context, seqId int3
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "listSpaces", thrift.REPLY, seqId); err2 != nil {
-		_write_err190 = thrift.WrapTException(err2)
+		_write_err196 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err190 == nil && err2 != nil {
-		_write_err190 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err196 == nil && err2 != nil {
+		_write_err196 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err190 == nil && err2 != nil {
-		_write_err190 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err196 == nil && err2 != nil {
+		_write_err196 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err190 == nil && err2 != nil {
-		_write_err190 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err196 == nil && err2 != nil {
+		_write_err196 = thrift.WrapTException(err2)
 	}
-	if _write_err190 != nil {
-		return false, thrift.WrapTException(_write_err190)
+	if _write_err196 != nil {
+		return false, thrift.WrapTException(_write_err196)
 	}
 	return true, err
 }
@@ -15562,7 +15738,7 @@ type metaServiceProcessorCreateTag struct {
 }
 
 func (p *metaServiceProcessorCreateTag) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err192 error
+	var _write_err198 error
 	args := MetaServiceCreateTagArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -15608,21 +15784,21 @@ func (p *metaServiceProcessorCreateTag) Process(ctx context.Context, seqId int32
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc193 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing createTag: "+err2.Error())
+		_exc199 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing createTag: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "createTag", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err192 = thrift.WrapTException(err2)
+			_write_err198 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc193.Write(ctx, oprot); _write_err192 == nil && err2 != nil {
-			_write_err192 = thrift.WrapTException(err2)
+		if err2 := _exc199.Write(ctx, oprot); _write_err198 == nil && err2 != nil {
+			_write_err198 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err192 == nil && err2 != nil {
-			_write_err192 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err198 == nil && err2 != nil {
+			_write_err198 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err192 == nil && err2 != nil {
-			_write_err192 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err198 == nil && err2 != nil {
+			_write_err198 = thrift.WrapTException(err2)
 		}
-		if _write_err192 != nil {
-			return false, thrift.WrapTException(_write_err192)
+		if _write_err198 != nil {
+			return false, thrift.WrapTException(_write_err198)
 		}
 		return true, err
 	} else {
@@ -15630,19 +15806,19 @@ func (p *metaServiceProcessorCreateTag) Process(ctx context.Context, seqId int32
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "createTag", thrift.REPLY, seqId); err2 != nil {
-		_write_err192 = thrift.WrapTException(err2)
+		_write_err198 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err192 == nil && err2 != nil {
-		_write_err192 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err198 == nil && err2 != nil {
+		_write_err198 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err192 == nil && err2 != nil {
-		_write_err192 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err198 == nil && err2 != nil {
+		_write_err198 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err192 == nil && err2 != nil {
-		_write_err192 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err198 == nil && err2 != nil {
+		_write_err198 = thrift.WrapTException(err2)
 	}
-	if _write_err192 != nil {
-		return false, thrift.WrapTException(_write_err192)
+	if _write_err198 != nil {
+		return false, thrift.WrapTException(_write_err198)
 	}
 	return true, err
 }
@@ -15652,7 +15828,7 @@ type metaServiceProcessorDropTag struct {
 }
 
 func (p *metaServiceProcessorDropTag) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err194 error
+	var _write_err200 error
 	args := MetaServiceDropTagArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -15698,21 +15874,21 @@ func (p *metaServiceProcessorDropTag) Process(ctx context.Context, seqId int32, 
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc195 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing dropTag: "+err2.Error())
+		_exc201 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing dropTag: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "dropTag", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err194 = thrift.WrapTException(err2)
+			_write_err200 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc195.Write(ctx, oprot); _write_err194 == nil && err2 != nil {
-			_write_err194 = thrift.WrapTException(err2)
+		if err2 := _exc201.Write(ctx, oprot); _write_err200 == nil && err2 != nil {
+			_write_err200 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err194 == nil && err2 != nil {
-			_write_err194 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err200 == nil && err2 != nil {
+			_write_err200 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err194 == nil && err2 != nil {
-			_write_err194 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err200 == nil && err2 != nil {
+			_write_err200 = thrift.WrapTException(err2)
 		}
-		if _write_err194 != nil {
-			return false, thrift.WrapTException(_write_err194)
+		if _write_err200 != nil {
+			return false, thrift.WrapTException(_write_err200)
 		}
 		return true, err
 	} else {
@@ -15720,19 +15896,19 @@ func (p *metaServiceProcessorDropTag) Process(ctx context.Context, seqId int32, 
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "dropTag", thrift.REPLY, seqId); err2 != nil {
-		_write_err194 = thrift.WrapTException(err2)
+		_write_err200 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err194 == nil && err2 != nil {
-		_write_err194 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err200 == nil && err2 != nil {
+		_write_err200 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err194 == nil && err2 != nil {
-		_write_err194 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err200 == nil && err2 != nil {
+		_write_err200 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err194 == nil && err2 != nil {
-		_write_err194 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err200 == nil && err2 != nil {
+		_write_err200 = thrift.WrapTException(err2)
 	}
-	if _write_err194 != nil {
-		return false, thrift.WrapTException(_write_err194)
+	if _write_err200 != nil {
+		return false, thrift.WrapTException(_write_err200)
 	}
 	return true, err
 }
@@ -15742,7 +15918,7 @@ type metaServiceProcessorGetTag struct {
 }
 
 func (p *metaServiceProcessorGetTag) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err196 error
+	var _write_err202 error
 	args := MetaServiceGetTagArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -15788,21 +15964,21 @@ func (p *metaServiceProcessorGetTag) Process(ctx context.Context, seqId int32, i
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc197 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing getTag: "+err2.Error())
+		_exc203 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing getTag: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "getTag", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err196 = thrift.WrapTException(err2)
+			_write_err202 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc197.Write(ctx, oprot); _write_err196 == nil && err2 != nil {
-			_write_err196 = thrift.WrapTException(err2)
+		if err2 := _exc203.Write(ctx, oprot); _write_err202 == nil && err2 != nil {
+			_write_err202 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err196 == nil && err2 != nil {
-			_write_err196 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err202 == nil && err2 != nil {
+			_write_err202 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err196 == nil && err2 != nil {
-			_write_err196 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err202 == nil && err2 != nil {
+			_write_err202 = thrift.WrapTException(err2)
 		}
-		if _write_err196 != nil {
-			return false, thrift.WrapTException(_write_err196)
+		if _write_err202 != nil {
+			return false, thrift.WrapTException(_write_err202)
 		}
 		return true, err
 	} else {
@@ -15810,19 +15986,19 @@ func (p *metaServiceProcessorGetTag) Process(ctx context.Context, seqId int32, i
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "getTag", thrift.REPLY, seqId); err2 != nil {
-		_write_err196 = thrift.WrapTException(err2)
+		_write_err202 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err196 == nil && err2 != nil {
-		_write_err196 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err202 == nil && err2 != nil {
+		_write_err202 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err196 == nil && err2 != nil {
-		_write_err196 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err202 == nil && err2 != nil {
+		_write_err202 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err196 == nil && err2 != nil {
-		_write_err196 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err202 == nil && err2 != nil {
+		_write_err202 = thrift.WrapTException(err2)
 	}
-	if _write_err196 != nil {
-		return false, thrift.WrapTException(_write_err196)
+	if _write_err202 != nil {
+		return false, thrift.WrapTException(_write_err202)
 	}
 	return true, err
 }
@@ -15832,7 +16008,7 @@ type metaServiceProcessorListTags struct {
 }
 
 func (p *metaServiceProcessorListTags) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err198 error
+	var _write_err204 error
 	args := MetaServiceListTagsArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -15878,21 +16054,21 @@ func (p *metaServiceProcessorListTags) Process(ctx context.Context, seqId int32,
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc199 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing listTags: "+err2.Error())
+		_exc205 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing listTags: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "listTags", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err198 = thrift.WrapTException(err2)
+			_write_err204 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc199.Write(ctx, oprot); _write_err198 == nil && err2 != nil {
-			_write_err198 = thrift.WrapTException(err2)
+		if err2 := _exc205.Write(ctx, oprot); _write_err204 == nil && err2 != nil {
+			_write_err204 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err198 == nil && err2 != nil {
-			_write_err198 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err204 == nil && err2 != nil {
+			_write_err204 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err198 == nil && err2 != nil {
-			_write_err198 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err204 == nil && err2 != nil {
+			_write_err204 = thrift.WrapTException(err2)
 		}
-		if _write_err198 != nil {
-			return false, thrift.WrapTException(_write_err198)
+		if _write_err204 != nil {
+			return false, thrift.WrapTException(_write_err204)
 		}
 		return true, err
 	} else {
@@ -15900,19 +16076,19 @@ func (p *metaServiceProcessorListTags) Process(ctx context.Context, seqId int32,
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "listTags", thrift.REPLY, seqId); err2 != nil {
-		_write_err198 = thrift.WrapTException(err2)
+		_write_err204 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err198 == nil && err2 != nil {
-		_write_err198 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err204 == nil && err2 != nil {
+		_write_err204 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err198 == nil && err2 != nil {
-		_write_err198 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err204 == nil && err2 != nil {
+		_write_err204 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err198 == nil && err2 != nil {
-		_write_err198 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err204 == nil && err2 != nil {
+		_write_err204 = thrift.WrapTException(err2)
 	}
-	if _write_err198 != nil {
-		return false, thrift.WrapTException(_write_err198)
+	if _write_err204 != nil {
+		return false, thrift.WrapTException(_write_err204)
 	}
 	return true, err
 }
@@ -15922,7 +16098,7 @@ type metaServiceProcessorCreateEdge struct {
 }
 
 func (p *metaServiceProcessorCreateEdge) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err200 error
+	var _write_err206 error
 	args := MetaServiceCreateEdgeArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -15968,21 +16144,21 @@ func (p *metaServiceProcessorCreateEdge) Process(ctx context.Context, seqId int3
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc201 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing createEdge: "+err2.Error())
+		_exc207 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing createEdge: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "createEdge", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err200 = thrift.WrapTException(err2)
+			_write_err206 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc201.Write(ctx, oprot); _write_err200 == nil && err2 != nil {
-			_write_err200 = thrift.WrapTException(err2)
+		if err2 := _exc207.Write(ctx, oprot); _write_err206 == nil && err2 != nil {
+			_write_err206 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err200 == nil && err2 != nil {
-			_write_err200 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err206 == nil && err2 != nil {
+			_write_err206 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err200 == nil && err2 != nil {
-			_write_err200 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err206 == nil && err2 != nil {
+			_write_err206 = thrift.WrapTException(err2)
 		}
-		if _write_err200 != nil {
-			return false, thrift.WrapTException(_write_err200)
+		if _write_err206 != nil {
+			return false, thrift.WrapTException(_write_err206)
 		}
 		return true, err
 	} else {
@@ -15990,19 +16166,19 @@ func (p *metaServiceProcessorCreateEdge) Process(ctx context.Context, seqId int3
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "createEdge", thrift.REPLY, seqId); err2 != nil {
-		_write_err200 = thrift.WrapTException(err2)
+		_write_err206 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err200 == nil && err2 != nil {
-		_write_err200 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err206 == nil && err2 != nil {
+		_write_err206 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err200 == nil && err2 != nil {
-		_write_err200 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err206 == nil && err2 != nil {
+		_write_err206 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err200 == nil && err2 != nil {
-		_write_err200 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err206 == nil && err2 != nil {
+		_write_err206 = thrift.WrapTException(err2)
 	}
-	if _write_err200 != nil {
-		return false, thrift.WrapTException(_write_err200)
+	if _write_err206 != nil {
+		return false, thrift.WrapTException(_write_err206)
 	}
 	return true, err
 }
@@ -16012,7 +16188,7 @@ type metaServiceProcessorDropEdge struct {
 }
 
 func (p *metaServiceProcessorDropEdge) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err202 error
+	var _write_err208 error
 	args := MetaServiceDropEdgeArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -16058,21 +16234,21 @@ func (p *metaServiceProcessorDropEdge) Process(ctx context.Context, seqId int32,
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc203 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing dropEdge: "+err2.Error())
+		_exc209 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing dropEdge: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "dropEdge", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err202 = thrift.WrapTException(err2)
+			_write_err208 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc203.Write(ctx, oprot); _write_err202 == nil && err2 != nil {
-			_write_err202 = thrift.WrapTException(err2)
+		if err2 := _exc209.Write(ctx, oprot); _write_err208 == nil && err2 != nil {
+			_write_err208 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err202 == nil && err2 != nil {
-			_write_err202 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err208 == nil && err2 != nil {
+			_write_err208 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err202 == nil && err2 != nil {
-			_write_err202 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err208 == nil && err2 != nil {
+			_write_err208 = thrift.WrapTException(err2)
 		}
-		if _write_err202 != nil {
-			return false, thrift.WrapTException(_write_err202)
+		if _write_err208 != nil {
+			return false, thrift.WrapTException(_write_err208)
 		}
 		return true, err
 	} else {
@@ -16080,19 +16256,19 @@ func (p *metaServiceProcessorDropEdge) Process(ctx context.Context, seqId int32,
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "dropEdge", thrift.REPLY, seqId); err2 != nil {
-		_write_err202 = thrift.WrapTException(err2)
+		_write_err208 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err202 == nil && err2 != nil {
-		_write_err202 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err208 == nil && err2 != nil {
+		_write_err208 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err202 == nil && err2 != nil {
-		_write_err202 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err208 == nil && err2 != nil {
+		_write_err208 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err202 == nil && err2 != nil {
-		_write_err202 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err208 == nil && err2 != nil {
+		_write_err208 = thrift.WrapTException(err2)
 	}
-	if _write_err202 != nil {
-		return false, thrift.WrapTException(_write_err202)
+	if _write_err208 != nil {
+		return false, thrift.WrapTException(_write_err208)
 	}
 	return true, err
 }
@@ -16102,7 +16278,7 @@ type metaServiceProcessorGetEdge struct {
 }
 
 func (p *metaServiceProcessorGetEdge) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err204 error
+	var _write_err210 error
 	args := MetaServiceGetEdgeArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -16148,21 +16324,21 @@ func (p *metaServiceProcessorGetEdge) Process(ctx context.Context, seqId int32, 
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc205 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing getEdge: "+err2.Error())
+		_exc211 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing getEdge: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "getEdge", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err204 = thrift.WrapTException(err2)
+			_write_err210 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc205.Write(ctx, oprot); _write_err204 == nil && err2 != nil {
-			_write_err204 = thrift.WrapTException(err2)
+		if err2 := _exc211.Write(ctx, oprot); _write_err210 == nil && err2 != nil {
+			_write_err210 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err204 == nil && err2 != nil {
-			_write_err204 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err210 == nil && err2 != nil {
+			_write_err210 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err204 == nil && err2 != nil {
-			_write_err204 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err210 == nil && err2 != nil {
+			_write_err210 = thrift.WrapTException(err2)
 		}
-		if _write_err204 != nil {
-			return false, thrift.WrapTException(_write_err204)
+		if _write_err210 != nil {
+			return false, thrift.WrapTException(_write_err210)
 		}
 		return true, err
 	} else {
@@ -16170,19 +16346,19 @@ func (p *metaServiceProcessorGetEdge) Process(ctx context.Context, seqId int32, 
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "getEdge", thrift.REPLY, seqId); err2 != nil {
-		_write_err204 = thrift.WrapTException(err2)
+		_write_err210 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err204 == nil && err2 != nil {
-		_write_err204 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err210 == nil && err2 != nil {
+		_write_err210 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err204 == nil && err2 != nil {
-		_write_err204 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err210 == nil && err2 != nil {
+		_write_err210 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err204 == nil && err2 != nil {
-		_write_err204 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err210 == nil && err2 != nil {
+		_write_err210 = thrift.WrapTException(err2)
 	}
-	if _write_err204 != nil {
-		return false, thrift.WrapTException(_write_err204)
+	if _write_err210 != nil {
+		return false, thrift.WrapTException(_write_err210)
 	}
 	return true, err
 }
@@ -16192,7 +16368,7 @@ type metaServiceProcessorListEdges struct {
 }
 
 func (p *metaServiceProcessorListEdges) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err206 error
+	var _write_err212 error
 	args := MetaServiceListEdgesArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -16238,21 +16414,21 @@ func (p *metaServiceProcessorListEdges) Process(ctx context.Context, seqId int32
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc207 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing listEdges: "+err2.Error())
+		_exc213 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing listEdges: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "listEdges", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err206 = thrift.WrapTException(err2)
+			_write_err212 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc207.Write(ctx, oprot); _write_err206 == nil && err2 != nil {
-			_write_err206 = thrift.WrapTException(err2)
+		if err2 := _exc213.Write(ctx, oprot); _write_err212 == nil && err2 != nil {
+			_write_err212 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err206 == nil && err2 != nil {
-			_write_err206 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err212 == nil && err2 != nil {
+			_write_err212 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err206 == nil && err2 != nil {
-			_write_err206 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err212 == nil && err2 != nil {
+			_write_err212 = thrift.WrapTException(err2)
 		}
-		if _write_err206 != nil {
-			return false, thrift.WrapTException(_write_err206)
+		if _write_err212 != nil {
+			return false, thrift.WrapTException(_write_err212)
 		}
 		return true, err
 	} else {
@@ -16260,19 +16436,19 @@ func (p *metaServiceProcessorListEdges) Process(ctx context.Context, seqId int32
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "listEdges", thrift.REPLY, seqId); err2 != nil {
-		_write_err206 = thrift.WrapTException(err2)
+		_write_err212 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err206 == nil && err2 != nil {
-		_write_err206 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err212 == nil && err2 != nil {
+		_write_err212 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err206 == nil && err2 != nil {
-		_write_err206 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err212 == nil && err2 != nil {
+		_write_err212 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err206 == nil && err2 != nil {
-		_write_err206 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err212 == nil && err2 != nil {
+		_write_err212 = thrift.WrapTException(err2)
 	}
-	if _write_err206 != nil {
-		return false, thrift.WrapTException(_write_err206)
+	if _write_err212 != nil {
+		return false, thrift.WrapTException(_write_err212)
 	}
 	return true, err
 }
@@ -16282,7 +16458,7 @@ type metaServiceProcessorListHosts struct {
 }
 
 func (p *metaServiceProcessorListHosts) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err208 error
+	var _write_err214 error
 	args := MetaServiceListHostsArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -16328,21 +16504,21 @@ func (p *metaServiceProcessorListHosts) Process(ctx context.Context, seqId int32
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc209 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing listHosts: "+err2.Error())
+		_exc215 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing listHosts: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "listHosts", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err208 = thrift.WrapTException(err2)
+			_write_err214 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc209.Write(ctx, oprot); _write_err208 == nil && err2 != nil {
-			_write_err208 = thrift.WrapTException(err2)
+		if err2 := _exc215.Write(ctx, oprot); _write_err214 == nil && err2 != nil {
+			_write_err214 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err208 == nil && err2 != nil {
-			_write_err208 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err214 == nil && err2 != nil {
+			_write_err214 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err208 == nil && err2 != nil {
-			_write_err208 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err214 == nil && err2 != nil {
+			_write_err214 = thrift.WrapTException(err2)
 		}
-		if _write_err208 != nil {
-			return false, thrift.WrapTException(_write_err208)
+		if _write_err214 != nil {
+			return false, thrift.WrapTException(_write_err214)
 		}
 		return true, err
 	} else {
@@ -16350,19 +16526,19 @@ func (p *metaServiceProcessorListHosts) Process(ctx context.Context, seqId int32
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "listHosts", thrift.REPLY, seqId); err2 != nil {
-		_write_err208 = thrift.WrapTException(err2)
+		_write_err214 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err208 == nil && err2 != nil {
-		_write_err208 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err214 == nil && err2 != nil {
+		_write_err214 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err208 == nil && err2 != nil {
-		_write_err208 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err214 == nil && err2 != nil {
+		_write_err214 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err208 == nil && err2 != nil {
-		_write_err208 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err214 == nil && err2 != nil {
+		_write_err214 = thrift.WrapTException(err2)
 	}
-	if _write_err208 != nil {
-		return false, thrift.WrapTException(_write_err208)
+	if _write_err214 != nil {
+		return false, thrift.WrapTException(_write_err214)
 	}
 	return true, err
 }
@@ -16372,7 +16548,7 @@ type metaServiceProcessorGetPartsAlloc struct {
 }
 
 func (p *metaServiceProcessorGetPartsAlloc) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err210 error
+	var _write_err216 error
 	args := MetaServiceGetPartsAllocArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -16418,21 +16594,21 @@ func (p *metaServiceProcessorGetPartsAlloc) Process(ctx context.Context, seqId i
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc211 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing getPartsAlloc: "+err2.Error())
+		_exc217 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing getPartsAlloc: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "getPartsAlloc", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err210 = thrift.WrapTException(err2)
+			_write_err216 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc211.Write(ctx, oprot); _write_err210 == nil && err2 != nil {
-			_write_err210 = thrift.WrapTException(err2)
+		if err2 := _exc217.Write(ctx, oprot); _write_err216 == nil && err2 != nil {
+			_write_err216 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err210 == nil && err2 != nil {
-			_write_err210 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err216 == nil && err2 != nil {
+			_write_err216 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err210 == nil && err2 != nil {
-			_write_err210 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err216 == nil && err2 != nil {
+			_write_err216 = thrift.WrapTException(err2)
 		}
-		if _write_err210 != nil {
-			return false, thrift.WrapTException(_write_err210)
+		if _write_err216 != nil {
+			return false, thrift.WrapTException(_write_err216)
 		}
 		return true, err
 	} else {
@@ -16440,19 +16616,19 @@ func (p *metaServiceProcessorGetPartsAlloc) Process(ctx context.Context, seqId i
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "getPartsAlloc", thrift.REPLY, seqId); err2 != nil {
-		_write_err210 = thrift.WrapTException(err2)
+		_write_err216 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err210 == nil && err2 != nil {
-		_write_err210 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err216 == nil && err2 != nil {
+		_write_err216 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err210 == nil && err2 != nil {
-		_write_err210 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err216 == nil && err2 != nil {
+		_write_err216 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err210 == nil && err2 != nil {
-		_write_err210 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err216 == nil && err2 != nil {
+		_write_err216 = thrift.WrapTException(err2)
 	}
-	if _write_err210 != nil {
-		return false, thrift.WrapTException(_write_err210)
+	if _write_err216 != nil {
+		return false, thrift.WrapTException(_write_err216)
 	}
 	return true, err
 }
@@ -16462,7 +16638,7 @@ type metaServiceProcessorListParts struct {
 }
 
 func (p *metaServiceProcessorListParts) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err212 error
+	var _write_err218 error
 	args := MetaServiceListPartsArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -16508,21 +16684,21 @@ func (p *metaServiceProcessorListParts) Process(ctx context.Context, seqId int32
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc213 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing listParts: "+err2.Error())
+		_exc219 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing listParts: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "listParts", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err212 = thrift.WrapTException(err2)
+			_write_err218 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc213.Write(ctx, oprot); _write_err212 == nil && err2 != nil {
-			_write_err212 = thrift.WrapTException(err2)
+		if err2 := _exc219.Write(ctx, oprot); _write_err218 == nil && err2 != nil {
+			_write_err218 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err212 == nil && err2 != nil {
-			_write_err212 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err218 == nil && err2 != nil {
+			_write_err218 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err212 == nil && err2 != nil {
-			_write_err212 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err218 == nil && err2 != nil {
+			_write_err218 = thrift.WrapTException(err2)
 		}
-		if _write_err212 != nil {
-			return false, thrift.WrapTException(_write_err212)
+		if _write_err218 != nil {
+			return false, thrift.WrapTException(_write_err218)
 		}
 		return true, err
 	} else {
@@ -16530,19 +16706,19 @@ func (p *metaServiceProcessorListParts) Process(ctx context.Context, seqId int32
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "listParts", thrift.REPLY, seqId); err2 != nil {
-		_write_err212 = thrift.WrapTException(err2)
+		_write_err218 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err212 == nil && err2 != nil {
-		_write_err212 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err218 == nil && err2 != nil {
+		_write_err218 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err212 == nil && err2 != nil {
-		_write_err212 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err218 == nil && err2 != nil {
+		_write_err218 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err212 == nil && err2 != nil {
-		_write_err212 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err218 == nil && err2 != nil {
+		_write_err218 = thrift.WrapTException(err2)
 	}
-	if _write_err212 != nil {
-		return false, thrift.WrapTException(_write_err212)
+	if _write_err218 != nil {
+		return false, thrift.WrapTException(_write_err218)
 	}
 	return true, err
 }
@@ -16552,7 +16728,7 @@ type metaServiceProcessorHeartBeat struct {
 }
 
 func (p *metaServiceProcessorHeartBeat) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err214 error
+	var _write_err220 error
 	args := MetaServiceHeartBeatArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -16598,21 +16774,21 @@ func (p *metaServiceProcessorHeartBeat) Process(ctx context.Context, seqId int32
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc215 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing heartBeat: "+err2.Error())
+		_exc221 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing heartBeat: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "heartBeat", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err214 = thrift.WrapTException(err2)
+			_write_err220 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc215.Write(ctx, oprot); _write_err214 == nil && err2 != nil {
-			_write_err214 = thrift.WrapTException(err2)
+		if err2 := _exc221.Write(ctx, oprot); _write_err220 == nil && err2 != nil {
+			_write_err220 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err214 == nil && err2 != nil {
-			_write_err214 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err220 == nil && err2 != nil {
+			_write_err220 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err214 == nil && err2 != nil {
-			_write_err214 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err220 == nil && err2 != nil {
+			_write_err220 = thrift.WrapTException(err2)
 		}
-		if _write_err214 != nil {
-			return false, thrift.WrapTException(_write_err214)
+		if _write_err220 != nil {
+			return false, thrift.WrapTException(_write_err220)
 		}
 		return true, err
 	} else {
@@ -16620,19 +16796,19 @@ func (p *metaServiceProcessorHeartBeat) Process(ctx context.Context, seqId int32
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "heartBeat", thrift.REPLY, seqId); err2 != nil {
-		_write_err214 = thrift.WrapTException(err2)
+		_write_err220 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err214 == nil && err2 != nil {
-		_write_err214 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err220 == nil && err2 != nil {
+		_write_err220 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err214 == nil && err2 != nil {
-		_write_err214 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err220 == nil && err2 != nil {
+		_write_err220 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err214 == nil && err2 != nil {
-		_write_err214 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err220 == nil && err2 != nil {
+		_write_err220 = thrift.WrapTException(err2)
 	}
-	if _write_err214 != nil {
-		return false, thrift.WrapTException(_write_err214)
+	if _write_err220 != nil {
+		return false, thrift.WrapTException(_write_err220)
 	}
 	return true, err
 }
@@ -16642,7 +16818,7 @@ type metaServiceProcessorAgentHeartbeat struct {
 }
 
 func (p *metaServiceProcessorAgentHeartbeat) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err216 error
+	var _write_err222 error
 	args := MetaServiceAgentHeartbeatArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -16688,21 +16864,21 @@ func (p *metaServiceProcessorAgentHeartbeat) Process(ctx context.Context, seqId 
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc217 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing agentHeartbeat: "+err2.Error())
+		_exc223 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing agentHeartbeat: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "agentHeartbeat", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err216 = thrift.WrapTException(err2)
+			_write_err222 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc217.Write(ctx, oprot); _write_err216 == nil && err2 != nil {
-			_write_err216 = thrift.WrapTException(err2)
+		if err2 := _exc223.Write(ctx, oprot); _write_err222 == nil && err2 != nil {
+			_write_err222 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err216 == nil && err2 != nil {
-			_write_err216 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err222 == nil && err2 != nil {
+			_write_err222 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err216 == nil && err2 != nil {
-			_write_err216 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err222 == nil && err2 != nil {
+			_write_err222 = thrift.WrapTException(err2)
 		}
-		if _write_err216 != nil {
-			return false, thrift.WrapTException(_write_err216)
+		if _write_err222 != nil {
+			return false, thrift.WrapTException(_write_err222)
 		}
 		return true, err
 	} else {
@@ -16710,19 +16886,19 @@ func (p *metaServiceProcessorAgentHeartbeat) Process(ctx context.Context, seqId 
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "agentHeartbeat", thrift.REPLY, seqId); err2 != nil {
-		_write_err216 = thrift.WrapTException(err2)
+		_write_err222 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err216 == nil && err2 != nil {
-		_write_err216 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err222 == nil && err2 != nil {
+		_write_err222 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err216 == nil && err2 != nil {
-		_write_err216 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err222 == nil && err2 != nil {
+		_write_err222 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err216 == nil && err2 != nil {
-		_write_err216 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err222 == nil && err2 != nil {
+		_write_err222 = thrift.WrapTException(err2)
 	}
-	if _write_err216 != nil {
-		return false, thrift.WrapTException(_write_err216)
+	if _write_err222 != nil {
+		return false, thrift.WrapTException(_write_err222)
 	}
 	return true, err
 }
@@ -16732,7 +16908,7 @@ type metaServiceProcessorDropSnapshot struct {
 }
 
 func (p *metaServiceProcessorDropSnapshot) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err218 error
+	var _write_err224 error
 	args := MetaServiceDropSnapshotArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -16778,21 +16954,21 @@ func (p *metaServiceProcessorDropSnapshot) Process(ctx context.Context, seqId in
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc219 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing dropSnapshot: "+err2.Error())
+		_exc225 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing dropSnapshot: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "dropSnapshot", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err218 = thrift.WrapTException(err2)
+			_write_err224 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc219.Write(ctx, oprot); _write_err218 == nil && err2 != nil {
-			_write_err218 = thrift.WrapTException(err2)
+		if err2 := _exc225.Write(ctx, oprot); _write_err224 == nil && err2 != nil {
+			_write_err224 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err218 == nil && err2 != nil {
-			_write_err218 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err224 == nil && err2 != nil {
+			_write_err224 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err218 == nil && err2 != nil {
-			_write_err218 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err224 == nil && err2 != nil {
+			_write_err224 = thrift.WrapTException(err2)
 		}
-		if _write_err218 != nil {
-			return false, thrift.WrapTException(_write_err218)
+		if _write_err224 != nil {
+			return false, thrift.WrapTException(_write_err224)
 		}
 		return true, err
 	} else {
@@ -16800,19 +16976,19 @@ func (p *metaServiceProcessorDropSnapshot) Process(ctx context.Context, seqId in
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "dropSnapshot", thrift.REPLY, seqId); err2 != nil {
-		_write_err218 = thrift.WrapTException(err2)
+		_write_err224 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err218 == nil && err2 != nil {
-		_write_err218 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err224 == nil && err2 != nil {
+		_write_err224 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err218 == nil && err2 != nil {
-		_write_err218 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err224 == nil && err2 != nil {
+		_write_err224 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err218 == nil && err2 != nil {
-		_write_err218 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err224 == nil && err2 != nil {
+		_write_err224 = thrift.WrapTException(err2)
 	}
-	if _write_err218 != nil {
-		return false, thrift.WrapTException(_write_err218)
+	if _write_err224 != nil {
+		return false, thrift.WrapTException(_write_err224)
 	}
 	return true, err
 }
@@ -16822,7 +16998,7 @@ type metaServiceProcessorListSnapshots struct {
 }
 
 func (p *metaServiceProcessorListSnapshots) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err220 error
+	var _write_err226 error
 	args := MetaServiceListSnapshotsArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -16868,21 +17044,21 @@ func (p *metaServiceProcessorListSnapshots) Process(ctx context.Context, seqId i
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc221 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing listSnapshots: "+err2.Error())
+		_exc227 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing listSnapshots: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "listSnapshots", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err220 = thrift.WrapTException(err2)
+			_write_err226 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc221.Write(ctx, oprot); _write_err220 == nil && err2 != nil {
-			_write_err220 = thrift.WrapTException(err2)
+		if err2 := _exc227.Write(ctx, oprot); _write_err226 == nil && err2 != nil {
+			_write_err226 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err220 == nil && err2 != nil {
-			_write_err220 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err226 == nil && err2 != nil {
+			_write_err226 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err220 == nil && err2 != nil {
-			_write_err220 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err226 == nil && err2 != nil {
+			_write_err226 = thrift.WrapTException(err2)
 		}
-		if _write_err220 != nil {
-			return false, thrift.WrapTException(_write_err220)
+		if _write_err226 != nil {
+			return false, thrift.WrapTException(_write_err226)
 		}
 		return true, err
 	} else {
@@ -16890,19 +17066,19 @@ func (p *metaServiceProcessorListSnapshots) Process(ctx context.Context, seqId i
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "listSnapshots", thrift.REPLY, seqId); err2 != nil {
-		_write_err220 = thrift.WrapTException(err2)
+		_write_err226 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err220 == nil && err2 != nil {
-		_write_err220 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err226 == nil && err2 != nil {
+		_write_err226 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err220 == nil && err2 != nil {
-		_write_err220 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err226 == nil && err2 != nil {
+		_write_err226 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err220 == nil && err2 != nil {
-		_write_err220 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err226 == nil && err2 != nil {
+		_write_err226 = thrift.WrapTException(err2)
 	}
-	if _write_err220 != nil {
-		return false, thrift.WrapTException(_write_err220)
+	if _write_err226 != nil {
+		return false, thrift.WrapTException(_write_err226)
 	}
 	return true, err
 }
@@ -16912,7 +17088,7 @@ type metaServiceProcessorCreateBackup struct {
 }
 
 func (p *metaServiceProcessorCreateBackup) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err222 error
+	var _write_err228 error
 	args := MetaServiceCreateBackupArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -16958,21 +17134,21 @@ func (p *metaServiceProcessorCreateBackup) Process(ctx context.Context, seqId in
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc223 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing createBackup: "+err2.Error())
+		_exc229 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing createBackup: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "createBackup", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err222 = thrift.WrapTException(err2)
+			_write_err228 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc223.Write(ctx, oprot); _write_err222 == nil && err2 != nil {
-			_write_err222 = thrift.WrapTException(err2)
+		if err2 := _exc229.Write(ctx, oprot); _write_err228 == nil && err2 != nil {
+			_write_err228 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err222 == nil && err2 != nil {
-			_write_err222 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err228 == nil && err2 != nil {
+			_write_err228 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err222 == nil && err2 != nil {
-			_write_err222 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err228 == nil && err2 != nil {
+			_write_err228 = thrift.WrapTException(err2)
 		}
-		if _write_err222 != nil {
-			return false, thrift.WrapTException(_write_err222)
+		if _write_err228 != nil {
+			return false, thrift.WrapTException(_write_err228)
 		}
 		return true, err
 	} else {
@@ -16980,19 +17156,19 @@ func (p *metaServiceProcessorCreateBackup) Process(ctx context.Context, seqId in
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "createBackup", thrift.REPLY, seqId); err2 != nil {
-		_write_err222 = thrift.WrapTException(err2)
+		_write_err228 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err222 == nil && err2 != nil {
-		_write_err222 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err228 == nil && err2 != nil {
+		_write_err228 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err222 == nil && err2 != nil {
-		_write_err222 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err228 == nil && err2 != nil {
+		_write_err228 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err222 == nil && err2 != nil {
-		_write_err222 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err228 == nil && err2 != nil {
+		_write_err228 = thrift.WrapTException(err2)
 	}
-	if _write_err222 != nil {
-		return false, thrift.WrapTException(_write_err222)
+	if _write_err228 != nil {
+		return false, thrift.WrapTException(_write_err228)
 	}
 	return true, err
 }
@@ -17002,7 +17178,7 @@ type metaServiceProcessorRestoreMeta struct {
 }
 
 func (p *metaServiceProcessorRestoreMeta) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err224 error
+	var _write_err230 error
 	args := MetaServiceRestoreMetaArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -17048,21 +17224,21 @@ func (p *metaServiceProcessorRestoreMeta) Process(ctx context.Context, seqId int
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc225 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing restoreMeta: "+err2.Error())
+		_exc231 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing restoreMeta: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "restoreMeta", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err224 = thrift.WrapTException(err2)
+			_write_err230 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc225.Write(ctx, oprot); _write_err224 == nil && err2 != nil {
-			_write_err224 = thrift.WrapTException(err2)
+		if err2 := _exc231.Write(ctx, oprot); _write_err230 == nil && err2 != nil {
+			_write_err230 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err224 == nil && err2 != nil {
-			_write_err224 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err230 == nil && err2 != nil {
+			_write_err230 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err224 == nil && err2 != nil {
-			_write_err224 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err230 == nil && err2 != nil {
+			_write_err230 = thrift.WrapTException(err2)
 		}
-		if _write_err224 != nil {
-			return false, thrift.WrapTException(_write_err224)
+		if _write_err230 != nil {
+			return false, thrift.WrapTException(_write_err230)
 		}
 		return true, err
 	} else {
@@ -17070,19 +17246,19 @@ func (p *metaServiceProcessorRestoreMeta) Process(ctx context.Context, seqId int
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "restoreMeta", thrift.REPLY, seqId); err2 != nil {
-		_write_err224 = thrift.WrapTException(err2)
+		_write_err230 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err224 == nil && err2 != nil {
-		_write_err224 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err230 == nil && err2 != nil {
+		_write_err230 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err224 == nil && err2 != nil {
-		_write_err224 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err230 == nil && err2 != nil {
+		_write_err230 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err224 == nil && err2 != nil {
-		_write_err224 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err230 == nil && err2 != nil {
+		_write_err230 = thrift.WrapTException(err2)
 	}
-	if _write_err224 != nil {
-		return false, thrift.WrapTException(_write_err224)
+	if _write_err230 != nil {
+		return false, thrift.WrapTException(_write_err230)
 	}
 	return true, err
 }
@@ -17092,7 +17268,7 @@ type metaServiceProcessorListCluster struct {
 }
 
 func (p *metaServiceProcessorListCluster) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err226 error
+	var _write_err232 error
 	args := MetaServiceListClusterArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -17138,21 +17314,21 @@ func (p *metaServiceProcessorListCluster) Process(ctx context.Context, seqId int
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc227 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing listCluster: "+err2.Error())
+		_exc233 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing listCluster: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "listCluster", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err226 = thrift.WrapTException(err2)
+			_write_err232 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc227.Write(ctx, oprot); _write_err226 == nil && err2 != nil {
-			_write_err226 = thrift.WrapTException(err2)
+		if err2 := _exc233.Write(ctx, oprot); _write_err232 == nil && err2 != nil {
+			_write_err232 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err226 == nil && err2 != nil {
-			_write_err226 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err232 == nil && err2 != nil {
+			_write_err232 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err226 == nil && err2 != nil {
-			_write_err226 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err232 == nil && err2 != nil {
+			_write_err232 = thrift.WrapTException(err2)
 		}
-		if _write_err226 != nil {
-			return false, thrift.WrapTException(_write_err226)
+		if _write_err232 != nil {
+			return false, thrift.WrapTException(_write_err232)
 		}
 		return true, err
 	} else {
@@ -17160,19 +17336,19 @@ func (p *metaServiceProcessorListCluster) Process(ctx context.Context, seqId int
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "listCluster", thrift.REPLY, seqId); err2 != nil {
-		_write_err226 = thrift.WrapTException(err2)
+		_write_err232 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err226 == nil && err2 != nil {
-		_write_err226 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err232 == nil && err2 != nil {
+		_write_err232 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err226 == nil && err2 != nil {
-		_write_err226 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err232 == nil && err2 != nil {
+		_write_err232 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err226 == nil && err2 != nil {
-		_write_err226 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err232 == nil && err2 != nil {
+		_write_err232 = thrift.WrapTException(err2)
 	}
-	if _write_err226 != nil {
-		return false, thrift.WrapTException(_write_err226)
+	if _write_err232 != nil {
+		return false, thrift.WrapTException(_write_err232)
 	}
 	return true, err
 }
@@ -17182,7 +17358,7 @@ type metaServiceProcessorGetMetaDirInfo struct {
 }
 
 func (p *metaServiceProcessorGetMetaDirInfo) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err228 error
+	var _write_err234 error
 	args := MetaServiceGetMetaDirInfoArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -17228,21 +17404,21 @@ func (p *metaServiceProcessorGetMetaDirInfo) Process(ctx context.Context, seqId 
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc229 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing getMetaDirInfo: "+err2.Error())
+		_exc235 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing getMetaDirInfo: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "getMetaDirInfo", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err228 = thrift.WrapTException(err2)
+			_write_err234 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc229.Write(ctx, oprot); _write_err228 == nil && err2 != nil {
-			_write_err228 = thrift.WrapTException(err2)
+		if err2 := _exc235.Write(ctx, oprot); _write_err234 == nil && err2 != nil {
+			_write_err234 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err228 == nil && err2 != nil {
-			_write_err228 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err234 == nil && err2 != nil {
+			_write_err234 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err228 == nil && err2 != nil {
-			_write_err228 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err234 == nil && err2 != nil {
+			_write_err234 = thrift.WrapTException(err2)
 		}
-		if _write_err228 != nil {
-			return false, thrift.WrapTException(_write_err228)
+		if _write_err234 != nil {
+			return false, thrift.WrapTException(_write_err234)
 		}
 		return true, err
 	} else {
@@ -17250,19 +17426,19 @@ func (p *metaServiceProcessorGetMetaDirInfo) Process(ctx context.Context, seqId 
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "getMetaDirInfo", thrift.REPLY, seqId); err2 != nil {
-		_write_err228 = thrift.WrapTException(err2)
+		_write_err234 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err228 == nil && err2 != nil {
-		_write_err228 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err234 == nil && err2 != nil {
+		_write_err234 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err228 == nil && err2 != nil {
-		_write_err228 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err234 == nil && err2 != nil {
+		_write_err234 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err228 == nil && err2 != nil {
-		_write_err228 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err234 == nil && err2 != nil {
+		_write_err234 = thrift.WrapTException(err2)
 	}
-	if _write_err228 != nil {
-		return false, thrift.WrapTException(_write_err228)
+	if _write_err234 != nil {
+		return false, thrift.WrapTException(_write_err234)
 	}
 	return true, err
 }
@@ -17272,7 +17448,7 @@ type metaServiceProcessorVerifyClientVersion struct {
 }
 
 func (p *metaServiceProcessorVerifyClientVersion) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err230 error
+	var _write_err236 error
 	args := MetaServiceVerifyClientVersionArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -17318,21 +17494,21 @@ func (p *metaServiceProcessorVerifyClientVersion) Process(ctx context.Context, s
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc231 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing verifyClientVersion: "+err2.Error())
+		_exc237 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing verifyClientVersion: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "verifyClientVersion", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err230 = thrift.WrapTException(err2)
+			_write_err236 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc231.Write(ctx, oprot); _write_err230 == nil && err2 != nil {
-			_write_err230 = thrift.WrapTException(err2)
+		if err2 := _exc237.Write(ctx, oprot); _write_err236 == nil && err2 != nil {
+			_write_err236 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err230 == nil && err2 != nil {
-			_write_err230 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err236 == nil && err2 != nil {
+			_write_err236 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err230 == nil && err2 != nil {
-			_write_err230 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err236 == nil && err2 != nil {
+			_write_err236 = thrift.WrapTException(err2)
 		}
-		if _write_err230 != nil {
-			return false, thrift.WrapTException(_write_err230)
+		if _write_err236 != nil {
+			return false, thrift.WrapTException(_write_err236)
 		}
 		return true, err
 	} else {
@@ -17340,24 +17516,240 @@ func (p *metaServiceProcessorVerifyClientVersion) Process(ctx context.Context, s
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "verifyClientVersion", thrift.REPLY, seqId); err2 != nil {
-		_write_err230 = thrift.WrapTException(err2)
+		_write_err236 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err230 == nil && err2 != nil {
-		_write_err230 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err236 == nil && err2 != nil {
+		_write_err236 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err230 == nil && err2 != nil {
-		_write_err230 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err236 == nil && err2 != nil {
+		_write_err236 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err230 == nil && err2 != nil {
-		_write_err230 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err236 == nil && err2 != nil {
+		_write_err236 = thrift.WrapTException(err2)
 	}
-	if _write_err230 != nil {
-		return false, thrift.WrapTException(_write_err230)
+	if _write_err236 != nil {
+		return false, thrift.WrapTException(_write_err236)
 	}
 	return true, err
 }
 
 // HELPER FUNCTIONS AND STRUCTURES
+
+// Attributes:
+//   - Req
+type MetaServiceLeaderBalanceArgs struct {
+	Req *LeaderBalanceReq `thrift:"req,1" db:"req" json:"req"`
+}
+
+func NewMetaServiceLeaderBalanceArgs() *MetaServiceLeaderBalanceArgs {
+	return &MetaServiceLeaderBalanceArgs{}
+}
+
+var MetaServiceLeaderBalanceArgs_Req_DEFAULT *LeaderBalanceReq
+
+func (p *MetaServiceLeaderBalanceArgs) GetReq() *LeaderBalanceReq {
+	if !p.IsSetReq() {
+		return MetaServiceLeaderBalanceArgs_Req_DEFAULT
+	}
+	return p.Req
+}
+func (p *MetaServiceLeaderBalanceArgs) IsSetReq() bool {
+	return p.Req != nil
+}
+
+func (p *MetaServiceLeaderBalanceArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *MetaServiceLeaderBalanceArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Req = &LeaderBalanceReq{}
+	if err := p.Req.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Req), err)
+	}
+	return nil
+}
+
+func (p *MetaServiceLeaderBalanceArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "leaderBalance_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *MetaServiceLeaderBalanceArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "req", thrift.STRUCT, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:req: ", p), err)
+	}
+	if err := p.Req.Write(ctx, oprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Req), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:req: ", p), err)
+	}
+	return err
+}
+
+func (p *MetaServiceLeaderBalanceArgs) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("MetaServiceLeaderBalanceArgs(%+v)", *p)
+}
+
+// Attributes:
+//   - Success
+type MetaServiceLeaderBalanceResult struct {
+	Success *ExecResp `thrift:"success,0" db:"success" json:"success,omitempty"`
+}
+
+func NewMetaServiceLeaderBalanceResult() *MetaServiceLeaderBalanceResult {
+	return &MetaServiceLeaderBalanceResult{}
+}
+
+var MetaServiceLeaderBalanceResult_Success_DEFAULT *ExecResp
+
+func (p *MetaServiceLeaderBalanceResult) GetSuccess() *ExecResp {
+	if !p.IsSetSuccess() {
+		return MetaServiceLeaderBalanceResult_Success_DEFAULT
+	}
+	return p.Success
+}
+func (p *MetaServiceLeaderBalanceResult) IsSetSuccess() bool {
+	return p.Success != nil
+}
+
+func (p *MetaServiceLeaderBalanceResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 0:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField0(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *MetaServiceLeaderBalanceResult) ReadField0(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Success = &ExecResp{}
+	if err := p.Success.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Success), err)
+	}
+	return nil
+}
+
+func (p *MetaServiceLeaderBalanceResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "leaderBalance_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField0(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *MetaServiceLeaderBalanceResult) writeField0(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetSuccess() {
+		if err := oprot.WriteFieldBegin(ctx, "success", thrift.STRUCT, 0); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 0:success: ", p), err)
+		}
+		if err := p.Success.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Success), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *MetaServiceLeaderBalanceResult) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("MetaServiceLeaderBalanceResult(%+v)", *p)
+}
 
 // Attributes:
 //   - Req
