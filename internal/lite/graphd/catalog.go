@@ -251,7 +251,7 @@ func (r *router) redirect(sp *space, part int32, failed string, hint *nebula.Hos
 // client does on E_LEADER_CHANGED: bounded, with a short backoff (an
 // election takes a second or two).
 const (
-	leaderRetries = 30
+	leaderRetries = 60
 	leaderBackoff = 100 * time.Millisecond
 )
 
