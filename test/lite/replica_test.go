@@ -12,6 +12,8 @@ import (
 
 	"github.com/nebula-open/nebula-br/internal/lite/cluster"
 	"github.com/nebula-open/nebula-br/internal/lite/wal"
+	"github.com/nebula-open/nebula-br/internal/nebula/client"
+	"github.com/nebula-open/nebula-br/internal/nebula/gen/nebula"
 	"github.com/nebula-open/nebula-br/internal/nebula/graphtest"
 )
 
@@ -189,8 +191,38 @@ func replicatedSpace(t *testing.T, base string, n int) {
 		}
 		return total == 6 && hi-lo <= 1
 	})
-	t.Logf("leaders after: %v", showHosts(t, s).leaders)
+	view := showHosts(t, s)
+	t.Logf("leaders after: %v", view.leaders)
 	if got, _ := s.Fingerprint("r"); got != after {
 		t.Fatalf("fingerprint after catch-up and balance %s, want %s", got, after)
+	}
+
+	// A backup lists each part once, on the host leading it.
+	m, err := client.NewMetaClient(c.MetaAddr(), client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	bm, err := m.CreateBackup(context.Background(), []string{"r"}, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := map[nebula.PartitionID]int{}
+	for _, sb := range bm.SpaceBackups {
+		for _, hb := range sb.HostBackups {
+			for _, cp := range hb.Checkpoints {
+				if len(cp.Parts) != view.leaders[hb.Host.Host] {
+					t.Errorf("backup lists %d parts on %s, which leads %d", len(cp.Parts), hb.Host.Host, view.leaders[hb.Host.Host])
+				}
+				for p := range cp.Parts {
+					listed[p]++
+				}
+			}
+		}
+	}
+	for p := nebula.PartitionID(1); p <= 6; p++ {
+		if listed[p] != 1 {
+			t.Errorf("backup lists part %d %d times, want once", p, listed[p])
+		}
 	}
 }

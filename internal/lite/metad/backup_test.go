@@ -2,7 +2,6 @@ package metad_test
 
 import (
 	"context"
-	"github.com/nebula-open/nebula-br/internal/lite/rpc"
 	"net"
 	"os"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/nebula-open/nebula-br/internal/lite/litetest"
 	"github.com/nebula-open/nebula-br/internal/lite/metad"
+	"github.com/nebula-open/nebula-br/internal/lite/rpc"
 	"github.com/nebula-open/nebula-br/internal/lite/storaged"
 	"github.com/nebula-open/nebula-br/internal/nebula/client"
 	"github.com/nebula-open/nebula-br/internal/nebula/gen/nebula"

@@ -71,7 +71,9 @@ func Listen(listenAddr string, log *slog.Logger) (*Transport, error) {
 	t := &Transport{log: log, ln: ln, replicas: map[partKey]*Replica{}, peers: map[string]*peerQueue{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /raft", t.receive)
-	t.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	// Peers send whole requests at once: a connection that does not is
+	// closed soon.
+	t.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 2 * time.Second, IdleTimeout: time.Minute}
 	go t.srv.Serve(ln)
 	return t, nil
 }
