@@ -66,14 +66,21 @@ func (p *Part) recover() error {
 	case !errors.Is(err, pebble.ErrNotFound):
 		return err
 	}
+	bound, bounded := uint64(0), false
+	if rb := p.space.store.opts.ReplayBound; rb != nil {
+		bound, bounded = rb(p.wal.Dir())
+	}
 	err = p.wal.Iterate(p.applied+1, func(e wal.Entry) error {
+		if bounded && e.LogID > bound {
+			return errReplayDone
+		}
 		b, err := decodeBatch(e.Payload)
 		if err != nil {
 			return fmt.Errorf("space %d part %d log %d: %w", p.space.id, p.id, e.LogID, err)
 		}
 		return p.apply(e.LogID, b)
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, errReplayDone) {
 		return err
 	}
 	// Ids continue past both: a restored checkpoint may hold an applied id
@@ -221,6 +228,9 @@ func encodeBatch(b Batch) []byte {
 }
 
 var errBadBatch = errors.New("malformed batch in WAL entry")
+
+// errReplayDone stops a replay at the last committed raft entry.
+var errReplayDone = errors.New("replay done")
 
 func decodeBatch(buf []byte) (Batch, error) {
 	var b Batch

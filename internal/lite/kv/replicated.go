@@ -20,8 +20,13 @@ func (p *Part) Replicated() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.term = 0
-	if last := p.wal.LastLogID(); last > 0 && last == p.applied {
-		p.wal.Iterate(last, func(e wal.Entry) error { p.term = e.Term; return nil })
+	if p.applied > 0 && p.wal.LastLogID() >= p.applied {
+		p.wal.Iterate(p.applied, func(e wal.Entry) error {
+			if e.LogID == p.applied {
+				p.term = e.Term
+			}
+			return errReplayDone
+		})
 	}
 	if p.term == 0 {
 		p.term = p.storedTerm()
@@ -35,28 +40,53 @@ func (p *Part) AppliedTerm() uint64 {
 	return p.term
 }
 
-// ApplyCommitted logs a committed raft entry under its index and term and
-// applies it (payload: a batch as Write logs it; empty for raft's own
-// entries). Entries at or below the applied id were applied already.
+// LogPayload is what the WAL holds for a raft entry's batch: the batch as
+// Write logs it, or an empty batch for raft's own entries.
+func LogPayload(batch []byte) []byte {
+	if len(batch) == 0 {
+		return encodeBatch(Batch{})
+	}
+	return batch
+}
+
+// AppendLog writes raft entries to the WAL before they are acknowledged.
+// Entries from one already logged on replace the old tail (a new
+// leader's log won over uncommitted entries).
+func (p *Part) AppendLog(es []wal.Entry) error {
+	if len(es) == 0 {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	first := es[0].LogID
+	if first <= p.applied {
+		return fmt.Errorf("space %d part %d: raft rewrites applied entry %d (applied %d)", p.space.id, p.id, first, p.applied)
+	}
+	if first <= p.wal.LastLogID() {
+		if err := p.wal.TruncateFrom(first); err != nil {
+			return fmt.Errorf("space %d part %d: truncate wal: %w", p.space.id, p.id, err)
+		}
+	}
+	if err := p.wal.AppendBatch(es); err != nil {
+		return fmt.Errorf("space %d part %d: append wal: %w", p.space.id, p.id, err)
+	}
+	p.next = es[len(es)-1].LogID + 1
+	return nil
+}
+
+// ApplyCommitted applies a committed raft entry that AppendLog wrote
+// (payload: as in the WAL). Entries at or below the applied id were
+// applied already.
 func (p *Part) ApplyCommitted(index, term uint64, payload []byte) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if index <= p.applied {
 		return nil
 	}
-	var b Batch
-	if len(payload) == 0 {
-		payload = encodeBatch(b)
-	} else {
-		var err error
-		if b, err = decodeBatch(payload); err != nil {
-			return fmt.Errorf("space %d part %d log %d: %w", p.space.id, p.id, index, err)
-		}
+	b, err := decodeBatch(LogPayload(payload))
+	if err != nil {
+		return fmt.Errorf("space %d part %d log %d: %w", p.space.id, p.id, index, err)
 	}
-	if err := p.wal.Append(wal.Entry{LogID: index, Term: term, Payload: payload}); err != nil {
-		return fmt.Errorf("space %d part %d: append wal: %w", p.space.id, p.id, err)
-	}
-	p.next = index + 1
 	return p.applyTerm(index, term, b)
 }
 
@@ -109,6 +139,10 @@ func (p *Part) InstallSnapshot(index, term uint64, data []byte) error {
 	b, err := decodeBatch(data)
 	if err != nil {
 		return fmt.Errorf("space %d part %d snapshot %d: %w", p.space.id, p.id, index, err)
+	}
+	// The log past what was applied here is superseded by the snapshot.
+	if err := p.wal.TruncateFrom(p.applied + 1); err != nil {
+		return err
 	}
 	lower := partPrefix(p.id)
 	if err := p.space.db.DeleteRange(lower, prefixEnd(lower), pebble.NoSync); err != nil {

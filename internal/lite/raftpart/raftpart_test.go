@@ -27,7 +27,7 @@ const testTick = 20 * time.Millisecond
 
 func openHost(t *testing.T, addr, dir string, peers []string) *host {
 	t.Helper()
-	store, err := kv.Open(kv.Options{DataPath: dir, WALFileSize: 256})
+	store, err := kv.Open(kv.Options{DataPath: dir, WALFileSize: 256, ReplayBound: ReplayBound})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,4 +236,53 @@ func indexOf(hosts []*host, h *host) int {
 		}
 	}
 	return -1
+}
+
+// A leader cut off from its followers logs a write it cannot commit; the
+// others elect a leader and write the same indexes. Back, the old leader
+// must not replay its uncommitted entry and must take the new leader's
+// entries in its place (its WAL tail is replaced).
+func TestUncommittedTailIsReplaced(t *testing.T) {
+	hosts, peers := startGroup(t)
+	write(t, hosts, 0, 5)
+	old := leaderOf(t, hosts)
+	for _, h := range hosts {
+		hasAll(t, h, 5, old.rep.Part().Applied())
+	}
+	oldIdx := indexOf(hosts, old)
+	for _, h := range hosts {
+		if h != old {
+			h.close()
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	lost := kv.Batch{Puts: []kv.KeyValue{{Key: []byte("lost"), Value: []byte("x")}}}
+	if err := old.rep.Write(ctx, lost); err == nil {
+		t.Fatal("a write without a majority was acknowledged")
+	}
+	cancel()
+	uncommitted := old.rep.Part().WAL().LastLogID()
+	if uncommitted <= old.rep.Part().Applied() {
+		t.Fatalf("the uncommitted write is not in the WAL (last %d, applied %d)", uncommitted, old.rep.Part().Applied())
+	}
+	old.close()
+
+	for i, h := range hosts {
+		if i != oldIdx {
+			hosts[i] = openHost(t, h.addr, h.dir, peers)
+		}
+	}
+	write(t, hosts, 5, 15)
+	hosts[oldIdx] = openHost(t, old.addr, old.dir, peers)
+	if _, ok, _ := hosts[oldIdx].rep.Part().Get([]byte("lost")); ok {
+		t.Fatal("the old leader replayed an entry that was never committed")
+	}
+	next := leaderOf(t, hosts)
+	hasAll(t, hosts[oldIdx], 15, next.rep.Part().Applied())
+	if _, ok, _ := hosts[oldIdx].rep.Part().Get([]byte("lost")); ok {
+		t.Fatal("an uncommitted write survived")
+	}
+	if got, want := hosts[oldIdx].rep.Part().WAL().LastLogID(), next.rep.Part().WAL().LastLogID(); got != want {
+		t.Fatalf("old leader's WAL ends at %d, the leader's at %d", got, want)
+	}
 }

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/nebula-open/nebula-br/internal/lite/kv"
+	"github.com/nebula-open/nebula-br/internal/lite/wal"
 )
 
 // NotLeaderError answers a write or read sent to a replica that does not
@@ -81,13 +82,28 @@ func Open(part *kv.Part, peers []string, self string, tr *Transport, tick time.D
 	ms := raft.NewMemoryStorage()
 	applied, term := part.Applied(), part.AppliedTerm()
 	if applied > 0 {
-		// The log starts after what is applied: everything the WAL holds was
-		// applied when the part opened (committed entries only reach it).
+		// raft's log starts at what is applied (the part replayed every
+		// committed entry when it opened) ...
 		if err := ms.ApplySnapshot(&raftpb.Snapshot{Metadata: &raftpb.SnapshotMetadata{
 			Index: proto.Uint64(applied), Term: proto.Uint64(term), ConfState: voters,
 		}}); err != nil {
 			return nil, err
 		}
+	}
+	// ... and goes on with the WAL's entries not known to be committed.
+	var tail []*raftpb.Entry
+	err := part.WAL().Iterate(applied+1, func(e wal.Entry) error {
+		tail = append(tail, &raftpb.Entry{
+			Index: proto.Uint64(e.LogID), Term: proto.Uint64(e.Term),
+			Type: raftpb.EntryType_EntryNormal.Enum(), Data: append(make([]byte, 8), e.Payload...),
+		})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("raftpart: read the log of space %d part %d: %w", part.SpaceID(), part.ID(), err)
+	}
+	if err := ms.Append(tail); err != nil {
+		return nil, err
 	}
 	hs, err := loadHardState(r.state)
 	if err != nil {
@@ -97,6 +113,11 @@ func Open(part *kv.Part, peers []string, self string, tr *Transport, tick time.D
 	hs.Term = proto.Uint64(max(hs.GetTerm(), term))
 	if err := ms.SetHardState(hs); err != nil {
 		return nil, err
+	}
+	// The state file marks the WAL as a raft log (see ReplayBound) before
+	// any entry that may be uncommitted reaches it.
+	if err := saveHardState(r.state, hs); err != nil {
+		return nil, fmt.Errorf("raftpart: %s: %w", r.state, err)
 	}
 	r.storage = &logStorage{MemoryStorage: ms, part: part, voter: voters}
 	r.rn, err = raft.NewRawNode(&raft.Config{
@@ -175,12 +196,8 @@ func (r *Replica) ready() {
 				r.failWaiters()
 			}
 		}
-		if !raft.IsEmptyHardState(rd.HardState) {
-			if err := saveHardState(r.state, rd.HardState); err != nil {
-				r.log.Error("raft: save hard state", "file", r.state, "err", err)
-			}
-			r.storage.SetHardState(rd.HardState)
-		}
+		// Durable before anything is sent: the snapshot, the entries (the
+		// WAL is the log), then term, vote and commit.
 		if !raft.IsEmptySnap(rd.Snapshot) {
 			md := rd.Snapshot.GetMetadata()
 			if err := r.part.InstallSnapshot(md.GetIndex(), md.GetTerm(), rd.Snapshot.GetData()); err != nil {
@@ -189,7 +206,18 @@ func (r *Replica) ready() {
 			r.storage.ApplySnapshot(rd.Snapshot)
 			r.log.Info("raft: installed a snapshot", "space", r.part.SpaceID(), "part", r.part.ID(), "index", md.GetIndex())
 		}
+		if err := r.part.AppendLog(walEntries(rd.Entries)); err != nil {
+			// Not acknowledged: stop here, raft sends them again.
+			r.log.Error("raft: log entries", "space", r.part.SpaceID(), "part", r.part.ID(), "err", err)
+			return
+		}
 		r.storage.Append(rd.Entries)
+		if !raft.IsEmptyHardState(rd.HardState) {
+			if err := saveHardState(r.state, rd.HardState); err != nil {
+				r.log.Error("raft: save hard state", "file", r.state, "err", err)
+			}
+			r.storage.SetHardState(rd.HardState)
+		}
 		for _, m := range rd.Messages {
 			r.tr.send(r, m)
 		}
@@ -201,7 +229,21 @@ func (r *Replica) ready() {
 	r.compact()
 }
 
-// apply logs and applies a committed entry and answers its proposer.
+// walEntries are raft entries as the WAL logs them: index as log id,
+// the term, the batch without the proposal id.
+func walEntries(es []*raftpb.Entry) []wal.Entry {
+	out := make([]wal.Entry, len(es))
+	for i, e := range es {
+		var batch []byte
+		if e.GetType() == raftpb.EntryType_EntryNormal && len(e.Data) >= 8 {
+			batch = e.Data[8:]
+		}
+		out[i] = wal.Entry{LogID: e.GetIndex(), Term: e.GetTerm(), Payload: kv.LogPayload(batch)}
+	}
+	return out
+}
+
+// apply applies a committed entry and answers its proposer.
 func (r *Replica) apply(e *raftpb.Entry) {
 	var id uint64
 	var payload []byte

@@ -43,8 +43,9 @@ func (s *logStorage) Snapshot() (*raftpb.Snapshot, error) {
 // The hard state (term, vote, commit) lives in a small file next to the
 // space's WAL directory: Pebble runs without its own WAL, so it would not
 // survive a kill.
-func hardStatePath(p *kv.Part) string {
-	walDir := p.WAL().Dir() // <space>/wal/<part>
+func hardStatePath(p *kv.Part) string { return statePath(p.WAL().Dir()) }
+
+func statePath(walDir string) string { // walDir: <space>/wal/<part>
 	return filepath.Join(filepath.Dir(filepath.Dir(walDir)), "raft", filepath.Base(walDir)+".state")
 }
 
@@ -73,4 +74,19 @@ func saveHardState(path string, hs *raftpb.HardState) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// ReplayBound is kv.Options.ReplayBound for storaged: a part with a raft
+// state file replays its WAL up to the commit recorded there, not into
+// entries that may never have been committed.
+func ReplayBound(walDir string) (uint64, bool) {
+	path := statePath(walDir)
+	if _, err := os.Stat(path); err != nil {
+		return 0, false
+	}
+	hs, err := loadHardState(path)
+	if err != nil {
+		return 0, true // replay nothing doubtful: raft brings the part up to date
+	}
+	return hs.GetCommit(), true
 }

@@ -71,6 +71,7 @@ func Start(cfg Config) (*Server, error) {
 	}
 	kvOpts := cfg.Kv
 	kvOpts.DataPath, kvOpts.WALFileSize, kvOpts.WALSync = cfg.DataPath, cfg.WALFileSize, cfg.WALSync
+	kvOpts.ReplayBound = raftpart.ReplayBound // replicated parts replay only committed entries
 	store, err := kv.Open(kvOpts)
 	if err != nil {
 		return nil, err
