@@ -78,8 +78,11 @@ type LeaderTransferer interface {
 // LeaderBalance (BALANCE LEADER) moves leaders of replicated spaces, one
 // part at a time, from the hosts leading the most parts of a space to
 // replicas on hosts leading the fewest, until every host leads as many as
-// the others, give or take one.
+// the others, give or take one. A move that fails (the leader changed
+// meanwhile) is skipped, as NebulaGraph's balance job skips it; the error
+// names the first one.
 func (m *Metad) LeaderBalance(ctx context.Context) error {
+	var first error
 	online := map[Addr]bool{}
 	for _, h := range m.Hosts(RoleStorage) {
 		if h.Online {
@@ -93,11 +96,14 @@ func (m *Metad) LeaderBalance(ctx context.Context) error {
 		}
 		for _, mv := range planLeaders(sp, leaders[sp.ID], online) {
 			if err := m.transLeader(ctx, sp.ID, mv.part, mv.from, mv.to); err != nil {
-				return coded(codeBalancerFailure, "balance leader: space %s part %d %s -> %s: %v", sp.Name, mv.part, mv.from, mv.to, err)
+				m.log.Warn("balance leader: move skipped", "space", sp.Name, "part", mv.part, "from", mv.from, "to", mv.to, "err", err)
+				if first == nil {
+					first = coded(codeBalancerFailure, "balance leader: space %s part %d %s -> %s: %v", sp.Name, mv.part, mv.from, mv.to, err)
+				}
 			}
 		}
 	}
-	return nil
+	return first
 }
 
 type leaderMove struct {
