@@ -15,6 +15,8 @@ import (
 
 	"go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/nebula-open/nebula-br/internal/hostmap"
 )
 
 // Transport carries raft messages between storaged: each POST to
@@ -198,7 +200,8 @@ func (t *Transport) deliver(q *peerQueue) {
 }
 
 func post(addr string, body []byte) error {
-	resp, err := client.Post("http://"+addr+"/raft", "application/octet-stream", bytes.NewReader(body))
+	// hostmap: tests on one machine map pod DNS names to loopback addresses.
+	resp, err := client.Post("http://"+hostmap.Dial(addr)+"/raft", "application/octet-stream", bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
