@@ -2,6 +2,7 @@ package lite
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"github.com/nebula-open/nebula-br/internal/lite/wal"
 	"github.com/nebula-open/nebula-br/internal/nebula/client"
 	"github.com/nebula-open/nebula-br/internal/nebula/gen/nebula"
+	"github.com/nebula-open/nebula-br/internal/nebula/gen/nebula/storage"
 	"github.com/nebula-open/nebula-br/internal/nebula/graphtest"
 )
 
@@ -135,6 +137,7 @@ func replicatedSpace(t *testing.T, base string, n int) {
 	if items != 600+1800 {
 		t.Fatalf("loaded %d items, want 2400", items)
 	}
+	followerAnswersLeaderChanged(t, c)
 
 	// SIGKILL one storaged: everything stays readable after re-election,
 	// and writes go on.
@@ -223,6 +226,58 @@ func replicatedSpace(t *testing.T, base string, n int) {
 	for p := nebula.PartitionID(1); p <= 6; p++ {
 		if listed[p] != 1 {
 			t.Errorf("backup lists part %d %d times, want once", p, listed[p])
+		}
+	}
+}
+
+// A write sent to a follower is refused with E_LEADER_CHANGED naming the
+// leader (NebulaGraph's PartitionResult.leader): of part 1's replicas,
+// exactly one takes the write and the others name it.
+func followerAnswersLeaderChanged(t *testing.T, c *cluster.Cluster) {
+	t.Helper()
+	ctx := context.Background()
+	m, err := client.NewMetaClient(c.MetaAddr(), client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	item, err := m.GetSpace(ctx, "r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	alloc, err := m.GetPartsAlloc(ctx, item.SpaceID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var took []string
+	hints := map[string]string{} // follower -> leader it named
+	for _, h := range alloc[1] {
+		addr := net.JoinHostPort(h.Host, strconv.Itoa(int(h.Port)))
+		sc, err := client.NewLiteStorageClient(addr, client.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Removing a key no vertex or edge has leaves the graph as it is.
+		err = sc.Write(ctx, &storage.LiteWriteRequest{SpaceID: item.SpaceID, Parts: map[nebula.PartitionID]*storage.LiteBatch{
+			1: {Removes: [][]byte{[]byte("no such key")}},
+		}})
+		sc.Close()
+		var pe *client.PartError
+		switch {
+		case err == nil:
+			took = append(took, addr)
+		case errors.As(err, &pe) && pe.Code == nebula.ErrorCode_E_LEADER_CHANGED && pe.Leader != nil:
+			hints[addr] = net.JoinHostPort(pe.Leader.Host, strconv.Itoa(int(pe.Leader.Port)))
+		default:
+			t.Fatalf("write to %s: %v, want success at the leader or E_LEADER_CHANGED with its address", addr, err)
+		}
+	}
+	if len(took) != 1 || len(hints) != len(alloc[1])-1 {
+		t.Fatalf("part 1: %v took the write, %v answered with a leader; want exactly one leader", took, hints)
+	}
+	for f, l := range hints {
+		if l != took[0] {
+			t.Fatalf("follower %s names %s as leader, the leader is %s", f, l, took[0])
 		}
 	}
 }
