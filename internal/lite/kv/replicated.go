@@ -31,6 +31,9 @@ func (p *Part) Replicated() {
 	if p.term == 0 {
 		p.term = p.storedTerm()
 	}
+	if p.term == 0 && p.applied > 0 {
+		p.term = Term // data restored without its log: any term, the same on every replica
+	}
 }
 
 // AppliedTerm is the term of the last applied entry.

@@ -11,10 +11,10 @@ import (
 	"github.com/nebula-open/nebula-br/internal/lite/kv"
 )
 
-// logStorage is raft's view of the part's log: the entries since the WAL's
-// oldest kept file (or since open) in memory, mirroring what the WAL
-// holds, and snapshots cut from the part's keys when a follower needs
-// entries the WAL no longer has. Membership is fixed by metad's
+// logStorage is raft's view of the part's log: an in-memory mirror of the
+// WAL from the applied id at open on (entries not known to be committed
+// are reloaded from the WAL), trimmed as the WAL is, and snapshots cut from
+// the part's keys when a follower needs entries the WAL no longer has. Membership is fixed by metad's
 // placement, so the voters are given, never logged.
 type logStorage struct {
 	*raft.MemoryStorage
