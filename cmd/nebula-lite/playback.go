@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nebula-open/nebula-br/internal/lite/kv"
+	"github.com/nebula-open/nebula-br/internal/lite/raftpart"
 	"github.com/nebula-open/nebula-br/internal/lite/wal"
 )
 
@@ -135,7 +136,8 @@ func playBack(dir string) ([]partApplied, error) {
 	if err := importParts(dir); err != nil {
 		return nil, err
 	}
-	store, err := kv.Open(kv.Options{DataPath: dir})
+	// Replicated parts replay what storaged would: committed entries only.
+	store, err := kv.Open(kv.Options{DataPath: dir, ReplayBound: raftpart.ReplayBound})
 	if err != nil {
 		if errors.Is(err, wal.ErrLocked) || errors.Is(err, syscall.EWOULDBLOCK) {
 			return nil, fmt.Errorf("db_playback: data path %s is locked: storaged (or another process) still has it open: %w", dir, err)

@@ -210,6 +210,9 @@ func upload(ctx context.Context, st objstore.Store, pool *agentPool, topo *topol
 				if newSpace {
 					prefix := dataKey(name, spaceID, hb.Host)
 					req := &pb.UploadFileRequest{SourcePath: filepath.Join(string(cp.DataPath), "data"), Backend: backend, Prefix: prefix, Concurrency: 4}
+					if perPart && len(cp.Parts) == 0 {
+						continue // a replicated space's host that leads none of its parts
+					}
 					if perPart {
 						prefix = path.Join(name, "data", fmt.Sprint(spaceID))
 						// Only the parts metad lists for this host: with

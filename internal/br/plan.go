@@ -86,11 +86,11 @@ func storageHosts(bm *meta.BackupMeta) []*nebula.HostAddr {
 }
 
 // Assignment is where a restore puts a backup's data on the target: each
-// space's parts on the target's storage hosts, and, when backup and target
-// have as many storage hosts, the host pairs of restoreMeta (by position in
-// address order). A backup kept per part (written from nebula-lite) can
-// go to any number of hosts, its parts spread evenly; one kept per host
-// only to as many hosts as it was taken from.
+// space's parts on the target's storage hosts. A backup kept per part
+// (written from nebula-lite) goes to any number of hosts (at least the
+// replica factor), its parts spread evenly, every replica of a part
+// getting its data; one kept per host only to as many hosts as it was
+// taken from, paired in address order (restoreMeta's host pairs).
 type Assignment struct {
 	Targets   []*nebula.HostAddr // the target's storage hosts, sorted
 	Pairs     []*meta.HostPair   // nil when the numbers differ
@@ -107,7 +107,10 @@ func (p *RestorePlan) Assign(target []*nebula.HostAddr) (*Assignment, error) {
 				p.Name, p.Meta.SpaceBackups[id].Space.GetSpaceName(), rf, len(a.Targets), rf)
 		}
 	}
-	if len(a.Targets) == len(p.Hosts) {
+	// A backup kept per part goes anywhere: its parts are spread afresh
+	// (a replicated space's backup lists each part on its leader only, so
+	// the old placement is not even known). One kept per host needs pairs.
+	if len(a.Targets) == len(p.Hosts) && !p.PerPart() {
 		to := map[string]*nebula.HostAddr{}
 		for i, h := range p.Hosts {
 			a.Pairs = append(a.Pairs, &meta.HostPair{FromHost: h, ToHost: a.Targets[i]})

@@ -99,7 +99,7 @@ func cut(t *testing.T, c *litetest.Cluster, name string) time.Duration {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			a, err := client.NewStorageAdminClient(fmt.Sprintf("%s:%d", cfg.LocalIP, cfg.Port+1), client.Options{})
+			a, err := client.NewStorageAdminClient(fmt.Sprintf("%s:%d", cfg.LocalIP, cfg.Port-1), client.Options{})
 			if err != nil {
 				t.Error(err)
 				return

@@ -559,7 +559,7 @@ func requireFree(t *testing.T, subnet byte, base string, n int) {
 	}
 	for i := 0; i < n; i++ {
 		host := net.IPv4(127, 0, subnet, ip[3]+byte(i)).String()
-		for _, port := range []int{cluster.MetaPort, cluster.GraphPort, cluster.StoragePort, cluster.StoragePort + 1, cluster.AgentPort} {
+		for _, port := range []int{cluster.MetaPort, cluster.GraphPort, cluster.StoragePort - 1, cluster.StoragePort, cluster.StoragePort + 1, cluster.AgentPort} {
 			a := net.JoinHostPort(host, fmt.Sprint(port))
 			l, err := net.Listen("tcp", a)
 			if err != nil {

@@ -174,7 +174,7 @@ func TestGarbageOnEveryPort(t *testing.T) {
 	c := up(t, "127.0.0.60", 1, nil)
 	ip := c.Hosts[0].IP
 	rng := rand.New(rand.NewSource(1))
-	for _, port := range []int{9559, 9669, 9779, 9780} {
+	for _, port := range []int{9559, 9669, 9778, 9779, 9780} { // 9778 admin, 9780 raft
 		for _, payload := range [][]byte{
 			[]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
 			{0x7f, 0xff, 0xff, 0xff, 1, 2, 3}, // a huge frame length

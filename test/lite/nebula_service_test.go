@@ -30,7 +30,7 @@ func ownAddrs(t *testing.T, base string, n int) {
 	}
 	for i := range n {
 		host := fmt.Sprintf("127.0.6.%d", int(ip[3])+i)
-		for _, port := range []int{cluster.MetaPort, cluster.GraphPort, cluster.StoragePort, cluster.StoragePort + 1} {
+		for _, port := range []int{cluster.MetaPort, cluster.GraphPort, cluster.StoragePort - 1, cluster.StoragePort, cluster.StoragePort + 1} {
 			l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
 			if err != nil {
 				t.Fatalf("address %s:%d is not free: %v", host, port, err)

@@ -11,7 +11,7 @@
 //	DIR/<ip>/logs/br-agent.log
 //
 // Host i (0..N-1) gets address AddrBase+i and runs storaged on :9779
-// (admin :9780); host 0 also runs metad on :9559 and graphd on :9669. So
+// (admin :9778, raft :9780); host 0 also runs metad on :9559 and graphd on :9669. So
 // two clusters with different AddrBase and Root coexist on one machine.
 // Daemons are started and stopped through package service, as
 // `nebula-lite service` does on a real install.

@@ -33,8 +33,12 @@ func (s *Server) createSpace(ctx context.Context, st *ngql.CreateSpace) error {
 	if st.VidType == nil {
 		return semanticf("SemanticError: space vid_type must be specified explicitly, e.g. vid_type = FIXED_STRING(32)")
 	}
-	if st.ReplicaFactor > 1 {
-		return semanticf("SemanticError: replica_factor = %d: nebula-lite keeps one replica per part for now; use replica_factor = 1", st.ReplicaFactor)
+	rf := int32(st.ReplicaFactor)
+	if rf == 0 {
+		rf = 1
+	}
+	if rf < 0 || rf > 16 {
+		return semanticf("SemanticError: replica_factor %d must be in 1..16", rf)
 	}
 	vid := &meta.ColumnTypeDef{}
 	switch st.VidType.Kind {
@@ -56,13 +60,15 @@ func (s *Server) createSpace(ctx context.Context, st *ngql.CreateSpace) error {
 		return semanticf("SemanticError: partition_num %d must be in 1..1024", parts)
 	}
 	_, err := s.meta.CreateSpace(ctx, &meta.SpaceDesc{
-		SpaceName: []byte(st.Name), PartitionNum: parts, ReplicaFactor: 1, VidType: vid,
+		SpaceName: []byte(st.Name), PartitionNum: parts, ReplicaFactor: rf, VidType: vid,
 		CharsetName: []byte("utf8"), CollateName: []byte("utf8_bin"), Comment: []byte(st.Comment),
 	}, st.IfNotExists)
 	s.catalog.invalidate(st.Name)
 	switch {
 	case client.IsCode(err, nebula.ErrorCode_E_EXISTED):
 		return execf("Existed: space %s already exists", st.Name)
+	case client.IsCode(err, nebula.ErrorCode_E_INVALID_PARM) && rf > 1:
+		return execf("Invalid param: Replica factor greater than hosts: replica_factor = %d is more than the online storage hosts", rf)
 	case client.IsCode(err, nebula.ErrorCode_E_NO_HOSTS):
 		return execf("NoHosts: no storage host is online; start storaged and wait for its heartbeat")
 	}
@@ -115,18 +121,9 @@ func (s *Server) showHosts(ctx context.Context, role string) (*nebula.DataSet, e
 			rows = append(rows, []any{h.HostAddr.Host, int64(h.HostAddr.Port), status, "nebula-lite", string(h.Version)})
 			continue
 		}
-		var names []string
-		total := 0
-		for sp, parts := range h.AllParts {
-			names = append(names, fmt.Sprintf("%s:%d", sp, len(parts)))
-			total += len(parts)
-		}
-		sort.Strings(names)
-		dist := strings.Join(names, ", ")
-		if dist == "" {
-			dist = "No valid partition"
-		}
-		rows = append(rows, []any{h.HostAddr.Host, int64(h.HostAddr.Port), status, int64(total), dist, dist, string(h.Version)})
+		leaders, leaderDist := distribution(h.LeaderParts)
+		_, partDist := distribution(h.AllParts)
+		rows = append(rows, []any{h.HostAddr.Host, int64(h.HostAddr.Port), status, int64(leaders), leaderDist, partDist, string(h.Version)})
 	}
 	if role != "" {
 		return dataset([]string{"Host", "Port", "Status", "Git Info Sha", "Version"}, rows), nil
@@ -298,3 +295,18 @@ func (noEnv) Ident(name string) (any, error) {
 	return nil, semanticf("SemanticError: `%s' is not allowed here", name)
 }
 func (noEnv) Call(name string, args []any) (any, bool, error) { return nil, false, nil }
+
+// distribution renders SHOW HOSTS' "space:count, ..." column and the total.
+func distribution(parts map[string][]nebula.PartitionID) (int, string) {
+	var names []string
+	total := 0
+	for sp, ps := range parts {
+		names = append(names, fmt.Sprintf("%s:%d", sp, len(ps)))
+		total += len(ps)
+	}
+	sort.Strings(names)
+	if len(names) == 0 {
+		return 0, "No valid partition"
+	}
+	return total, strings.Join(names, ", ")
+}

@@ -100,7 +100,7 @@ func TestBadInput(t *testing.T) {
 		{`INSERT VERTEX nope(x) VALUES 1:(1)`, nebula.ErrorCode_E_SEMANTIC_ERROR, "nope"},
 		{`INSERT VERTEX t(x) VALUES "str":(1)`, nebula.ErrorCode_E_SEMANTIC_ERROR, "vid type"},
 		{`INSERT VERTEX t(x) VALUES 1:("notint")`, nebula.ErrorCode_E_SEMANTIC_ERROR, "int64"},
-		{`CREATE SPACE r3 (replica_factor = 3, vid_type = INT64)`, nebula.ErrorCode_E_SEMANTIC_ERROR, "replica_factor"},
+		{`CREATE SPACE r3 (replica_factor = 3, vid_type = INT64)`, nebula.ErrorCode_E_EXECUTION_ERROR, "Replica factor greater than hosts"},
 	}
 	for _, tc := range cases {
 		resp := s.Fail(tc.q)

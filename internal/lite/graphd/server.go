@@ -229,6 +229,12 @@ func (s *Server) run(ctx context.Context, sess *session, st ngql.Stmt) (*nebula.
 		return nil, nil
 	case *ngql.ShowHosts:
 		return s.showHosts(ctx, st.Role)
+	case *ngql.BalanceLeader:
+		// NebulaGraph answers BALANCE LEADER with an empty success.
+		if err := s.meta.LeaderBalance(ctx); err != nil {
+			return nil, execf("Balance leader failed: %v", err)
+		}
+		return nil, nil
 	}
 	// Everything else works inside the session's space.
 	if sess.space == "" {

@@ -75,7 +75,7 @@ func (sp *Space) checkpoint(dir string) (*SpaceCheckpoint, error) {
 		if _, err := p.wal.LinkInto(walDir); err != nil {
 			return nil, fmt.Errorf("space %d part %d: link wal: %w", sp.id, id, err)
 		}
-		pc := PartCheckpoint{Part: id, LogID: p.applied, Term: Term, WALDir: walDir}
+		pc := PartCheckpoint{Part: id, LogID: p.applied, Term: p.term, WALDir: walDir}
 		if files := p.wal.Files(); len(files) > 0 {
 			pc.WALFrom = files[0].FirstLogID
 		}

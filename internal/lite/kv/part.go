@@ -36,6 +36,7 @@ type Part struct {
 
 	mu      sync.Mutex // serialises writes: log ids are assigned in order
 	applied uint64
+	term    uint64 // term of the applied entry: Term unless replicated
 	next    uint64 // log id of the next write
 }
 
@@ -47,7 +48,7 @@ func openPart(sp *Space, id int32) (*Part, error) {
 	if err != nil {
 		return nil, fmt.Errorf("space %d part %d: %w", sp.id, id, err)
 	}
-	p := &Part{space: sp, id: id, wal: w}
+	p := &Part{space: sp, id: id, wal: w, term: Term}
 	if err := p.recover(); err != nil {
 		w.Close()
 		return nil, err
@@ -65,14 +66,21 @@ func (p *Part) recover() error {
 	case !errors.Is(err, pebble.ErrNotFound):
 		return err
 	}
+	bound, bounded := uint64(0), false
+	if rb := p.space.store.opts.ReplayBound; rb != nil {
+		bound, bounded = rb(p.wal.Dir())
+	}
 	err = p.wal.Iterate(p.applied+1, func(e wal.Entry) error {
+		if bounded && e.LogID > bound {
+			return errReplayDone
+		}
 		b, err := decodeBatch(e.Payload)
 		if err != nil {
 			return fmt.Errorf("space %d part %d log %d: %w", p.space.id, p.id, e.LogID, err)
 		}
 		return p.apply(e.LogID, b)
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, errReplayDone) {
 		return err
 	}
 	// Ids continue past both: a restored checkpoint may hold an applied id
@@ -220,6 +228,9 @@ func encodeBatch(b Batch) []byte {
 }
 
 var errBadBatch = errors.New("malformed batch in WAL entry")
+
+// errReplayDone stops a replay at the last committed raft entry.
+var errReplayDone = errors.New("replay done")
 
 func decodeBatch(buf []byte) (Batch, error) {
 	var b Batch

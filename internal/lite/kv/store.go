@@ -32,6 +32,11 @@ type Options struct {
 	WALSync     bool          // fsync every WAL append
 	BlockTTL    time.Duration // BLOCK_ON lifts itself after this long (metad may die mid-backup)
 
+	// ReplayBound, if set, tells for a part's WAL directory whether the WAL
+	// is a raft log that may end in uncommitted entries, and up to which
+	// id it is committed: a part replays only that far on open.
+	ReplayBound func(walDir string) (commit uint64, bounded bool)
+
 	// CrashAfterWALAppend is a named fault injection for tests: the process
 	// kills itself after an entry reaches the WAL and before it is applied,
 	// a window the real process leaves too small to hit from outside.

@@ -36,8 +36,8 @@ type Cluster struct {
 	GraphAddr string
 }
 
-// FreePort returns a port free on 127.0.0.1 with port+1 free as well
-// (storaged's admin port).
+// FreePort returns a port free on 127.0.0.1 with port-1 and port+1 free
+// as well (storaged's admin and raft ports).
 func FreePort(t testing.TB) int {
 	for i := 0; i < 100; i++ {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -46,8 +46,7 @@ func FreePort(t testing.TB) int {
 		}
 		p := l.Addr().(*net.TCPAddr).Port
 		l.Close()
-		if l2, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p+1)); err == nil {
-			l2.Close()
+		if p > 1 && free(p-1) && free(p+1) {
 			return p
 		}
 	}
@@ -203,4 +202,13 @@ func (c *Cluster) WaitStorage(n int) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+func free(port int) bool {
+	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		return false
+	}
+	l.Close()
+	return true
 }

@@ -19,7 +19,7 @@ type Admin interface {
 }
 
 // AdminDialer connects to the admin service of a storaged (given by its
-// data address; the admin port is the data port + 1, as in NebulaGraph).
+// data address; the admin port is the data port - 1, as in NebulaGraph).
 type AdminDialer func(ctx context.Context, storaged Addr) (Admin, error)
 
 // LogInfo is a part's position in a checkpoint.
@@ -284,12 +284,16 @@ func (m *Metad) cutCheckpoints(ctx context.Context, bm *BackupMeta, hosts []Addr
 			cut = append(cut, h)
 		}
 	}
+	leaders := m.Leaders()
 	for i, h := range hosts {
 		if results[i] != nil {
 			return cut, coded(codeBackupFailed, "backup %s: checkpoint on %s: %v", bm.Name, h, results[i])
 		}
 		for _, cp := range cps[i] {
 			if sb := bm.Spaces[cp.SpaceID]; sb != nil {
+				if sb.Space.ReplicaFactor > 1 {
+					cp.Parts = ledParts(sb.Space, leaders[sb.Space.ID], h, cp.Parts)
+				}
 				sb.Hosts = append(sb.Hosts, HostBackup{Host: h, Checkpoints: []CheckpointInfo{cp}})
 			}
 		}
@@ -394,9 +398,18 @@ func (m *Metad) RestoreMeta(files []string, pairs []HostPair, given map[int32]ma
 		mapping[p.From] = p.To
 	}
 	placement := map[int32]map[int32][]Addr{}
+	var restored []*Space
 	for _, sp := range src.spaces {
+		parts, placed := given[sp.ID]
+		if !placed && len(pairs) == 0 {
+			// Neither placed nor paired: a space the backup does not hold
+			// (a per-space backup's export has them all). Not restored.
+			m.log.Info("restoreMeta: space not placed, not restored", "space", sp.Name)
+			continue
+		}
+		restored = append(restored, sp)
 		placement[sp.ID] = map[int32][]Addr{}
-		if parts, ok := given[sp.ID]; ok {
+		if placed {
 			// Placed as given (a restore into another number of hosts):
 			// every part, on replica_factor distinct hosts.
 			for part := int32(1); part <= sp.PartitionNum; part++ {
@@ -433,7 +446,7 @@ func (m *Metad) RestoreMeta(files []string, pairs []HostPair, given map[int32]ma
 		}
 	}
 	m.st.spaces = map[int32]*Space{}
-	for _, sp := range src.spaces {
+	for _, sp := range restored {
 		m.st.spaces[sp.ID] = sp
 		if err := m.st.saveSpace(sp); err != nil {
 			return nil, err
@@ -445,7 +458,7 @@ func (m *Metad) RestoreMeta(files []string, pairs []HostPair, given map[int32]ma
 			return nil, err
 		}
 	}
-	m.log.Info("meta restored", "from", dir, "spaces", len(src.spaces), "host_pairs", len(pairs))
+	m.log.Info("meta restored", "from", dir, "spaces", len(restored), "host_pairs", len(pairs), "placed", len(given))
 	return placement, nil
 }
 
@@ -462,4 +475,21 @@ func parallel(n int, fn func(i int) error) []error {
 	}
 	wg.Wait()
 	return errs
+}
+
+// ledParts keeps, of a replicated space's checkpoint on host h, the parts
+// h leads (a part with no known leader: its first replica), as
+// NebulaGraph's metad lists them, so each part is backed up once.
+func ledParts(sp *Space, leaders map[int32]Addr, h Addr, parts map[int32]LogInfo) map[int32]LogInfo {
+	out := map[int32]LogInfo{}
+	for p, li := range parts {
+		leader, ok := leaders[p]
+		if !ok && len(sp.Parts[p]) > 0 {
+			leader = sp.Parts[p][0]
+		}
+		if leader == h {
+			out[p] = li
+		}
+	}
+	return out
 }

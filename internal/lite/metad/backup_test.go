@@ -2,15 +2,18 @@ package metad_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/nebula-open/nebula-br/internal/lite/litetest"
 	"github.com/nebula-open/nebula-br/internal/lite/metad"
+	"github.com/nebula-open/nebula-br/internal/lite/rpc"
 	"github.com/nebula-open/nebula-br/internal/lite/storaged"
 	"github.com/nebula-open/nebula-br/internal/nebula/client"
 	"github.com/nebula-open/nebula-br/internal/nebula/gen/nebula"
@@ -143,7 +146,7 @@ func TestBlockingWrites(t *testing.T) {
 
 func adminAddr(c *litetest.Cluster) string {
 	cfg := c.SCfg[0]
-	return net.JoinHostPort(cfg.LocalIP, strconv.Itoa(cfg.Port+1))
+	return net.JoinHostPort(cfg.LocalIP, strconv.Itoa(rpc.StorageAdminPort(cfg.Port)))
 }
 
 func TestRestoreMetaRemapsHosts(t *testing.T) {
@@ -200,6 +203,32 @@ func TestRestoreMetaRemapsHosts(t *testing.T) {
 	// An unmapped host is refused.
 	if _, err := dst.RestoreMeta(files, toPairs(pairs[:1]), nil); err == nil {
 		t.Fatal("restoreMeta with unmapped hosts succeeded")
+	}
+
+	// A placement instead of pairs (a restore into 2 hosts): parts land
+	// where it says; a part placed on too few hosts is refused.
+	sp, _ := dst.Space("b", 0)
+	given := map[int32]map[int32][]metad.Addr{sp.ID: {}}
+	for part := int32(1); part <= 12; part++ {
+		given[sp.ID][part] = []metad.Addr{{Host: "10.0.1." + fmt.Sprint(part%2), Port: 9779}}
+	}
+	placement, err = dst.RestoreMeta(files, nil, given)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := placement[sp.ID][7]; len(got) != 1 || got[0].Host != "10.0.1.1" {
+		t.Fatalf("part 7 placed on %v, want 10.0.1.1 as given", got)
+	}
+	given[sp.ID][3] = nil
+	if _, err := dst.RestoreMeta(files, nil, given); err == nil || !strings.Contains(err.Error(), "part 3") {
+		t.Fatalf("a part placed on no host: %v", err)
+	}
+	// Without pairs, a space given no placement is not restored.
+	if placement, err := dst.RestoreMeta(files, nil, map[int32]map[int32][]metad.Addr{}); err != nil || len(placement) != 0 {
+		t.Fatalf("restoreMeta placing nothing: %v %v, want no space restored", placement, err)
+	}
+	if _, err := dst.Space("b", 0); err == nil {
+		t.Fatal("a space given no placement was restored")
 	}
 }
 

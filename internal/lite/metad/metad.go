@@ -54,6 +54,7 @@ const (
 	codeExisted             = nebula.ErrorCode_E_EXISTED
 	codeInvalidHost         = nebula.ErrorCode_E_INVALID_HOST
 	codeUnsupported         = nebula.ErrorCode_E_UNSUPPORTED
+	codeBalancerFailure     = nebula.ErrorCode_E_BALANCER_FAILURE
 	codeWrongCluster        = nebula.ErrorCode_E_WRONGCLUSTER
 	codeInvalidParm         = nebula.ErrorCode_E_INVALID_PARM
 	codeBackupFailed        = nebula.ErrorCode_E_BACKUP_FAILED
@@ -79,8 +80,9 @@ type Metad struct {
 
 	mu       sync.Mutex
 	st       *store
-	lastSeen map[string]time.Time // host -> last heartbeat (not persisted)
-	backupMu sync.Mutex           // one backup at a time
+	lastSeen map[string]time.Time         // host -> last heartbeat (not persisted)
+	leaders  map[string]map[int32][]int32 // host -> space -> parts it leads, from its heartbeat
+	backupMu sync.Mutex                   // one backup at a time
 	// The backup in progress, if any (guarded by mu).
 	running      string
 	runningSince time.Time
@@ -101,7 +103,7 @@ func Open(cfg Config) (*Metad, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Metad{cfg: cfg, log: cfg.Logger, st: st, lastSeen: map[string]time.Time{}}
+	m := &Metad{cfg: cfg, log: cfg.Logger, st: st, lastSeen: map[string]time.Time{}, leaders: map[string]map[int32][]int32{}}
 	if st.clusterID == 0 {
 		var b [8]byte
 		rand.Read(b[:])

@@ -66,7 +66,7 @@ func (s *Server) Stop() error {
 type adminClient struct{ c *client.StorageAdminClient }
 
 func dialAdmin(ctx context.Context, a Addr) (Admin, error) {
-	c, err := client.NewStorageAdminClient(net.JoinHostPort(a.Host, strconv.Itoa(int(a.Port)+1)), client.Options{})
+	c, err := client.NewStorageAdminClient(net.JoinHostPort(a.Host, strconv.Itoa(rpc.StorageAdminPort(int(a.Port)))), client.Options{})
 	if err != nil {
 		return nil, err
 	}
@@ -110,3 +110,7 @@ func (a adminClient) DropCheckpoint(ctx context.Context, spaces []int32, name st
 }
 
 func (a adminClient) Close() error { return a.c.Close() }
+
+func (a adminClient) TransLeader(ctx context.Context, space, part int32, to Addr) error {
+	return a.c.TransLeader(ctx, nebula.GraphSpaceID(space), nebula.PartitionID(part), &nebula.HostAddr{Host: to.Host, Port: nebula.Port(to.Port)})
+}

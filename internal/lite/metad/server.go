@@ -54,6 +54,11 @@ func (h *Handler) VerifyClientVersion(ctx context.Context, req *meta.VerifyClien
 	return resp, nil
 }
 
+func (h *Handler) LeaderBalance(ctx context.Context, req *meta.LeaderBalanceReq) (*meta.ExecResp, error) {
+	err := h.m.LeaderBalance(ctx)
+	return &meta.ExecResp{Code: h.codeOf("leaderBalance", err), Leader: h.leader()}, nil
+}
+
 func (h *Handler) HeartBeat(ctx context.Context, req *meta.HBReq) (*meta.HBResp, error) {
 	host := &Host{Addr: fromHostAddr(req.Host), Role: int32(req.Role), Version: string(req.Version)}
 	if req.Dir != nil {
@@ -63,6 +68,15 @@ func (h *Handler) HeartBeat(ctx context.Context, req *meta.HBReq) (*meta.HBResp,
 		}
 	}
 	cid, err := h.m.Heartbeat(host, int64(req.ClusterID))
+	if err == nil && req.Role == meta.HostRole_STORAGE && req.LeaderPartIds != nil {
+		leaders := map[int32][]int32{}
+		for sp, infos := range req.LeaderPartIds {
+			for _, li := range infos {
+				leaders[int32(sp)] = append(leaders[int32(sp)], int32(li.PartID))
+			}
+		}
+		h.m.SetLeaders(host.Addr, leaders)
+	}
 	return &meta.HBResp{Code: h.codeOf("heartBeat", err), Leader: h.leader(), ClusterID: meta.ClusterID(cid)}, nil
 }
 
@@ -120,13 +134,21 @@ func (h *Handler) ListHosts(ctx context.Context, req *meta.ListHostsReq) (*meta.
 	}
 	resp := &meta.ListHostsResp{Code: nebula.ErrorCode_SUCCEEDED, Leader: h.leader(), Hosts: []*meta.HostItem{}}
 	parts := map[Addr]map[string][]nebula.PartitionID{}
+	leading := map[Addr]map[string][]nebula.PartitionID{}
+	add := func(m map[Addr]map[string][]nebula.PartitionID, a Addr, space string, p int32) {
+		if m[a] == nil {
+			m[a] = map[string][]nebula.PartitionID{}
+		}
+		m[a][space] = append(m[a][space], nebula.PartitionID(p))
+	}
+	leaders := h.m.Leaders()
 	for _, sp := range h.m.Spaces() {
 		for p := int32(1); p <= sp.PartitionNum; p++ {
 			for _, a := range sp.Parts[p] {
-				if parts[a] == nil {
-					parts[a] = map[string][]nebula.PartitionID{}
-				}
-				parts[a][sp.Name] = append(parts[a][sp.Name], nebula.PartitionID(p))
+				add(parts, a, sp.Name, p)
+			}
+			if a, ok := leaders[sp.ID][p]; ok {
+				add(leading, a, sp.Name, p)
 			}
 		}
 	}
@@ -135,13 +157,16 @@ func (h *Handler) ListHosts(ctx context.Context, req *meta.ListHostsReq) (*meta.
 		if hs.Online {
 			status = meta.HostStatus_ONLINE
 		}
-		all := parts[hs.Addr]
+		all, led := parts[hs.Addr], leading[hs.Addr]
 		if all == nil {
 			all = map[string][]nebula.PartitionID{}
 		}
+		if led == nil {
+			led = map[string][]nebula.PartitionID{}
+		}
 		resp.Hosts = append(resp.Hosts, &meta.HostItem{
 			HostAddr: toHostAddr(hs.Addr), Status: status, Role: meta.HostRole(hs.Role),
-			LeaderParts: all, AllParts: all, Version: []byte(hs.Version), GitInfoSha: []byte("nebula-lite"),
+			LeaderParts: led, AllParts: all, Version: []byte(hs.Version), GitInfoSha: []byte("nebula-lite"),
 		})
 	}
 	return resp, nil

@@ -25,8 +25,8 @@ const (
 	propFixedString = int32(nebula.PropertyType_FIXED_STRING)
 )
 
-// CreateSpace creates a space and spreads its parts evenly over the online
-// storage hosts, in address order.
+// CreateSpace creates a space and spreads its parts' replicas evenly over
+// the online storage hosts, in address order.
 func (m *Metad) CreateSpace(spec SpaceSpec, ifNotExists bool) (int32, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -41,9 +41,6 @@ func (m *Metad) CreateSpace(spec SpaceSpec, ifNotExists bool) (int32, error) {
 	}
 	if spec.ReplicaFactor <= 0 {
 		spec.ReplicaFactor = 1
-	}
-	if spec.ReplicaFactor > 1 {
-		return 0, coded(codeUnsupported, "replica_factor %d: nebula-lite keeps one replica per part for now; use replica_factor = 1", spec.ReplicaFactor)
 	}
 	switch spec.VidType {
 	case propInt64:
@@ -64,6 +61,9 @@ func (m *Metad) CreateSpace(spec SpaceSpec, ifNotExists bool) (int32, error) {
 	if len(hosts) == 0 {
 		return 0, coded(codeNoHosts, "no storage host is online: start storaged and wait for its heartbeat")
 	}
+	if int(spec.ReplicaFactor) > len(hosts) {
+		return 0, coded(codeInvalidParm, "Replica factor greater than hosts: replica_factor = %d, %d storage hosts online", spec.ReplicaFactor, len(hosts))
+	}
 	id, err := m.st.allocID()
 	if err != nil {
 		return 0, err
@@ -76,8 +76,12 @@ func (m *Metad) CreateSpace(spec SpaceSpec, ifNotExists bool) (int32, error) {
 		VidType: spec.VidType, VidLen: spec.VidLen, Charset: spec.Charset, Collate: spec.Collate,
 		Comment: spec.Comment, Parts: map[int32][]Addr{},
 	}
+	// Round robin: part p's replicas are the replica_factor hosts from
+	// p-1 on, so every host holds as many replicas as the others, +-1.
 	for p := int32(1); p <= spec.PartitionNum; p++ {
-		sp.Parts[p] = []Addr{hosts[int(p-1)%len(hosts)]}
+		for r := 0; r < int(spec.ReplicaFactor); r++ {
+			sp.Parts[p] = append(sp.Parts[p], hosts[(int(p-1)+r)%len(hosts)])
+		}
 	}
 	m.st.spaces[id] = sp
 	return id, m.st.saveSpace(sp)

@@ -48,7 +48,7 @@ type Space struct {
 	Charset       string           `json:"charset"`
 	Collate       string           `json:"collate"`
 	Comment       string           `json:"comment,omitempty"`
-	Parts         map[int32][]Addr `json:"parts"` // part -> hosts (a list: replicas come later)
+	Parts         map[int32][]Addr `json:"parts"` // part -> hosts holding a replica
 	Tags          []*Schema        `json:"tags"`
 	Edges         []*Schema        `json:"edges"`
 }

@@ -103,6 +103,9 @@ type ShowHosts struct {
 	Role string // "", "GRAPH", "STORAGE" or "META"
 }
 
+// BalanceLeader is BALANCE LEADER: even out part leaders over the hosts.
+type BalanceLeader struct{}
+
 // ShowFingerprint is SHOW FINGERPRINT (a nebula-lite extension).
 type ShowFingerprint struct{}
 
@@ -242,6 +245,7 @@ func (*DescribeSchema) stmt()  {}
 func (*ShowSchemas) stmt()     {}
 func (*ShowHosts) stmt()       {}
 func (*ShowFingerprint) stmt() {}
+func (*BalanceLeader) stmt()   {}
 func (*InsertVertex) stmt()    {}
 func (*InsertEdge) stmt()      {}
 func (*DeleteVertex) stmt()    {}

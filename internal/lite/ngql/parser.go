@@ -326,6 +326,13 @@ func (p *parser) statement() Stmt {
 	case "USE":
 		p.next()
 		return &Use{Name: p.name()}
+	case "BALANCE":
+		p.next()
+		if k := p.peek(); !isKw(k, "LEADER") {
+			p.unexpected(k)
+		}
+		p.next()
+		return &BalanceLeader{}
 	case "INSERT":
 		p.next()
 		switch k := p.peek(); {

@@ -94,6 +94,8 @@ func TestParseStatements(t *testing.T) {
 		{`SHOW HOSTS STORAGE`, &ShowHosts{Role: "STORAGE"}},
 		{`SHOW HOSTS Meta`, &ShowHosts{Role: "META"}},
 		{`SHOW FINGERPRINT`, &ShowFingerprint{}},
+		{`BALANCE LEADER`, &BalanceLeader{}},
+		{`balance leader;`, &BalanceLeader{}},
 
 		// inserts
 		{`INSERT VERTEX t1(p1, p2), t2() VALUES "v1":("a", 1), 100:("b", 2)`,

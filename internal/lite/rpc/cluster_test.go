@@ -13,6 +13,7 @@ import (
 	"github.com/nebula-open/nebula-br/internal/lite/graphd"
 	"github.com/nebula-open/nebula-br/internal/lite/litetest"
 	"github.com/nebula-open/nebula-br/internal/lite/metad"
+	"github.com/nebula-open/nebula-br/internal/lite/rpc"
 	"github.com/nebula-open/nebula-br/internal/lite/storaged"
 	"github.com/nebula-open/nebula-br/internal/nebula/client"
 	"github.com/nebula-open/nebula-br/internal/nebula/gen/nebula"
@@ -27,7 +28,7 @@ import (
 const (
 	host        = "127.0.5.1"
 	metaPort    = 9559
-	storagePort = 9779 // and its admin service on 9780
+	storagePort = 9779 // admin service on 9778, raft on 9780
 	graphPort   = 9669
 )
 
@@ -37,7 +38,7 @@ func addr(port int) string { return net.JoinHostPort(host, strconv.Itoa(port)) }
 // all stop at cleanup.
 func startCluster(t *testing.T) {
 	t.Helper()
-	for _, p := range []int{metaPort, storagePort, storagePort + 1, graphPort} {
+	for _, p := range []int{metaPort, rpc.StorageAdminPort(storagePort), storagePort, rpc.StorageRaftPort(storagePort), graphPort} {
 		l, err := net.Listen("tcp", addr(p))
 		if err != nil {
 			t.Fatalf("%s is not free: %v", addr(p), err)

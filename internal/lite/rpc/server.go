@@ -93,3 +93,10 @@ func Every(ctx context.Context, interval time.Duration, fn func()) {
 		}
 	}
 }
+
+// storaged's neighbouring ports, as NebulaGraph numbers them: the admin
+// service (backups) one below the service port (9778), raft one above (9780).
+func StorageAdminPort(port int) int { return port - 1 }
+
+// StorageRaftPort is where storaged's raft transport listens.
+func StorageRaftPort(port int) int { return port + 1 }

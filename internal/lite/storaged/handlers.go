@@ -3,9 +3,12 @@ package storaged
 import (
 	"context"
 	"errors"
+	"net"
+	"strconv"
 	"time"
 
 	"github.com/nebula-open/nebula-br/internal/lite/kv"
+	"github.com/nebula-open/nebula-br/internal/lite/raftpart"
 	"github.com/nebula-open/nebula-br/internal/nebula/gen/nebula"
 	"github.com/nebula-open/nebula-br/internal/nebula/gen/nebula/storage"
 )
@@ -128,11 +131,46 @@ func common(start time.Time, failed []*storage.PartitionResult_) *storage.Respon
 
 func partFailure(part int32, err error) *storage.PartitionResult_ {
 	code := nebula.ErrorCode_E_STORE_FAILURE
+	var leader *nebula.HostAddr
+	var notLeader *raftpart.NotLeaderError
 	switch {
 	case errors.Is(err, kv.ErrPartNotFound), errors.Is(err, kv.ErrSpaceNotFound):
 		code = nebula.ErrorCode_E_PART_NOT_FOUND
+	case errors.As(err, &notLeader), errors.Is(err, raftpart.ErrStopped), errors.Is(err, context.DeadlineExceeded):
+		// The client asks the leader (or, with no hint, another replica).
+		code = nebula.ErrorCode_E_LEADER_CHANGED
+		if notLeader != nil {
+			if host, port, err := net.SplitHostPort(notLeader.Leader); err == nil {
+				p, _ := strconv.Atoi(port)
+				leader = &nebula.HostAddr{Host: host, Port: nebula.Port(p)}
+			}
+		}
 	}
-	return &storage.PartitionResult_{Code: code, PartID: nebula.PartitionID(part)}
+	return &storage.PartitionResult_{Code: code, PartID: nebula.PartitionID(part), Leader: leader}
+}
+
+// replicaWriteTimeout bounds how long a write waits to be committed before
+// the client is told to look for the leader again.
+const replicaWriteTimeout = 5 * time.Second
+
+// write applies a batch: through raft for a replicated part.
+func (s *Server) write(ctx context.Context, p *kv.Part, b kv.Batch) error {
+	if r := s.raft.Replica(p.SpaceID(), p.ID()); r != nil {
+		ctx, cancel := context.WithTimeout(ctx, replicaWriteTimeout)
+		defer cancel()
+		return r.Write(ctx, b)
+	}
+	_, err := p.Write(b)
+	return err
+}
+
+// readable says whether a part's data may be read here: a replicated
+// part is read at its leader only.
+func (s *Server) readable(p *kv.Part) error {
+	if r := s.raft.Replica(p.SpaceID(), p.ID()); r != nil {
+		return r.CheckRead()
+	}
+	return nil
 }
 
 func (h dataHandler) Write(ctx context.Context, req *storage.LiteWriteRequest) (*storage.ExecResponse, error) {
@@ -145,10 +183,12 @@ func (h dataHandler) Write(ctx context.Context, req *storage.LiteWriteRequest) (
 			for _, kvp := range b.Puts {
 				batch.Puts = append(batch.Puts, kv.KeyValue{Key: kvp.Key, Value: kvp.Value})
 			}
-			_, err = p.Write(batch)
+			err = h.s.write(ctx, p, batch)
 		}
 		if err != nil {
-			h.s.log.Warn("write failed", "space", req.SpaceID, "part", partID, "err", err)
+			if !errors.As(err, new(*raftpart.NotLeaderError)) {
+				h.s.log.Warn("write failed", "space", req.SpaceID, "part", partID, "err", err)
+			}
 			failed = append(failed, partFailure(int32(partID), err))
 		}
 	}
@@ -161,6 +201,9 @@ func (h dataHandler) Get(ctx context.Context, req *storage.KVGetRequest) (*stora
 	out := map[string][]byte{}
 	for partID, keys := range req.Parts {
 		p, err := h.s.part(ctx, int32(req.SpaceID), int32(partID))
+		if err == nil {
+			err = h.s.readable(p)
+		}
 		for _, k := range keys {
 			if err != nil {
 				break
@@ -183,6 +226,9 @@ func (h dataHandler) Scan(ctx context.Context, req *storage.LiteScanRequest) (*s
 	resp := &storage.LiteScanResponse{Kvs: []*nebula.KeyValue{}}
 	p, err := h.s.part(ctx, int32(req.SpaceID), int32(req.PartID))
 	if err == nil {
+		err = h.s.readable(p)
+	}
+	if err == nil {
 		resp.HasNext, err = p.Scan(req.Prefix, req.StartAfter, int(req.Limit), func(k, v []byte) error {
 			resp.Kvs = append(resp.Kvs, &nebula.KeyValue{Key: append([]byte(nil), k...), Value: append([]byte(nil), v...)})
 			return nil
@@ -195,4 +241,34 @@ func (h dataHandler) Scan(ctx context.Context, req *storage.LiteScanRequest) (*s
 	}
 	resp.Result_ = common(start, failed)
 	return resp, nil
+}
+
+// TransLeader hands a part's leadership to another replica and waits (a
+// few seconds at most) until it has taken over.
+func (h adminHandler) TransLeader(ctx context.Context, req *storage.TransLeaderReq) (*storage.AdminExecResp, error) {
+	start := time.Now()
+	fail := func(err error) (*storage.AdminExecResp, error) {
+		return &storage.AdminExecResp{Result_: common(start, []*storage.PartitionResult_{partFailure(int32(req.PartID), err)})}, nil
+	}
+	r := h.s.raft.Replica(int32(req.SpaceID), int32(req.PartID))
+	if r == nil || req.NewLeader_ == nil {
+		return fail(kv.ErrPartNotFound)
+	}
+	target := net.JoinHostPort(req.NewLeader_.Host, strconv.Itoa(int(req.NewLeader_.Port)))
+	if r.Leader() == target {
+		return &storage.AdminExecResp{Result_: common(start, nil)}, nil
+	}
+	if !r.IsLeader() {
+		return fail(&raftpart.NotLeaderError{Leader: r.Leader()})
+	}
+	r.TransferLeader(target)
+	deadline := time.Now().Add(5 * time.Second)
+	for r.Leader() != target {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fail(&raftpart.NotLeaderError{Leader: r.Leader()})
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	h.s.log.Info("leader transferred", "space", req.SpaceID, "part", req.PartID, "to", target)
+	return &storage.AdminExecResp{Result_: common(start, nil)}, nil
 }

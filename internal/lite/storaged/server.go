@@ -1,6 +1,6 @@
 // Package storaged is nebula-lite's storage service: partitioned data with
 // a WAL per part (package kv), graphd's data calls (LiteStorageService on
-// the service port) and the backup side (StorageAdminService on port + 1).
+// the service port) and the backup side (StorageAdminService on port - 1, as in NebulaGraph).
 package storaged
 
 import (
@@ -15,6 +15,7 @@ import (
 	"github.com/apache/thrift/lib/go/thrift"
 
 	"github.com/nebula-open/nebula-br/internal/lite/kv"
+	"github.com/nebula-open/nebula-br/internal/lite/raftpart"
 	"github.com/nebula-open/nebula-br/internal/lite/rpc"
 	"github.com/nebula-open/nebula-br/internal/nebula/client"
 	"github.com/nebula-open/nebula-br/internal/nebula/gen/nebula"
@@ -25,7 +26,7 @@ import (
 // Config of a storaged (NebulaGraph's flag names in comments).
 type Config struct {
 	LocalIP           string        // --local_ip: identity, an IP or a DNS name
-	Port              int           // --port (admin service on port+1)
+	Port              int           // --port (admin service on port-1, raft on port+1)
 	MetaAddr          string        // --meta_server_addrs (first one)
 	DataPath          string        // --data_path
 	Root              string        // install root, reported to metad
@@ -34,7 +35,8 @@ type Config struct {
 	WALSync           bool          // --wal_sync
 	HeartbeatInterval time.Duration // --heartbeat_interval_secs
 	Version           string
-	Kv                kv.Options // fault injection and tuning
+	RaftTick          time.Duration // raft's tick (elections after 10); default 100ms
+	Kv                kv.Options    // fault injection and tuning
 	Logger            *slog.Logger
 }
 
@@ -44,6 +46,7 @@ type Server struct {
 	log   *slog.Logger
 	store *kv.Store
 	meta  *client.MetaClient
+	raft  *raftpart.Transport // replicas of the parts of spaces with replica_factor > 1
 
 	refreshMu sync.Mutex
 	known     map[int32]bool // spaces metad has listed since start
@@ -68,9 +71,13 @@ func Start(cfg Config) (*Server, error) {
 	}
 	kvOpts := cfg.Kv
 	kvOpts.DataPath, kvOpts.WALFileSize, kvOpts.WALSync = cfg.DataPath, cfg.WALFileSize, cfg.WALSync
+	kvOpts.ReplayBound = raftpart.ReplayBound // replicated parts replay only committed entries
 	store, err := kv.Open(kvOpts)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.RaftTick <= 0 {
+		cfg.RaftTick = 100 * time.Millisecond
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, store: store, known: map[int32]bool{}}
 	s.meta, err = client.NewMetaClient(cfg.MetaAddr, client.Options{})
@@ -78,11 +85,20 @@ func Start(cfg Config) (*Server, error) {
 		store.Close()
 		return nil, fmt.Errorf("storaged: reach metad: %w", err)
 	}
-	for i, proc := range []thrift.TProcessor{
-		storage.NewLiteStorageServiceProcessor(dataHandler{s}),
-		storage.NewStorageAdminServiceProcessor(adminHandler{s}),
+	s.raft, err = raftpart.Listen(rpc.ListenAddr(cfg.LocalIP, rpc.StorageRaftPort(cfg.Port)), s.log)
+	if err != nil {
+		s.meta.Close()
+		store.Close()
+		return nil, err
+	}
+	for _, svc := range []struct {
+		port int
+		proc thrift.TProcessor
+	}{
+		{cfg.Port, storage.NewLiteStorageServiceProcessor(dataHandler{s})},
+		{rpc.StorageAdminPort(cfg.Port), storage.NewStorageAdminServiceProcessor(adminHandler{s})},
 	} {
-		srv, err := rpc.Listen(rpc.ListenAddr(cfg.LocalIP, cfg.Port+i), proc, s.log)
+		srv, err := rpc.Listen(rpc.ListenAddr(cfg.LocalIP, svc.port), svc.proc, s.log)
 		if err != nil {
 			s.Stop()
 			return nil, err
@@ -136,6 +152,12 @@ func (s *Server) Stop() error {
 	if s.meta != nil {
 		s.meta.Close()
 	}
+	if s.raft != nil {
+		for _, r := range s.raft.Replicas() {
+			r.Close()
+		}
+		s.raft.Close()
+	}
 	return s.store.Close()
 }
 
@@ -144,9 +166,17 @@ func (s *Server) Store() *kv.Store { return s.store }
 
 func (s *Server) heartbeat(ctx context.Context) error {
 	dir := &nebula.DirInfo{Root: []byte(s.cfg.Root), Data: [][]byte{[]byte(s.cfg.DataPath)}}
+	// The parts this host leads, as NebulaGraph's storaged reports them.
+	leaders := map[nebula.GraphSpaceID][]*meta.LeaderInfo{}
+	for _, r := range s.raft.Replicas() {
+		if r.IsLeader() {
+			sp := nebula.GraphSpaceID(r.Part().SpaceID())
+			leaders[sp] = append(leaders[sp], &meta.LeaderInfo{PartID: nebula.PartitionID(r.Part().ID()), Term: int64(r.Term())})
+		}
+	}
 	_, err := s.meta.HeartBeat(ctx, &meta.HBReq{
 		Role: meta.HostRole_STORAGE, Host: s.cfg.Addr(), Dir: dir,
-		GitInfoSha: []byte("nebula-lite"), Version: []byte(s.cfg.Version),
+		GitInfoSha: []byte("nebula-lite"), Version: []byte(s.cfg.Version), LeaderPartIds: leaders,
 	})
 	if err != nil {
 		return err
@@ -180,8 +210,14 @@ func (s *Server) refreshParts(ctx context.Context) error {
 		for part, hosts := range alloc {
 			for _, h := range hosts {
 				if h.Host == self.Host && h.Port == self.Port {
-					if _, err := s.store.AddPart(id, int32(part)); err != nil {
+					p, err := s.store.AddPart(id, int32(part))
+					if err != nil {
 						return err
+					}
+					if len(hosts) > 1 {
+						if err := s.openReplica(p, hosts); err != nil {
+							return err
+						}
 					}
 				}
 			}
@@ -191,6 +227,11 @@ func (s *Server) refreshParts(ctx context.Context) error {
 		if !listed[id] {
 			delete(s.known, id)
 			s.log.Info("space dropped by metad: removing its data", "space", id)
+			for _, r := range s.raft.Replicas() {
+				if r.Part().SpaceID() == id {
+					r.Close()
+				}
+			}
 			if err := s.store.DropSpace(id); err != nil {
 				return err
 			}
@@ -217,3 +258,21 @@ func (s *Server) part(ctx context.Context, space, part int32) (*kv.Part, error) 
 	}
 	return nil, fmt.Errorf("space %d part %d: %w", space, part, kv.ErrPartNotFound)
 }
+
+// openReplica starts this host's member of a replicated part's raft group,
+// once.
+func (s *Server) openReplica(p *kv.Part, hosts []*nebula.HostAddr) error {
+	if s.raft.Replica(p.SpaceID(), p.ID()) != nil {
+		return nil
+	}
+	peers := make([]string, len(hosts))
+	for i, h := range hosts {
+		peers[i] = net.JoinHostPort(h.Host, strconv.Itoa(int(h.Port)))
+	}
+	self := net.JoinHostPort(s.cfg.LocalIP, strconv.Itoa(s.cfg.Port))
+	_, err := raftpart.Open(p, peers, self, s.raft, s.cfg.RaftTick, s.log)
+	return err
+}
+
+// Raft exposes the replicas (tests, BALANCE LEADER).
+func (s *Server) Raft() *raftpart.Transport { return s.raft }

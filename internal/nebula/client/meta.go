@@ -471,3 +471,12 @@ func (m *MetaClient) RestoreMeta(ctx context.Context, files []string, hosts []*m
 	}
 	return resp.PartHosts, nil
 }
+
+// LeaderBalance spreads part leaders evenly over the storage hosts
+// (BALANCE LEADER).
+func (m *MetaClient) LeaderBalance(ctx context.Context) error {
+	_, err := m.exec(ctx, "leaderBalance", func(ctx context.Context, c *meta.MetaServiceClient) (*meta.ExecResp, error) {
+		return c.LeaderBalance(ctx, &meta.LeaderBalanceReq{})
+	})
+	return err
+}

@@ -167,3 +167,17 @@ func partErrors(method string, space nebula.GraphSpaceID, rc *storage.ResponseCo
 	}
 	return errors.Join(errs...)
 }
+
+// TransLeader asks the part's leader to hand leadership to newLeader; a
+// failed part comes back as *PartError.
+func (a *StorageAdminClient) TransLeader(ctx context.Context, space nebula.GraphSpaceID, part nebula.PartitionID, newLeader *nebula.HostAddr) error {
+	var resp *storage.AdminExecResp
+	err := a.do(ctx, "transLeader", func(ctx context.Context, c *storage.StorageAdminServiceClient) (err error) {
+		resp, err = c.TransLeader(ctx, &storage.TransLeaderReq{SpaceID: space, PartID: part, NewLeader_: newLeader})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return partErrors("transLeader", space, resp.Result_)
+}

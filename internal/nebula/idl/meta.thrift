@@ -445,7 +445,12 @@ struct VerifyClientVersionReq {
     3: binary          build_version,
 }
 
+// BALANCE LEADER: spread part leaders evenly over the storage hosts.
+struct LeaderBalanceReq {
+}
+
 service MetaService {
+    ExecResp       leaderBalance(1: LeaderBalanceReq req);
     ExecResp       createSpace(1: CreateSpaceReq req);
     ExecResp       dropSpace(1: DropSpaceReq req);
     GetSpaceResp   getSpace(1: GetSpaceReq req);

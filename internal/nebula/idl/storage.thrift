@@ -85,8 +85,20 @@ struct BlockingSignResp {
     1: common.ErrorCode code,
 }
 
-// Checkpoint/blocking subset of storaged's admin service (metad -> storaged).
+// Hand a part's leadership to another replica (metad's leader balance).
+struct TransLeaderReq {
+    1: common.GraphSpaceID space_id,
+    2: common.PartitionID  part_id,
+    3: common.HostAddr     new_leader,
+}
+
+struct AdminExecResp {
+    1: ResponseCommon result,
+}
+
+// Checkpoint/blocking/leader subset of storaged's admin service (metad -> storaged).
 service StorageAdminService {
+    AdminExecResp    transLeader(1: TransLeaderReq req);
     CreateCPResp     createCheckpoint(1: CreateCPRequest req);
     DropCPResp       dropCheckpoint(1: DropCPRequest req);
     BlockingSignResp blockingWrites(1: BlockingSignRequest req);

@@ -14702,7 +14702,74 @@ func (p *VerifyClientVersionReq) String() string {
 	return fmt.Sprintf("VerifyClientVersionReq(%+v)", *p)
 }
 
+type LeaderBalanceReq struct {
+}
+
+func NewLeaderBalanceReq() *LeaderBalanceReq {
+	return &LeaderBalanceReq{}
+}
+
+func (p *LeaderBalanceReq) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+			return err
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *LeaderBalanceReq) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "LeaderBalanceReq"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *LeaderBalanceReq) Equals(other *LeaderBalanceReq) bool {
+	if p == other {
+		return true
+	} else if p == nil || other == nil {
+		return false
+	}
+	return true
+}
+
+func (p *LeaderBalanceReq) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("LeaderBalanceReq(%+v)", *p)
+}
+
 type MetaService interface {
+	// Parameters:
+	//  - Req
+	LeaderBalance(ctx context.Context, req *LeaderBalanceReq) (_r *ExecResp, _err error)
 	// Parameters:
 	//  - Req
 	CreateSpace(ctx context.Context, req *CreateSpaceReq) (_r *ExecResp, _err error)
@@ -14814,12 +14881,12 @@ func (p *MetaServiceClient) SetLastResponseMeta_(meta thrift.ResponseMeta) {
 
 // Parameters:
 //   - Req
-func (p *MetaServiceClient) CreateSpace(ctx context.Context, req *CreateSpaceReq) (_r *ExecResp, _err error) {
-	var _args91 MetaServiceCreateSpaceArgs
+func (p *MetaServiceClient) LeaderBalance(ctx context.Context, req *LeaderBalanceReq) (_r *ExecResp, _err error) {
+	var _args91 MetaServiceLeaderBalanceArgs
 	_args91.Req = req
-	var _result93 MetaServiceCreateSpaceResult
+	var _result93 MetaServiceLeaderBalanceResult
 	var _meta92 thrift.ResponseMeta
-	_meta92, _err = p.Client_().Call(ctx, "createSpace", &_args91, &_result93)
+	_meta92, _err = p.Client_().Call(ctx, "leaderBalance", &_args91, &_result93)
 	p.SetLastResponseMeta_(_meta92)
 	if _err != nil {
 		return
@@ -14827,17 +14894,17 @@ func (p *MetaServiceClient) CreateSpace(ctx context.Context, req *CreateSpaceReq
 	if _ret94 := _result93.GetSuccess(); _ret94 != nil {
 		return _ret94, nil
 	}
-	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "createSpace failed: unknown result")
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "leaderBalance failed: unknown result")
 }
 
 // Parameters:
 //   - Req
-func (p *MetaServiceClient) DropSpace(ctx context.Context, req *DropSpaceReq) (_r *ExecResp, _err error) {
-	var _args95 MetaServiceDropSpaceArgs
+func (p *MetaServiceClient) CreateSpace(ctx context.Context, req *CreateSpaceReq) (_r *ExecResp, _err error) {
+	var _args95 MetaServiceCreateSpaceArgs
 	_args95.Req = req
-	var _result97 MetaServiceDropSpaceResult
+	var _result97 MetaServiceCreateSpaceResult
 	var _meta96 thrift.ResponseMeta
-	_meta96, _err = p.Client_().Call(ctx, "dropSpace", &_args95, &_result97)
+	_meta96, _err = p.Client_().Call(ctx, "createSpace", &_args95, &_result97)
 	p.SetLastResponseMeta_(_meta96)
 	if _err != nil {
 		return
@@ -14845,17 +14912,17 @@ func (p *MetaServiceClient) DropSpace(ctx context.Context, req *DropSpaceReq) (_
 	if _ret98 := _result97.GetSuccess(); _ret98 != nil {
 		return _ret98, nil
 	}
-	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "dropSpace failed: unknown result")
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "createSpace failed: unknown result")
 }
 
 // Parameters:
 //   - Req
-func (p *MetaServiceClient) GetSpace(ctx context.Context, req *GetSpaceReq) (_r *GetSpaceResp, _err error) {
-	var _args99 MetaServiceGetSpaceArgs
+func (p *MetaServiceClient) DropSpace(ctx context.Context, req *DropSpaceReq) (_r *ExecResp, _err error) {
+	var _args99 MetaServiceDropSpaceArgs
 	_args99.Req = req
-	var _result101 MetaServiceGetSpaceResult
+	var _result101 MetaServiceDropSpaceResult
 	var _meta100 thrift.ResponseMeta
-	_meta100, _err = p.Client_().Call(ctx, "getSpace", &_args99, &_result101)
+	_meta100, _err = p.Client_().Call(ctx, "dropSpace", &_args99, &_result101)
 	p.SetLastResponseMeta_(_meta100)
 	if _err != nil {
 		return
@@ -14863,17 +14930,17 @@ func (p *MetaServiceClient) GetSpace(ctx context.Context, req *GetSpaceReq) (_r 
 	if _ret102 := _result101.GetSuccess(); _ret102 != nil {
 		return _ret102, nil
 	}
-	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "getSpace failed: unknown result")
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "dropSpace failed: unknown result")
 }
 
 // Parameters:
 //   - Req
-func (p *MetaServiceClient) ListSpaces(ctx context.Context, req *ListSpacesReq) (_r *ListSpacesResp, _err error) {
-	var _args103 MetaServiceListSpacesArgs
+func (p *MetaServiceClient) GetSpace(ctx context.Context, req *GetSpaceReq) (_r *GetSpaceResp, _err error) {
+	var _args103 MetaServiceGetSpaceArgs
 	_args103.Req = req
-	var _result105 MetaServiceListSpacesResult
+	var _result105 MetaServiceGetSpaceResult
 	var _meta104 thrift.ResponseMeta
-	_meta104, _err = p.Client_().Call(ctx, "listSpaces", &_args103, &_result105)
+	_meta104, _err = p.Client_().Call(ctx, "getSpace", &_args103, &_result105)
 	p.SetLastResponseMeta_(_meta104)
 	if _err != nil {
 		return
@@ -14881,17 +14948,17 @@ func (p *MetaServiceClient) ListSpaces(ctx context.Context, req *ListSpacesReq) 
 	if _ret106 := _result105.GetSuccess(); _ret106 != nil {
 		return _ret106, nil
 	}
-	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "listSpaces failed: unknown result")
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "getSpace failed: unknown result")
 }
 
 // Parameters:
 //   - Req
-func (p *MetaServiceClient) CreateTag(ctx context.Context, req *CreateTagReq) (_r *ExecResp, _err error) {
-	var _args107 MetaServiceCreateTagArgs
+func (p *MetaServiceClient) ListSpaces(ctx context.Context, req *ListSpacesReq) (_r *ListSpacesResp, _err error) {
+	var _args107 MetaServiceListSpacesArgs
 	_args107.Req = req
-	var _result109 MetaServiceCreateTagResult
+	var _result109 MetaServiceListSpacesResult
 	var _meta108 thrift.ResponseMeta
-	_meta108, _err = p.Client_().Call(ctx, "createTag", &_args107, &_result109)
+	_meta108, _err = p.Client_().Call(ctx, "listSpaces", &_args107, &_result109)
 	p.SetLastResponseMeta_(_meta108)
 	if _err != nil {
 		return
@@ -14899,17 +14966,17 @@ func (p *MetaServiceClient) CreateTag(ctx context.Context, req *CreateTagReq) (_
 	if _ret110 := _result109.GetSuccess(); _ret110 != nil {
 		return _ret110, nil
 	}
-	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "createTag failed: unknown result")
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "listSpaces failed: unknown result")
 }
 
 // Parameters:
 //   - Req
-func (p *MetaServiceClient) DropTag(ctx context.Context, req *DropTagReq) (_r *ExecResp, _err error) {
-	var _args111 MetaServiceDropTagArgs
+func (p *MetaServiceClient) CreateTag(ctx context.Context, req *CreateTagReq) (_r *ExecResp, _err error) {
+	var _args111 MetaServiceCreateTagArgs
 	_args111.Req = req
-	var _result113 MetaServiceDropTagResult
+	var _result113 MetaServiceCreateTagResult
 	var _meta112 thrift.ResponseMeta
-	_meta112, _err = p.Client_().Call(ctx, "dropTag", &_args111, &_result113)
+	_meta112, _err = p.Client_().Call(ctx, "createTag", &_args111, &_result113)
 	p.SetLastResponseMeta_(_meta112)
 	if _err != nil {
 		return
@@ -14917,17 +14984,17 @@ func (p *MetaServiceClient) DropTag(ctx context.Context, req *DropTagReq) (_r *E
 	if _ret114 := _result113.GetSuccess(); _ret114 != nil {
 		return _ret114, nil
 	}
-	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "dropTag failed: unknown result")
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "createTag failed: unknown result")
 }
 
 // Parameters:
 //   - Req
-func (p *MetaServiceClient) GetTag(ctx context.Context, req *GetTagReq) (_r *GetTagResp, _err error) {
-	var _args115 MetaServiceGetTagArgs
+func (p *MetaServiceClient) DropTag(ctx context.Context, req *DropTagReq) (_r *ExecResp, _err error) {
+	var _args115 MetaServiceDropTagArgs
 	_args115.Req = req
-	var _result117 MetaServiceGetTagResult
+	var _result117 MetaServiceDropTagResult
 	var _meta116 thrift.ResponseMeta
-	_meta116, _err = p.Client_().Call(ctx, "getTag", &_args115, &_result117)
+	_meta116, _err = p.Client_().Call(ctx, "dropTag", &_args115, &_result117)
 	p.SetLastResponseMeta_(_meta116)
 	if _err != nil {
 		return
@@ -14935,17 +15002,17 @@ func (p *MetaServiceClient) GetTag(ctx context.Context, req *GetTagReq) (_r *Get
 	if _ret118 := _result117.GetSuccess(); _ret118 != nil {
 		return _ret118, nil
 	}
-	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "getTag failed: unknown result")
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "dropTag failed: unknown result")
 }
 
 // Parameters:
 //   - Req
-func (p *MetaServiceClient) ListTags(ctx context.Context, req *ListTagsReq) (_r *ListTagsResp, _err error) {
-	var _args119 MetaServiceListTagsArgs
+func (p *MetaServiceClient) GetTag(ctx context.Context, req *GetTagReq) (_r *GetTagResp, _err error) {
+	var _args119 MetaServiceGetTagArgs
 	_args119.Req = req
-	var _result121 MetaServiceListTagsResult
+	var _result121 MetaServiceGetTagResult
 	var _meta120 thrift.ResponseMeta
-	_meta120, _err = p.Client_().Call(ctx, "listTags", &_args119, &_result121)
+	_meta120, _err = p.Client_().Call(ctx, "getTag", &_args119, &_result121)
 	p.SetLastResponseMeta_(_meta120)
 	if _err != nil {
 		return
@@ -14953,17 +15020,17 @@ func (p *MetaServiceClient) ListTags(ctx context.Context, req *ListTagsReq) (_r 
 	if _ret122 := _result121.GetSuccess(); _ret122 != nil {
 		return _ret122, nil
 	}
-	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "listTags failed: unknown result")
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "getTag failed: unknown result")
 }
 
 // Parameters:
 //   - Req
-func (p *MetaServiceClient) CreateEdge(ctx context.Context, req *CreateEdgeReq) (_r *ExecResp, _err error) {
-	var _args123 MetaServiceCreateEdgeArgs
+func (p *MetaServiceClient) ListTags(ctx context.Context, req *ListTagsReq) (_r *ListTagsResp, _err error) {
+	var _args123 MetaServiceListTagsArgs
 	_args123.Req = req
-	var _result125 MetaServiceCreateEdgeResult
+	var _result125 MetaServiceListTagsResult
 	var _meta124 thrift.ResponseMeta
-	_meta124, _err = p.Client_().Call(ctx, "createEdge", &_args123, &_result125)
+	_meta124, _err = p.Client_().Call(ctx, "listTags", &_args123, &_result125)
 	p.SetLastResponseMeta_(_meta124)
 	if _err != nil {
 		return
@@ -14971,17 +15038,17 @@ func (p *MetaServiceClient) CreateEdge(ctx context.Context, req *CreateEdgeReq) 
 	if _ret126 := _result125.GetSuccess(); _ret126 != nil {
 		return _ret126, nil
 	}
-	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "createEdge failed: unknown result")
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "listTags failed: unknown result")
 }
 
 // Parameters:
 //   - Req
-func (p *MetaServiceClient) DropEdge(ctx context.Context, req *DropEdgeReq) (_r *ExecResp, _err error) {
-	var _args127 MetaServiceDropEdgeArgs
+func (p *MetaServiceClient) CreateEdge(ctx context.Context, req *CreateEdgeReq) (_r *ExecResp, _err error) {
+	var _args127 MetaServiceCreateEdgeArgs
 	_args127.Req = req
-	var _result129 MetaServiceDropEdgeResult
+	var _result129 MetaServiceCreateEdgeResult
 	var _meta128 thrift.ResponseMeta
-	_meta128, _err = p.Client_().Call(ctx, "dropEdge", &_args127, &_result129)
+	_meta128, _err = p.Client_().Call(ctx, "createEdge", &_args127, &_result129)
 	p.SetLastResponseMeta_(_meta128)
 	if _err != nil {
 		return
@@ -14989,17 +15056,17 @@ func (p *MetaServiceClient) DropEdge(ctx context.Context, req *DropEdgeReq) (_r 
 	if _ret130 := _result129.GetSuccess(); _ret130 != nil {
 		return _ret130, nil
 	}
-	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "dropEdge failed: unknown result")
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "createEdge failed: unknown result")
 }
 
 // Parameters:
 //   - Req
-func (p *MetaServiceClient) GetEdge(ctx context.Context, req *GetEdgeReq) (_r *GetEdgeResp, _err error) {
-	var _args131 MetaServiceGetEdgeArgs
+func (p *MetaServiceClient) DropEdge(ctx context.Context, req *DropEdgeReq) (_r *ExecResp, _err error) {
+	var _args131 MetaServiceDropEdgeArgs
 	_args131.Req = req
-	var _result133 MetaServiceGetEdgeResult
+	var _result133 MetaServiceDropEdgeResult
 	var _meta132 thrift.ResponseMeta
-	_meta132, _err = p.Client_().Call(ctx, "getEdge", &_args131, &_result133)
+	_meta132, _err = p.Client_().Call(ctx, "dropEdge", &_args131, &_result133)
 	p.SetLastResponseMeta_(_meta132)
 	if _err != nil {
 		return
@@ -15007,17 +15074,17 @@ func (p *MetaServiceClient) GetEdge(ctx context.Context, req *GetEdgeReq) (_r *G
 	if _ret134 := _result133.GetSuccess(); _ret134 != nil {
 		return _ret134, nil
 	}
-	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "getEdge failed: unknown result")
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "dropEdge failed: unknown result")
 }
 
 // Parameters:
 //   - Req
-func (p *MetaServiceClient) ListEdges(ctx context.Context, req *ListEdgesReq) (_r *ListEdgesResp, _err error) {
-	var _args135 MetaServiceListEdgesArgs
+func (p *MetaServiceClient) GetEdge(ctx context.Context, req *GetEdgeReq) (_r *GetEdgeResp, _err error) {
+	var _args135 MetaServiceGetEdgeArgs
 	_args135.Req = req
-	var _result137 MetaServiceListEdgesResult
+	var _result137 MetaServiceGetEdgeResult
 	var _meta136 thrift.ResponseMeta
-	_meta136, _err = p.Client_().Call(ctx, "listEdges", &_args135, &_result137)
+	_meta136, _err = p.Client_().Call(ctx, "getEdge", &_args135, &_result137)
 	p.SetLastResponseMeta_(_meta136)
 	if _err != nil {
 		return
@@ -15025,17 +15092,17 @@ func (p *MetaServiceClient) ListEdges(ctx context.Context, req *ListEdgesReq) (_
 	if _ret138 := _result137.GetSuccess(); _ret138 != nil {
 		return _ret138, nil
 	}
-	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "listEdges failed: unknown result")
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "getEdge failed: unknown result")
 }
 
 // Parameters:
 //   - Req
-func (p *MetaServiceClient) ListHosts(ctx context.Context, req *ListHostsReq) (_r *ListHostsResp, _err error) {
-	var _args139 MetaServiceListHostsArgs
+func (p *MetaServiceClient) ListEdges(ctx context.Context, req *ListEdgesReq) (_r *ListEdgesResp, _err error) {
+	var _args139 MetaServiceListEdgesArgs
 	_args139.Req = req
-	var _result141 MetaServiceListHostsResult
+	var _result141 MetaServiceListEdgesResult
 	var _meta140 thrift.ResponseMeta
-	_meta140, _err = p.Client_().Call(ctx, "listHosts", &_args139, &_result141)
+	_meta140, _err = p.Client_().Call(ctx, "listEdges", &_args139, &_result141)
 	p.SetLastResponseMeta_(_meta140)
 	if _err != nil {
 		return
@@ -15043,17 +15110,17 @@ func (p *MetaServiceClient) ListHosts(ctx context.Context, req *ListHostsReq) (_
 	if _ret142 := _result141.GetSuccess(); _ret142 != nil {
 		return _ret142, nil
 	}
-	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "listHosts failed: unknown result")
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "listEdges failed: unknown result")
 }
 
 // Parameters:
 //   - Req
-func (p *MetaServiceClient) GetPartsAlloc(ctx context.Context, req *GetPartsAllocReq) (_r *GetPartsAllocResp, _err error) {
-	var _args143 MetaServiceGetPartsAllocArgs
+func (p *MetaServiceClient) ListHosts(ctx context.Context, req *ListHostsReq) (_r *ListHostsResp, _err error) {
+	var _args143 MetaServiceListHostsArgs
 	_args143.Req = req
-	var _result145 MetaServiceGetPartsAllocResult
+	var _result145 MetaServiceListHostsResult
 	var _meta144 thrift.ResponseMeta
-	_meta144, _err = p.Client_().Call(ctx, "getPartsAlloc", &_args143, &_result145)
+	_meta144, _err = p.Client_().Call(ctx, "listHosts", &_args143, &_result145)
 	p.SetLastResponseMeta_(_meta144)
 	if _err != nil {
 		return
@@ -15061,17 +15128,17 @@ func (p *MetaServiceClient) GetPartsAlloc(ctx context.Context, req *GetPartsAllo
 	if _ret146 := _result145.GetSuccess(); _ret146 != nil {
 		return _ret146, nil
 	}
-	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "getPartsAlloc failed: unknown result")
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "listHosts failed: unknown result")
 }
 
 // Parameters:
 //   - Req
-func (p *MetaServiceClient) ListParts(ctx context.Context, req *ListPartsReq) (_r *ListPartsResp, _err error) {
-	var _args147 MetaServiceListPartsArgs
+func (p *MetaServiceClient) GetPartsAlloc(ctx context.Context, req *GetPartsAllocReq) (_r *GetPartsAllocResp, _err error) {
+	var _args147 MetaServiceGetPartsAllocArgs
 	_args147.Req = req
-	var _result149 MetaServiceListPartsResult
+	var _result149 MetaServiceGetPartsAllocResult
 	var _meta148 thrift.ResponseMeta
-	_meta148, _err = p.Client_().Call(ctx, "listParts", &_args147, &_result149)
+	_meta148, _err = p.Client_().Call(ctx, "getPartsAlloc", &_args147, &_result149)
 	p.SetLastResponseMeta_(_meta148)
 	if _err != nil {
 		return
@@ -15079,17 +15146,17 @@ func (p *MetaServiceClient) ListParts(ctx context.Context, req *ListPartsReq) (_
 	if _ret150 := _result149.GetSuccess(); _ret150 != nil {
 		return _ret150, nil
 	}
-	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "listParts failed: unknown result")
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "getPartsAlloc failed: unknown result")
 }
 
 // Parameters:
 //   - Req
-func (p *MetaServiceClient) HeartBeat(ctx context.Context, req *HBReq) (_r *HBResp, _err error) {
-	var _args151 MetaServiceHeartBeatArgs
+func (p *MetaServiceClient) ListParts(ctx context.Context, req *ListPartsReq) (_r *ListPartsResp, _err error) {
+	var _args151 MetaServiceListPartsArgs
 	_args151.Req = req
-	var _result153 MetaServiceHeartBeatResult
+	var _result153 MetaServiceListPartsResult
 	var _meta152 thrift.ResponseMeta
-	_meta152, _err = p.Client_().Call(ctx, "heartBeat", &_args151, &_result153)
+	_meta152, _err = p.Client_().Call(ctx, "listParts", &_args151, &_result153)
 	p.SetLastResponseMeta_(_meta152)
 	if _err != nil {
 		return
@@ -15097,17 +15164,17 @@ func (p *MetaServiceClient) HeartBeat(ctx context.Context, req *HBReq) (_r *HBRe
 	if _ret154 := _result153.GetSuccess(); _ret154 != nil {
 		return _ret154, nil
 	}
-	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "heartBeat failed: unknown result")
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "listParts failed: unknown result")
 }
 
 // Parameters:
 //   - Req
-func (p *MetaServiceClient) AgentHeartbeat(ctx context.Context, req *AgentHBReq) (_r *AgentHBResp, _err error) {
-	var _args155 MetaServiceAgentHeartbeatArgs
+func (p *MetaServiceClient) HeartBeat(ctx context.Context, req *HBReq) (_r *HBResp, _err error) {
+	var _args155 MetaServiceHeartBeatArgs
 	_args155.Req = req
-	var _result157 MetaServiceAgentHeartbeatResult
+	var _result157 MetaServiceHeartBeatResult
 	var _meta156 thrift.ResponseMeta
-	_meta156, _err = p.Client_().Call(ctx, "agentHeartbeat", &_args155, &_result157)
+	_meta156, _err = p.Client_().Call(ctx, "heartBeat", &_args155, &_result157)
 	p.SetLastResponseMeta_(_meta156)
 	if _err != nil {
 		return
@@ -15115,17 +15182,17 @@ func (p *MetaServiceClient) AgentHeartbeat(ctx context.Context, req *AgentHBReq)
 	if _ret158 := _result157.GetSuccess(); _ret158 != nil {
 		return _ret158, nil
 	}
-	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "agentHeartbeat failed: unknown result")
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "heartBeat failed: unknown result")
 }
 
 // Parameters:
 //   - Req
-func (p *MetaServiceClient) DropSnapshot(ctx context.Context, req *DropSnapshotReq) (_r *ExecResp, _err error) {
-	var _args159 MetaServiceDropSnapshotArgs
+func (p *MetaServiceClient) AgentHeartbeat(ctx context.Context, req *AgentHBReq) (_r *AgentHBResp, _err error) {
+	var _args159 MetaServiceAgentHeartbeatArgs
 	_args159.Req = req
-	var _result161 MetaServiceDropSnapshotResult
+	var _result161 MetaServiceAgentHeartbeatResult
 	var _meta160 thrift.ResponseMeta
-	_meta160, _err = p.Client_().Call(ctx, "dropSnapshot", &_args159, &_result161)
+	_meta160, _err = p.Client_().Call(ctx, "agentHeartbeat", &_args159, &_result161)
 	p.SetLastResponseMeta_(_meta160)
 	if _err != nil {
 		return
@@ -15133,17 +15200,17 @@ func (p *MetaServiceClient) DropSnapshot(ctx context.Context, req *DropSnapshotR
 	if _ret162 := _result161.GetSuccess(); _ret162 != nil {
 		return _ret162, nil
 	}
-	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "dropSnapshot failed: unknown result")
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "agentHeartbeat failed: unknown result")
 }
 
 // Parameters:
 //   - Req
-func (p *MetaServiceClient) ListSnapshots(ctx context.Context, req *ListSnapshotsReq) (_r *ListSnapshotsResp, _err error) {
-	var _args163 MetaServiceListSnapshotsArgs
+func (p *MetaServiceClient) DropSnapshot(ctx context.Context, req *DropSnapshotReq) (_r *ExecResp, _err error) {
+	var _args163 MetaServiceDropSnapshotArgs
 	_args163.Req = req
-	var _result165 MetaServiceListSnapshotsResult
+	var _result165 MetaServiceDropSnapshotResult
 	var _meta164 thrift.ResponseMeta
-	_meta164, _err = p.Client_().Call(ctx, "listSnapshots", &_args163, &_result165)
+	_meta164, _err = p.Client_().Call(ctx, "dropSnapshot", &_args163, &_result165)
 	p.SetLastResponseMeta_(_meta164)
 	if _err != nil {
 		return
@@ -15151,17 +15218,17 @@ func (p *MetaServiceClient) ListSnapshots(ctx context.Context, req *ListSnapshot
 	if _ret166 := _result165.GetSuccess(); _ret166 != nil {
 		return _ret166, nil
 	}
-	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "listSnapshots failed: unknown result")
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "dropSnapshot failed: unknown result")
 }
 
 // Parameters:
 //   - Req
-func (p *MetaServiceClient) CreateBackup(ctx context.Context, req *CreateBackupReq) (_r *CreateBackupResp, _err error) {
-	var _args167 MetaServiceCreateBackupArgs
+func (p *MetaServiceClient) ListSnapshots(ctx context.Context, req *ListSnapshotsReq) (_r *ListSnapshotsResp, _err error) {
+	var _args167 MetaServiceListSnapshotsArgs
 	_args167.Req = req
-	var _result169 MetaServiceCreateBackupResult
+	var _result169 MetaServiceListSnapshotsResult
 	var _meta168 thrift.ResponseMeta
-	_meta168, _err = p.Client_().Call(ctx, "createBackup", &_args167, &_result169)
+	_meta168, _err = p.Client_().Call(ctx, "listSnapshots", &_args167, &_result169)
 	p.SetLastResponseMeta_(_meta168)
 	if _err != nil {
 		return
@@ -15169,17 +15236,17 @@ func (p *MetaServiceClient) CreateBackup(ctx context.Context, req *CreateBackupR
 	if _ret170 := _result169.GetSuccess(); _ret170 != nil {
 		return _ret170, nil
 	}
-	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "createBackup failed: unknown result")
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "listSnapshots failed: unknown result")
 }
 
 // Parameters:
 //   - Req
-func (p *MetaServiceClient) RestoreMeta(ctx context.Context, req *RestoreMetaReq) (_r *RestoreMetaResp, _err error) {
-	var _args171 MetaServiceRestoreMetaArgs
+func (p *MetaServiceClient) CreateBackup(ctx context.Context, req *CreateBackupReq) (_r *CreateBackupResp, _err error) {
+	var _args171 MetaServiceCreateBackupArgs
 	_args171.Req = req
-	var _result173 MetaServiceRestoreMetaResult
+	var _result173 MetaServiceCreateBackupResult
 	var _meta172 thrift.ResponseMeta
-	_meta172, _err = p.Client_().Call(ctx, "restoreMeta", &_args171, &_result173)
+	_meta172, _err = p.Client_().Call(ctx, "createBackup", &_args171, &_result173)
 	p.SetLastResponseMeta_(_meta172)
 	if _err != nil {
 		return
@@ -15187,17 +15254,17 @@ func (p *MetaServiceClient) RestoreMeta(ctx context.Context, req *RestoreMetaReq
 	if _ret174 := _result173.GetSuccess(); _ret174 != nil {
 		return _ret174, nil
 	}
-	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "restoreMeta failed: unknown result")
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "createBackup failed: unknown result")
 }
 
 // Parameters:
 //   - Req
-func (p *MetaServiceClient) ListCluster(ctx context.Context, req *ListClusterInfoReq) (_r *ListClusterInfoResp, _err error) {
-	var _args175 MetaServiceListClusterArgs
+func (p *MetaServiceClient) RestoreMeta(ctx context.Context, req *RestoreMetaReq) (_r *RestoreMetaResp, _err error) {
+	var _args175 MetaServiceRestoreMetaArgs
 	_args175.Req = req
-	var _result177 MetaServiceListClusterResult
+	var _result177 MetaServiceRestoreMetaResult
 	var _meta176 thrift.ResponseMeta
-	_meta176, _err = p.Client_().Call(ctx, "listCluster", &_args175, &_result177)
+	_meta176, _err = p.Client_().Call(ctx, "restoreMeta", &_args175, &_result177)
 	p.SetLastResponseMeta_(_meta176)
 	if _err != nil {
 		return
@@ -15205,17 +15272,17 @@ func (p *MetaServiceClient) ListCluster(ctx context.Context, req *ListClusterInf
 	if _ret178 := _result177.GetSuccess(); _ret178 != nil {
 		return _ret178, nil
 	}
-	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "listCluster failed: unknown result")
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "restoreMeta failed: unknown result")
 }
 
 // Parameters:
 //   - Req
-func (p *MetaServiceClient) GetMetaDirInfo(ctx context.Context, req *GetMetaDirInfoReq) (_r *GetMetaDirInfoResp, _err error) {
-	var _args179 MetaServiceGetMetaDirInfoArgs
+func (p *MetaServiceClient) ListCluster(ctx context.Context, req *ListClusterInfoReq) (_r *ListClusterInfoResp, _err error) {
+	var _args179 MetaServiceListClusterArgs
 	_args179.Req = req
-	var _result181 MetaServiceGetMetaDirInfoResult
+	var _result181 MetaServiceListClusterResult
 	var _meta180 thrift.ResponseMeta
-	_meta180, _err = p.Client_().Call(ctx, "getMetaDirInfo", &_args179, &_result181)
+	_meta180, _err = p.Client_().Call(ctx, "listCluster", &_args179, &_result181)
 	p.SetLastResponseMeta_(_meta180)
 	if _err != nil {
 		return
@@ -15223,23 +15290,41 @@ func (p *MetaServiceClient) GetMetaDirInfo(ctx context.Context, req *GetMetaDirI
 	if _ret182 := _result181.GetSuccess(); _ret182 != nil {
 		return _ret182, nil
 	}
-	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "getMetaDirInfo failed: unknown result")
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "listCluster failed: unknown result")
 }
 
 // Parameters:
 //   - Req
-func (p *MetaServiceClient) VerifyClientVersion(ctx context.Context, req *VerifyClientVersionReq) (_r *VerifyClientVersionResp, _err error) {
-	var _args183 MetaServiceVerifyClientVersionArgs
+func (p *MetaServiceClient) GetMetaDirInfo(ctx context.Context, req *GetMetaDirInfoReq) (_r *GetMetaDirInfoResp, _err error) {
+	var _args183 MetaServiceGetMetaDirInfoArgs
 	_args183.Req = req
-	var _result185 MetaServiceVerifyClientVersionResult
+	var _result185 MetaServiceGetMetaDirInfoResult
 	var _meta184 thrift.ResponseMeta
-	_meta184, _err = p.Client_().Call(ctx, "verifyClientVersion", &_args183, &_result185)
+	_meta184, _err = p.Client_().Call(ctx, "getMetaDirInfo", &_args183, &_result185)
 	p.SetLastResponseMeta_(_meta184)
 	if _err != nil {
 		return
 	}
 	if _ret186 := _result185.GetSuccess(); _ret186 != nil {
 		return _ret186, nil
+	}
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "getMetaDirInfo failed: unknown result")
+}
+
+// Parameters:
+//   - Req
+func (p *MetaServiceClient) VerifyClientVersion(ctx context.Context, req *VerifyClientVersionReq) (_r *VerifyClientVersionResp, _err error) {
+	var _args187 MetaServiceVerifyClientVersionArgs
+	_args187.Req = req
+	var _result189 MetaServiceVerifyClientVersionResult
+	var _meta188 thrift.ResponseMeta
+	_meta188, _err = p.Client_().Call(ctx, "verifyClientVersion", &_args187, &_result189)
+	p.SetLastResponseMeta_(_meta188)
+	if _err != nil {
+		return
+	}
+	if _ret190 := _result189.GetSuccess(); _ret190 != nil {
+		return _ret190, nil
 	}
 	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "verifyClientVersion failed: unknown result")
 }
@@ -15264,32 +15349,33 @@ func (p *MetaServiceProcessor) ProcessorMap() map[string]thrift.TProcessorFuncti
 
 func NewMetaServiceProcessor(handler MetaService) *MetaServiceProcessor {
 
-	self187 := &MetaServiceProcessor{handler: handler, processorMap: make(map[string]thrift.TProcessorFunction)}
-	self187.processorMap["createSpace"] = &metaServiceProcessorCreateSpace{handler: handler}
-	self187.processorMap["dropSpace"] = &metaServiceProcessorDropSpace{handler: handler}
-	self187.processorMap["getSpace"] = &metaServiceProcessorGetSpace{handler: handler}
-	self187.processorMap["listSpaces"] = &metaServiceProcessorListSpaces{handler: handler}
-	self187.processorMap["createTag"] = &metaServiceProcessorCreateTag{handler: handler}
-	self187.processorMap["dropTag"] = &metaServiceProcessorDropTag{handler: handler}
-	self187.processorMap["getTag"] = &metaServiceProcessorGetTag{handler: handler}
-	self187.processorMap["listTags"] = &metaServiceProcessorListTags{handler: handler}
-	self187.processorMap["createEdge"] = &metaServiceProcessorCreateEdge{handler: handler}
-	self187.processorMap["dropEdge"] = &metaServiceProcessorDropEdge{handler: handler}
-	self187.processorMap["getEdge"] = &metaServiceProcessorGetEdge{handler: handler}
-	self187.processorMap["listEdges"] = &metaServiceProcessorListEdges{handler: handler}
-	self187.processorMap["listHosts"] = &metaServiceProcessorListHosts{handler: handler}
-	self187.processorMap["getPartsAlloc"] = &metaServiceProcessorGetPartsAlloc{handler: handler}
-	self187.processorMap["listParts"] = &metaServiceProcessorListParts{handler: handler}
-	self187.processorMap["heartBeat"] = &metaServiceProcessorHeartBeat{handler: handler}
-	self187.processorMap["agentHeartbeat"] = &metaServiceProcessorAgentHeartbeat{handler: handler}
-	self187.processorMap["dropSnapshot"] = &metaServiceProcessorDropSnapshot{handler: handler}
-	self187.processorMap["listSnapshots"] = &metaServiceProcessorListSnapshots{handler: handler}
-	self187.processorMap["createBackup"] = &metaServiceProcessorCreateBackup{handler: handler}
-	self187.processorMap["restoreMeta"] = &metaServiceProcessorRestoreMeta{handler: handler}
-	self187.processorMap["listCluster"] = &metaServiceProcessorListCluster{handler: handler}
-	self187.processorMap["getMetaDirInfo"] = &metaServiceProcessorGetMetaDirInfo{handler: handler}
-	self187.processorMap["verifyClientVersion"] = &metaServiceProcessorVerifyClientVersion{handler: handler}
-	return self187
+	self191 := &MetaServiceProcessor{handler: handler, processorMap: make(map[string]thrift.TProcessorFunction)}
+	self191.processorMap["leaderBalance"] = &metaServiceProcessorLeaderBalance{handler: handler}
+	self191.processorMap["createSpace"] = &metaServiceProcessorCreateSpace{handler: handler}
+	self191.processorMap["dropSpace"] = &metaServiceProcessorDropSpace{handler: handler}
+	self191.processorMap["getSpace"] = &metaServiceProcessorGetSpace{handler: handler}
+	self191.processorMap["listSpaces"] = &metaServiceProcessorListSpaces{handler: handler}
+	self191.processorMap["createTag"] = &metaServiceProcessorCreateTag{handler: handler}
+	self191.processorMap["dropTag"] = &metaServiceProcessorDropTag{handler: handler}
+	self191.processorMap["getTag"] = &metaServiceProcessorGetTag{handler: handler}
+	self191.processorMap["listTags"] = &metaServiceProcessorListTags{handler: handler}
+	self191.processorMap["createEdge"] = &metaServiceProcessorCreateEdge{handler: handler}
+	self191.processorMap["dropEdge"] = &metaServiceProcessorDropEdge{handler: handler}
+	self191.processorMap["getEdge"] = &metaServiceProcessorGetEdge{handler: handler}
+	self191.processorMap["listEdges"] = &metaServiceProcessorListEdges{handler: handler}
+	self191.processorMap["listHosts"] = &metaServiceProcessorListHosts{handler: handler}
+	self191.processorMap["getPartsAlloc"] = &metaServiceProcessorGetPartsAlloc{handler: handler}
+	self191.processorMap["listParts"] = &metaServiceProcessorListParts{handler: handler}
+	self191.processorMap["heartBeat"] = &metaServiceProcessorHeartBeat{handler: handler}
+	self191.processorMap["agentHeartbeat"] = &metaServiceProcessorAgentHeartbeat{handler: handler}
+	self191.processorMap["dropSnapshot"] = &metaServiceProcessorDropSnapshot{handler: handler}
+	self191.processorMap["listSnapshots"] = &metaServiceProcessorListSnapshots{handler: handler}
+	self191.processorMap["createBackup"] = &metaServiceProcessorCreateBackup{handler: handler}
+	self191.processorMap["restoreMeta"] = &metaServiceProcessorRestoreMeta{handler: handler}
+	self191.processorMap["listCluster"] = &metaServiceProcessorListCluster{handler: handler}
+	self191.processorMap["getMetaDirInfo"] = &metaServiceProcessorGetMetaDirInfo{handler: handler}
+	self191.processorMap["verifyClientVersion"] = &metaServiceProcessorVerifyClientVersion{handler: handler}
+	return self191
 }
 
 func (p *MetaServiceProcessor) Process(ctx context.Context, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
@@ -15302,13 +15388,103 @@ func (p *MetaServiceProcessor) Process(ctx context.Context, iprot, oprot thrift.
 	}
 	iprot.Skip(ctx, thrift.STRUCT)
 	iprot.ReadMessageEnd(ctx)
-	x188 := thrift.NewTApplicationException(thrift.UNKNOWN_METHOD, "Unknown function "+name)
+	x192 := thrift.NewTApplicationException(thrift.UNKNOWN_METHOD, "Unknown function "+name)
 	oprot.WriteMessageBegin(ctx, name, thrift.EXCEPTION, seqId)
-	x188.Write(ctx, oprot)
+	x192.Write(ctx, oprot)
 	oprot.WriteMessageEnd(ctx)
 	oprot.Flush(ctx)
-	return false, x188
+	return false, x192
 
+}
+
+type metaServiceProcessorLeaderBalance struct {
+	handler MetaService
+}
+
+func (p *metaServiceProcessorLeaderBalance) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
+	var _write_err193 error
+	args := MetaServiceLeaderBalanceArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "leaderBalance", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
+
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
+
+	result := MetaServiceLeaderBalanceResult{}
+	if retval, err2 := p.handler.LeaderBalance(ctx, args.Req); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		if errors.Is(err2, thrift.ErrAbandonRequest) {
+			return false, thrift.WrapTException(err2)
+		}
+		_exc194 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing leaderBalance: "+err2.Error())
+		if err2 := oprot.WriteMessageBegin(ctx, "leaderBalance", thrift.EXCEPTION, seqId); err2 != nil {
+			_write_err193 = thrift.WrapTException(err2)
+		}
+		if err2 := _exc194.Write(ctx, oprot); _write_err193 == nil && err2 != nil {
+			_write_err193 = thrift.WrapTException(err2)
+		}
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err193 == nil && err2 != nil {
+			_write_err193 = thrift.WrapTException(err2)
+		}
+		if err2 := oprot.Flush(ctx); _write_err193 == nil && err2 != nil {
+			_write_err193 = thrift.WrapTException(err2)
+		}
+		if _write_err193 != nil {
+			return false, thrift.WrapTException(_write_err193)
+		}
+		return true, err
+	} else {
+		result.Success = retval
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "leaderBalance", thrift.REPLY, seqId); err2 != nil {
+		_write_err193 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err193 == nil && err2 != nil {
+		_write_err193 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err193 == nil && err2 != nil {
+		_write_err193 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err193 == nil && err2 != nil {
+		_write_err193 = thrift.WrapTException(err2)
+	}
+	if _write_err193 != nil {
+		return false, thrift.WrapTException(_write_err193)
+	}
+	return true, err
 }
 
 type metaServiceProcessorCreateSpace struct {
@@ -15316,7 +15492,7 @@ type metaServiceProcessorCreateSpace struct {
 }
 
 func (p *metaServiceProcessorCreateSpace) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err189 error
+	var _write_err195 error
 	args := MetaServiceCreateSpaceArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -15362,21 +15538,21 @@ func (p *metaServiceProcessorCreateSpace) Process(ctx context.Context, seqId int
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc190 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing createSpace: "+err2.Error())
+		_exc196 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing createSpace: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "createSpace", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err189 = thrift.WrapTException(err2)
+			_write_err195 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc190.Write(ctx, oprot); _write_err189 == nil && err2 != nil {
-			_write_err189 = thrift.WrapTException(err2)
+		if err2 := _exc196.Write(ctx, oprot); _write_err195 == nil && err2 != nil {
+			_write_err195 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err189 == nil && err2 != nil {
-			_write_err189 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err195 == nil && err2 != nil {
+			_write_err195 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err189 == nil && err2 != nil {
-			_write_err189 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err195 == nil && err2 != nil {
+			_write_err195 = thrift.WrapTException(err2)
 		}
-		if _write_err189 != nil {
-			return false, thrift.WrapTException(_write_err189)
+		if _write_err195 != nil {
+			return false, thrift.WrapTException(_write_err195)
 		}
 		return true, err
 	} else {
@@ -15384,19 +15560,19 @@ func (p *metaServiceProcessorCreateSpace) Process(ctx context.Context, seqId int
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "createSpace", thrift.REPLY, seqId); err2 != nil {
-		_write_err189 = thrift.WrapTException(err2)
+		_write_err195 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err189 == nil && err2 != nil {
-		_write_err189 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err195 == nil && err2 != nil {
+		_write_err195 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err189 == nil && err2 != nil {
-		_write_err189 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err195 == nil && err2 != nil {
+		_write_err195 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err189 == nil && err2 != nil {
-		_write_err189 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err195 == nil && err2 != nil {
+		_write_err195 = thrift.WrapTException(err2)
 	}
-	if _write_err189 != nil {
-		return false, thrift.WrapTException(_write_err189)
+	if _write_err195 != nil {
+		return false, thrift.WrapTException(_write_err195)
 	}
 	return true, err
 }
@@ -15406,7 +15582,7 @@ type metaServiceProcessorDropSpace struct {
 }
 
 func (p *metaServiceProcessorDropSpace) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err191 error
+	var _write_err197 error
 	args := MetaServiceDropSpaceArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -15452,21 +15628,21 @@ func (p *metaServiceProcessorDropSpace) Process(ctx context.Context, seqId int32
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc192 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing dropSpace: "+err2.Error())
+		_exc198 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing dropSpace: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "dropSpace", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err191 = thrift.WrapTException(err2)
+			_write_err197 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc192.Write(ctx, oprot); _write_err191 == nil && err2 != nil {
-			_write_err191 = thrift.WrapTException(err2)
+		if err2 := _exc198.Write(ctx, oprot); _write_err197 == nil && err2 != nil {
+			_write_err197 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err191 == nil && err2 != nil {
-			_write_err191 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err197 == nil && err2 != nil {
+			_write_err197 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err191 == nil && err2 != nil {
-			_write_err191 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err197 == nil && err2 != nil {
+			_write_err197 = thrift.WrapTException(err2)
 		}
-		if _write_err191 != nil {
-			return false, thrift.WrapTException(_write_err191)
+		if _write_err197 != nil {
+			return false, thrift.WrapTException(_write_err197)
 		}
 		return true, err
 	} else {
@@ -15474,19 +15650,19 @@ func (p *metaServiceProcessorDropSpace) Process(ctx context.Context, seqId int32
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "dropSpace", thrift.REPLY, seqId); err2 != nil {
-		_write_err191 = thrift.WrapTException(err2)
+		_write_err197 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err191 == nil && err2 != nil {
-		_write_err191 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err197 == nil && err2 != nil {
+		_write_err197 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err191 == nil && err2 != nil {
-		_write_err191 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err197 == nil && err2 != nil {
+		_write_err197 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err191 == nil && err2 != nil {
-		_write_err191 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err197 == nil && err2 != nil {
+		_write_err197 = thrift.WrapTException(err2)
 	}
-	if _write_err191 != nil {
-		return false, thrift.WrapTException(_write_err191)
+	if _write_err197 != nil {
+		return false, thrift.WrapTException(_write_err197)
 	}
 	return true, err
 }
@@ -15496,7 +15672,7 @@ type metaServiceProcessorGetSpace struct {
 }
 
 func (p *metaServiceProcessorGetSpace) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err193 error
+	var _write_err199 error
 	args := MetaServiceGetSpaceArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -15542,21 +15718,21 @@ func (p *metaServiceProcessorGetSpace) Process(ctx context.Context, seqId int32,
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc194 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing getSpace: "+err2.Error())
+		_exc200 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing getSpace: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "getSpace", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err193 = thrift.WrapTException(err2)
+			_write_err199 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc194.Write(ctx, oprot); _write_err193 == nil && err2 != nil {
-			_write_err193 = thrift.WrapTException(err2)
+		if err2 := _exc200.Write(ctx, oprot); _write_err199 == nil && err2 != nil {
+			_write_err199 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err193 == nil && err2 != nil {
-			_write_err193 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err199 == nil && err2 != nil {
+			_write_err199 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err193 == nil && err2 != nil {
-			_write_err193 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err199 == nil && err2 != nil {
+			_write_err199 = thrift.WrapTException(err2)
 		}
-		if _write_err193 != nil {
-			return false, thrift.WrapTException(_write_err193)
+		if _write_err199 != nil {
+			return false, thrift.WrapTException(_write_err199)
 		}
 		return true, err
 	} else {
@@ -15564,19 +15740,19 @@ func (p *metaServiceProcessorGetSpace) Process(ctx context.Context, seqId int32,
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "getSpace", thrift.REPLY, seqId); err2 != nil {
-		_write_err193 = thrift.WrapTException(err2)
+		_write_err199 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err193 == nil && err2 != nil {
-		_write_err193 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err199 == nil && err2 != nil {
+		_write_err199 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err193 == nil && err2 != nil {
-		_write_err193 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err199 == nil && err2 != nil {
+		_write_err199 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err193 == nil && err2 != nil {
-		_write_err193 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err199 == nil && err2 != nil {
+		_write_err199 = thrift.WrapTException(err2)
 	}
-	if _write_err193 != nil {
-		return false, thrift.WrapTException(_write_err193)
+	if _write_err199 != nil {
+		return false, thrift.WrapTException(_write_err199)
 	}
 	return true, err
 }
@@ -15586,7 +15762,7 @@ type metaServiceProcessorListSpaces struct {
 }
 
 func (p *metaServiceProcessorListSpaces) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err195 error
+	var _write_err201 error
 	args := MetaServiceListSpacesArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -15632,21 +15808,21 @@ func (p *metaServiceProcessorListSpaces) Process(ctx context.Context, seqId int3
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc196 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing listSpaces: "+err2.Error())
+		_exc202 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing listSpaces: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "listSpaces", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err195 = thrift.WrapTException(err2)
+			_write_err201 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc196.Write(ctx, oprot); _write_err195 == nil && err2 != nil {
-			_write_err195 = thrift.WrapTException(err2)
+		if err2 := _exc202.Write(ctx, oprot); _write_err201 == nil && err2 != nil {
+			_write_err201 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err195 == nil && err2 != nil {
-			_write_err195 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err201 == nil && err2 != nil {
+			_write_err201 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err195 == nil && err2 != nil {
-			_write_err195 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err201 == nil && err2 != nil {
+			_write_err201 = thrift.WrapTException(err2)
 		}
-		if _write_err195 != nil {
-			return false, thrift.WrapTException(_write_err195)
+		if _write_err201 != nil {
+			return false, thrift.WrapTException(_write_err201)
 		}
 		return true, err
 	} else {
@@ -15654,19 +15830,19 @@ func (p *metaServiceProcessorListSpaces) Process(ctx context.Context, seqId int3
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "listSpaces", thrift.REPLY, seqId); err2 != nil {
-		_write_err195 = thrift.WrapTException(err2)
+		_write_err201 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err195 == nil && err2 != nil {
-		_write_err195 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err201 == nil && err2 != nil {
+		_write_err201 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err195 == nil && err2 != nil {
-		_write_err195 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err201 == nil && err2 != nil {
+		_write_err201 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err195 == nil && err2 != nil {
-		_write_err195 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err201 == nil && err2 != nil {
+		_write_err201 = thrift.WrapTException(err2)
 	}
-	if _write_err195 != nil {
-		return false, thrift.WrapTException(_write_err195)
+	if _write_err201 != nil {
+		return false, thrift.WrapTException(_write_err201)
 	}
 	return true, err
 }
@@ -15676,7 +15852,7 @@ type metaServiceProcessorCreateTag struct {
 }
 
 func (p *metaServiceProcessorCreateTag) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err197 error
+	var _write_err203 error
 	args := MetaServiceCreateTagArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -15722,21 +15898,21 @@ func (p *metaServiceProcessorCreateTag) Process(ctx context.Context, seqId int32
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc198 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing createTag: "+err2.Error())
+		_exc204 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing createTag: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "createTag", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err197 = thrift.WrapTException(err2)
+			_write_err203 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc198.Write(ctx, oprot); _write_err197 == nil && err2 != nil {
-			_write_err197 = thrift.WrapTException(err2)
+		if err2 := _exc204.Write(ctx, oprot); _write_err203 == nil && err2 != nil {
+			_write_err203 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err197 == nil && err2 != nil {
-			_write_err197 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err203 == nil && err2 != nil {
+			_write_err203 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err197 == nil && err2 != nil {
-			_write_err197 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err203 == nil && err2 != nil {
+			_write_err203 = thrift.WrapTException(err2)
 		}
-		if _write_err197 != nil {
-			return false, thrift.WrapTException(_write_err197)
+		if _write_err203 != nil {
+			return false, thrift.WrapTException(_write_err203)
 		}
 		return true, err
 	} else {
@@ -15744,19 +15920,19 @@ func (p *metaServiceProcessorCreateTag) Process(ctx context.Context, seqId int32
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "createTag", thrift.REPLY, seqId); err2 != nil {
-		_write_err197 = thrift.WrapTException(err2)
+		_write_err203 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err197 == nil && err2 != nil {
-		_write_err197 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err203 == nil && err2 != nil {
+		_write_err203 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err197 == nil && err2 != nil {
-		_write_err197 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err203 == nil && err2 != nil {
+		_write_err203 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err197 == nil && err2 != nil {
-		_write_err197 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err203 == nil && err2 != nil {
+		_write_err203 = thrift.WrapTException(err2)
 	}
-	if _write_err197 != nil {
-		return false, thrift.WrapTException(_write_err197)
+	if _write_err203 != nil {
+		return false, thrift.WrapTException(_write_err203)
 	}
 	return true, err
 }
@@ -15766,7 +15942,7 @@ type metaServiceProcessorDropTag struct {
 }
 
 func (p *metaServiceProcessorDropTag) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err199 error
+	var _write_err205 error
 	args := MetaServiceDropTagArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -15812,21 +15988,21 @@ func (p *metaServiceProcessorDropTag) Process(ctx context.Context, seqId int32, 
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc200 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing dropTag: "+err2.Error())
+		_exc206 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing dropTag: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "dropTag", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err199 = thrift.WrapTException(err2)
+			_write_err205 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc200.Write(ctx, oprot); _write_err199 == nil && err2 != nil {
-			_write_err199 = thrift.WrapTException(err2)
+		if err2 := _exc206.Write(ctx, oprot); _write_err205 == nil && err2 != nil {
+			_write_err205 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err199 == nil && err2 != nil {
-			_write_err199 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err205 == nil && err2 != nil {
+			_write_err205 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err199 == nil && err2 != nil {
-			_write_err199 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err205 == nil && err2 != nil {
+			_write_err205 = thrift.WrapTException(err2)
 		}
-		if _write_err199 != nil {
-			return false, thrift.WrapTException(_write_err199)
+		if _write_err205 != nil {
+			return false, thrift.WrapTException(_write_err205)
 		}
 		return true, err
 	} else {
@@ -15834,19 +16010,19 @@ func (p *metaServiceProcessorDropTag) Process(ctx context.Context, seqId int32, 
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "dropTag", thrift.REPLY, seqId); err2 != nil {
-		_write_err199 = thrift.WrapTException(err2)
+		_write_err205 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err199 == nil && err2 != nil {
-		_write_err199 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err205 == nil && err2 != nil {
+		_write_err205 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err199 == nil && err2 != nil {
-		_write_err199 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err205 == nil && err2 != nil {
+		_write_err205 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err199 == nil && err2 != nil {
-		_write_err199 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err205 == nil && err2 != nil {
+		_write_err205 = thrift.WrapTException(err2)
 	}
-	if _write_err199 != nil {
-		return false, thrift.WrapTException(_write_err199)
+	if _write_err205 != nil {
+		return false, thrift.WrapTException(_write_err205)
 	}
 	return true, err
 }
@@ -15856,7 +16032,7 @@ type metaServiceProcessorGetTag struct {
 }
 
 func (p *metaServiceProcessorGetTag) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err201 error
+	var _write_err207 error
 	args := MetaServiceGetTagArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -15902,21 +16078,21 @@ func (p *metaServiceProcessorGetTag) Process(ctx context.Context, seqId int32, i
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc202 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing getTag: "+err2.Error())
+		_exc208 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing getTag: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "getTag", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err201 = thrift.WrapTException(err2)
+			_write_err207 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc202.Write(ctx, oprot); _write_err201 == nil && err2 != nil {
-			_write_err201 = thrift.WrapTException(err2)
+		if err2 := _exc208.Write(ctx, oprot); _write_err207 == nil && err2 != nil {
+			_write_err207 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err201 == nil && err2 != nil {
-			_write_err201 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err207 == nil && err2 != nil {
+			_write_err207 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err201 == nil && err2 != nil {
-			_write_err201 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err207 == nil && err2 != nil {
+			_write_err207 = thrift.WrapTException(err2)
 		}
-		if _write_err201 != nil {
-			return false, thrift.WrapTException(_write_err201)
+		if _write_err207 != nil {
+			return false, thrift.WrapTException(_write_err207)
 		}
 		return true, err
 	} else {
@@ -15924,19 +16100,19 @@ func (p *metaServiceProcessorGetTag) Process(ctx context.Context, seqId int32, i
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "getTag", thrift.REPLY, seqId); err2 != nil {
-		_write_err201 = thrift.WrapTException(err2)
+		_write_err207 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err201 == nil && err2 != nil {
-		_write_err201 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err207 == nil && err2 != nil {
+		_write_err207 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err201 == nil && err2 != nil {
-		_write_err201 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err207 == nil && err2 != nil {
+		_write_err207 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err201 == nil && err2 != nil {
-		_write_err201 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err207 == nil && err2 != nil {
+		_write_err207 = thrift.WrapTException(err2)
 	}
-	if _write_err201 != nil {
-		return false, thrift.WrapTException(_write_err201)
+	if _write_err207 != nil {
+		return false, thrift.WrapTException(_write_err207)
 	}
 	return true, err
 }
@@ -15946,7 +16122,7 @@ type metaServiceProcessorListTags struct {
 }
 
 func (p *metaServiceProcessorListTags) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err203 error
+	var _write_err209 error
 	args := MetaServiceListTagsArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -15992,21 +16168,21 @@ func (p *metaServiceProcessorListTags) Process(ctx context.Context, seqId int32,
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc204 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing listTags: "+err2.Error())
+		_exc210 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing listTags: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "listTags", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err203 = thrift.WrapTException(err2)
+			_write_err209 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc204.Write(ctx, oprot); _write_err203 == nil && err2 != nil {
-			_write_err203 = thrift.WrapTException(err2)
+		if err2 := _exc210.Write(ctx, oprot); _write_err209 == nil && err2 != nil {
+			_write_err209 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err203 == nil && err2 != nil {
-			_write_err203 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err209 == nil && err2 != nil {
+			_write_err209 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err203 == nil && err2 != nil {
-			_write_err203 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err209 == nil && err2 != nil {
+			_write_err209 = thrift.WrapTException(err2)
 		}
-		if _write_err203 != nil {
-			return false, thrift.WrapTException(_write_err203)
+		if _write_err209 != nil {
+			return false, thrift.WrapTException(_write_err209)
 		}
 		return true, err
 	} else {
@@ -16014,19 +16190,19 @@ func (p *metaServiceProcessorListTags) Process(ctx context.Context, seqId int32,
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "listTags", thrift.REPLY, seqId); err2 != nil {
-		_write_err203 = thrift.WrapTException(err2)
+		_write_err209 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err203 == nil && err2 != nil {
-		_write_err203 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err209 == nil && err2 != nil {
+		_write_err209 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err203 == nil && err2 != nil {
-		_write_err203 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err209 == nil && err2 != nil {
+		_write_err209 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err203 == nil && err2 != nil {
-		_write_err203 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err209 == nil && err2 != nil {
+		_write_err209 = thrift.WrapTException(err2)
 	}
-	if _write_err203 != nil {
-		return false, thrift.WrapTException(_write_err203)
+	if _write_err209 != nil {
+		return false, thrift.WrapTException(_write_err209)
 	}
 	return true, err
 }
@@ -16036,7 +16212,7 @@ type metaServiceProcessorCreateEdge struct {
 }
 
 func (p *metaServiceProcessorCreateEdge) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err205 error
+	var _write_err211 error
 	args := MetaServiceCreateEdgeArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -16082,21 +16258,21 @@ func (p *metaServiceProcessorCreateEdge) Process(ctx context.Context, seqId int3
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc206 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing createEdge: "+err2.Error())
+		_exc212 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing createEdge: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "createEdge", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err205 = thrift.WrapTException(err2)
+			_write_err211 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc206.Write(ctx, oprot); _write_err205 == nil && err2 != nil {
-			_write_err205 = thrift.WrapTException(err2)
+		if err2 := _exc212.Write(ctx, oprot); _write_err211 == nil && err2 != nil {
+			_write_err211 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err205 == nil && err2 != nil {
-			_write_err205 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err211 == nil && err2 != nil {
+			_write_err211 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err205 == nil && err2 != nil {
-			_write_err205 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err211 == nil && err2 != nil {
+			_write_err211 = thrift.WrapTException(err2)
 		}
-		if _write_err205 != nil {
-			return false, thrift.WrapTException(_write_err205)
+		if _write_err211 != nil {
+			return false, thrift.WrapTException(_write_err211)
 		}
 		return true, err
 	} else {
@@ -16104,19 +16280,19 @@ func (p *metaServiceProcessorCreateEdge) Process(ctx context.Context, seqId int3
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "createEdge", thrift.REPLY, seqId); err2 != nil {
-		_write_err205 = thrift.WrapTException(err2)
+		_write_err211 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err205 == nil && err2 != nil {
-		_write_err205 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err211 == nil && err2 != nil {
+		_write_err211 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err205 == nil && err2 != nil {
-		_write_err205 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err211 == nil && err2 != nil {
+		_write_err211 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err205 == nil && err2 != nil {
-		_write_err205 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err211 == nil && err2 != nil {
+		_write_err211 = thrift.WrapTException(err2)
 	}
-	if _write_err205 != nil {
-		return false, thrift.WrapTException(_write_err205)
+	if _write_err211 != nil {
+		return false, thrift.WrapTException(_write_err211)
 	}
 	return true, err
 }
@@ -16126,7 +16302,7 @@ type metaServiceProcessorDropEdge struct {
 }
 
 func (p *metaServiceProcessorDropEdge) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err207 error
+	var _write_err213 error
 	args := MetaServiceDropEdgeArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -16172,21 +16348,21 @@ func (p *metaServiceProcessorDropEdge) Process(ctx context.Context, seqId int32,
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc208 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing dropEdge: "+err2.Error())
+		_exc214 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing dropEdge: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "dropEdge", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err207 = thrift.WrapTException(err2)
+			_write_err213 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc208.Write(ctx, oprot); _write_err207 == nil && err2 != nil {
-			_write_err207 = thrift.WrapTException(err2)
+		if err2 := _exc214.Write(ctx, oprot); _write_err213 == nil && err2 != nil {
+			_write_err213 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err207 == nil && err2 != nil {
-			_write_err207 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err213 == nil && err2 != nil {
+			_write_err213 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err207 == nil && err2 != nil {
-			_write_err207 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err213 == nil && err2 != nil {
+			_write_err213 = thrift.WrapTException(err2)
 		}
-		if _write_err207 != nil {
-			return false, thrift.WrapTException(_write_err207)
+		if _write_err213 != nil {
+			return false, thrift.WrapTException(_write_err213)
 		}
 		return true, err
 	} else {
@@ -16194,19 +16370,19 @@ func (p *metaServiceProcessorDropEdge) Process(ctx context.Context, seqId int32,
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "dropEdge", thrift.REPLY, seqId); err2 != nil {
-		_write_err207 = thrift.WrapTException(err2)
+		_write_err213 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err207 == nil && err2 != nil {
-		_write_err207 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err213 == nil && err2 != nil {
+		_write_err213 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err207 == nil && err2 != nil {
-		_write_err207 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err213 == nil && err2 != nil {
+		_write_err213 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err207 == nil && err2 != nil {
-		_write_err207 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err213 == nil && err2 != nil {
+		_write_err213 = thrift.WrapTException(err2)
 	}
-	if _write_err207 != nil {
-		return false, thrift.WrapTException(_write_err207)
+	if _write_err213 != nil {
+		return false, thrift.WrapTException(_write_err213)
 	}
 	return true, err
 }
@@ -16216,7 +16392,7 @@ type metaServiceProcessorGetEdge struct {
 }
 
 func (p *metaServiceProcessorGetEdge) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err209 error
+	var _write_err215 error
 	args := MetaServiceGetEdgeArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -16262,21 +16438,21 @@ func (p *metaServiceProcessorGetEdge) Process(ctx context.Context, seqId int32, 
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc210 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing getEdge: "+err2.Error())
+		_exc216 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing getEdge: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "getEdge", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err209 = thrift.WrapTException(err2)
+			_write_err215 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc210.Write(ctx, oprot); _write_err209 == nil && err2 != nil {
-			_write_err209 = thrift.WrapTException(err2)
+		if err2 := _exc216.Write(ctx, oprot); _write_err215 == nil && err2 != nil {
+			_write_err215 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err209 == nil && err2 != nil {
-			_write_err209 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err215 == nil && err2 != nil {
+			_write_err215 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err209 == nil && err2 != nil {
-			_write_err209 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err215 == nil && err2 != nil {
+			_write_err215 = thrift.WrapTException(err2)
 		}
-		if _write_err209 != nil {
-			return false, thrift.WrapTException(_write_err209)
+		if _write_err215 != nil {
+			return false, thrift.WrapTException(_write_err215)
 		}
 		return true, err
 	} else {
@@ -16284,19 +16460,19 @@ func (p *metaServiceProcessorGetEdge) Process(ctx context.Context, seqId int32, 
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "getEdge", thrift.REPLY, seqId); err2 != nil {
-		_write_err209 = thrift.WrapTException(err2)
+		_write_err215 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err209 == nil && err2 != nil {
-		_write_err209 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err215 == nil && err2 != nil {
+		_write_err215 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err209 == nil && err2 != nil {
-		_write_err209 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err215 == nil && err2 != nil {
+		_write_err215 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err209 == nil && err2 != nil {
-		_write_err209 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err215 == nil && err2 != nil {
+		_write_err215 = thrift.WrapTException(err2)
 	}
-	if _write_err209 != nil {
-		return false, thrift.WrapTException(_write_err209)
+	if _write_err215 != nil {
+		return false, thrift.WrapTException(_write_err215)
 	}
 	return true, err
 }
@@ -16306,7 +16482,7 @@ type metaServiceProcessorListEdges struct {
 }
 
 func (p *metaServiceProcessorListEdges) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err211 error
+	var _write_err217 error
 	args := MetaServiceListEdgesArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -16352,21 +16528,21 @@ func (p *metaServiceProcessorListEdges) Process(ctx context.Context, seqId int32
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc212 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing listEdges: "+err2.Error())
+		_exc218 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing listEdges: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "listEdges", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err211 = thrift.WrapTException(err2)
+			_write_err217 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc212.Write(ctx, oprot); _write_err211 == nil && err2 != nil {
-			_write_err211 = thrift.WrapTException(err2)
+		if err2 := _exc218.Write(ctx, oprot); _write_err217 == nil && err2 != nil {
+			_write_err217 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err211 == nil && err2 != nil {
-			_write_err211 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err217 == nil && err2 != nil {
+			_write_err217 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err211 == nil && err2 != nil {
-			_write_err211 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err217 == nil && err2 != nil {
+			_write_err217 = thrift.WrapTException(err2)
 		}
-		if _write_err211 != nil {
-			return false, thrift.WrapTException(_write_err211)
+		if _write_err217 != nil {
+			return false, thrift.WrapTException(_write_err217)
 		}
 		return true, err
 	} else {
@@ -16374,19 +16550,19 @@ func (p *metaServiceProcessorListEdges) Process(ctx context.Context, seqId int32
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "listEdges", thrift.REPLY, seqId); err2 != nil {
-		_write_err211 = thrift.WrapTException(err2)
+		_write_err217 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err211 == nil && err2 != nil {
-		_write_err211 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err217 == nil && err2 != nil {
+		_write_err217 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err211 == nil && err2 != nil {
-		_write_err211 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err217 == nil && err2 != nil {
+		_write_err217 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err211 == nil && err2 != nil {
-		_write_err211 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err217 == nil && err2 != nil {
+		_write_err217 = thrift.WrapTException(err2)
 	}
-	if _write_err211 != nil {
-		return false, thrift.WrapTException(_write_err211)
+	if _write_err217 != nil {
+		return false, thrift.WrapTException(_write_err217)
 	}
 	return true, err
 }
@@ -16396,7 +16572,7 @@ type metaServiceProcessorListHosts struct {
 }
 
 func (p *metaServiceProcessorListHosts) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err213 error
+	var _write_err219 error
 	args := MetaServiceListHostsArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -16442,21 +16618,21 @@ func (p *metaServiceProcessorListHosts) Process(ctx context.Context, seqId int32
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc214 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing listHosts: "+err2.Error())
+		_exc220 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing listHosts: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "listHosts", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err213 = thrift.WrapTException(err2)
+			_write_err219 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc214.Write(ctx, oprot); _write_err213 == nil && err2 != nil {
-			_write_err213 = thrift.WrapTException(err2)
+		if err2 := _exc220.Write(ctx, oprot); _write_err219 == nil && err2 != nil {
+			_write_err219 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err213 == nil && err2 != nil {
-			_write_err213 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err219 == nil && err2 != nil {
+			_write_err219 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err213 == nil && err2 != nil {
-			_write_err213 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err219 == nil && err2 != nil {
+			_write_err219 = thrift.WrapTException(err2)
 		}
-		if _write_err213 != nil {
-			return false, thrift.WrapTException(_write_err213)
+		if _write_err219 != nil {
+			return false, thrift.WrapTException(_write_err219)
 		}
 		return true, err
 	} else {
@@ -16464,19 +16640,19 @@ func (p *metaServiceProcessorListHosts) Process(ctx context.Context, seqId int32
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "listHosts", thrift.REPLY, seqId); err2 != nil {
-		_write_err213 = thrift.WrapTException(err2)
+		_write_err219 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err213 == nil && err2 != nil {
-		_write_err213 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err219 == nil && err2 != nil {
+		_write_err219 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err213 == nil && err2 != nil {
-		_write_err213 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err219 == nil && err2 != nil {
+		_write_err219 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err213 == nil && err2 != nil {
-		_write_err213 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err219 == nil && err2 != nil {
+		_write_err219 = thrift.WrapTException(err2)
 	}
-	if _write_err213 != nil {
-		return false, thrift.WrapTException(_write_err213)
+	if _write_err219 != nil {
+		return false, thrift.WrapTException(_write_err219)
 	}
 	return true, err
 }
@@ -16486,7 +16662,7 @@ type metaServiceProcessorGetPartsAlloc struct {
 }
 
 func (p *metaServiceProcessorGetPartsAlloc) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err215 error
+	var _write_err221 error
 	args := MetaServiceGetPartsAllocArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -16532,21 +16708,21 @@ func (p *metaServiceProcessorGetPartsAlloc) Process(ctx context.Context, seqId i
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc216 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing getPartsAlloc: "+err2.Error())
+		_exc222 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing getPartsAlloc: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "getPartsAlloc", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err215 = thrift.WrapTException(err2)
+			_write_err221 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc216.Write(ctx, oprot); _write_err215 == nil && err2 != nil {
-			_write_err215 = thrift.WrapTException(err2)
+		if err2 := _exc222.Write(ctx, oprot); _write_err221 == nil && err2 != nil {
+			_write_err221 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err215 == nil && err2 != nil {
-			_write_err215 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err221 == nil && err2 != nil {
+			_write_err221 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err215 == nil && err2 != nil {
-			_write_err215 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err221 == nil && err2 != nil {
+			_write_err221 = thrift.WrapTException(err2)
 		}
-		if _write_err215 != nil {
-			return false, thrift.WrapTException(_write_err215)
+		if _write_err221 != nil {
+			return false, thrift.WrapTException(_write_err221)
 		}
 		return true, err
 	} else {
@@ -16554,19 +16730,19 @@ func (p *metaServiceProcessorGetPartsAlloc) Process(ctx context.Context, seqId i
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "getPartsAlloc", thrift.REPLY, seqId); err2 != nil {
-		_write_err215 = thrift.WrapTException(err2)
+		_write_err221 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err215 == nil && err2 != nil {
-		_write_err215 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err221 == nil && err2 != nil {
+		_write_err221 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err215 == nil && err2 != nil {
-		_write_err215 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err221 == nil && err2 != nil {
+		_write_err221 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err215 == nil && err2 != nil {
-		_write_err215 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err221 == nil && err2 != nil {
+		_write_err221 = thrift.WrapTException(err2)
 	}
-	if _write_err215 != nil {
-		return false, thrift.WrapTException(_write_err215)
+	if _write_err221 != nil {
+		return false, thrift.WrapTException(_write_err221)
 	}
 	return true, err
 }
@@ -16576,7 +16752,7 @@ type metaServiceProcessorListParts struct {
 }
 
 func (p *metaServiceProcessorListParts) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err217 error
+	var _write_err223 error
 	args := MetaServiceListPartsArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -16622,21 +16798,21 @@ func (p *metaServiceProcessorListParts) Process(ctx context.Context, seqId int32
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc218 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing listParts: "+err2.Error())
+		_exc224 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing listParts: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "listParts", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err217 = thrift.WrapTException(err2)
+			_write_err223 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc218.Write(ctx, oprot); _write_err217 == nil && err2 != nil {
-			_write_err217 = thrift.WrapTException(err2)
+		if err2 := _exc224.Write(ctx, oprot); _write_err223 == nil && err2 != nil {
+			_write_err223 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err217 == nil && err2 != nil {
-			_write_err217 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err223 == nil && err2 != nil {
+			_write_err223 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err217 == nil && err2 != nil {
-			_write_err217 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err223 == nil && err2 != nil {
+			_write_err223 = thrift.WrapTException(err2)
 		}
-		if _write_err217 != nil {
-			return false, thrift.WrapTException(_write_err217)
+		if _write_err223 != nil {
+			return false, thrift.WrapTException(_write_err223)
 		}
 		return true, err
 	} else {
@@ -16644,19 +16820,19 @@ func (p *metaServiceProcessorListParts) Process(ctx context.Context, seqId int32
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "listParts", thrift.REPLY, seqId); err2 != nil {
-		_write_err217 = thrift.WrapTException(err2)
+		_write_err223 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err217 == nil && err2 != nil {
-		_write_err217 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err223 == nil && err2 != nil {
+		_write_err223 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err217 == nil && err2 != nil {
-		_write_err217 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err223 == nil && err2 != nil {
+		_write_err223 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err217 == nil && err2 != nil {
-		_write_err217 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err223 == nil && err2 != nil {
+		_write_err223 = thrift.WrapTException(err2)
 	}
-	if _write_err217 != nil {
-		return false, thrift.WrapTException(_write_err217)
+	if _write_err223 != nil {
+		return false, thrift.WrapTException(_write_err223)
 	}
 	return true, err
 }
@@ -16666,7 +16842,7 @@ type metaServiceProcessorHeartBeat struct {
 }
 
 func (p *metaServiceProcessorHeartBeat) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err219 error
+	var _write_err225 error
 	args := MetaServiceHeartBeatArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -16712,21 +16888,21 @@ func (p *metaServiceProcessorHeartBeat) Process(ctx context.Context, seqId int32
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc220 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing heartBeat: "+err2.Error())
+		_exc226 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing heartBeat: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "heartBeat", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err219 = thrift.WrapTException(err2)
+			_write_err225 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc220.Write(ctx, oprot); _write_err219 == nil && err2 != nil {
-			_write_err219 = thrift.WrapTException(err2)
+		if err2 := _exc226.Write(ctx, oprot); _write_err225 == nil && err2 != nil {
+			_write_err225 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err219 == nil && err2 != nil {
-			_write_err219 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err225 == nil && err2 != nil {
+			_write_err225 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err219 == nil && err2 != nil {
-			_write_err219 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err225 == nil && err2 != nil {
+			_write_err225 = thrift.WrapTException(err2)
 		}
-		if _write_err219 != nil {
-			return false, thrift.WrapTException(_write_err219)
+		if _write_err225 != nil {
+			return false, thrift.WrapTException(_write_err225)
 		}
 		return true, err
 	} else {
@@ -16734,19 +16910,19 @@ func (p *metaServiceProcessorHeartBeat) Process(ctx context.Context, seqId int32
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "heartBeat", thrift.REPLY, seqId); err2 != nil {
-		_write_err219 = thrift.WrapTException(err2)
+		_write_err225 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err219 == nil && err2 != nil {
-		_write_err219 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err225 == nil && err2 != nil {
+		_write_err225 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err219 == nil && err2 != nil {
-		_write_err219 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err225 == nil && err2 != nil {
+		_write_err225 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err219 == nil && err2 != nil {
-		_write_err219 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err225 == nil && err2 != nil {
+		_write_err225 = thrift.WrapTException(err2)
 	}
-	if _write_err219 != nil {
-		return false, thrift.WrapTException(_write_err219)
+	if _write_err225 != nil {
+		return false, thrift.WrapTException(_write_err225)
 	}
 	return true, err
 }
@@ -16756,7 +16932,7 @@ type metaServiceProcessorAgentHeartbeat struct {
 }
 
 func (p *metaServiceProcessorAgentHeartbeat) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err221 error
+	var _write_err227 error
 	args := MetaServiceAgentHeartbeatArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -16802,21 +16978,21 @@ func (p *metaServiceProcessorAgentHeartbeat) Process(ctx context.Context, seqId 
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc222 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing agentHeartbeat: "+err2.Error())
+		_exc228 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing agentHeartbeat: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "agentHeartbeat", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err221 = thrift.WrapTException(err2)
+			_write_err227 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc222.Write(ctx, oprot); _write_err221 == nil && err2 != nil {
-			_write_err221 = thrift.WrapTException(err2)
+		if err2 := _exc228.Write(ctx, oprot); _write_err227 == nil && err2 != nil {
+			_write_err227 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err221 == nil && err2 != nil {
-			_write_err221 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err227 == nil && err2 != nil {
+			_write_err227 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err221 == nil && err2 != nil {
-			_write_err221 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err227 == nil && err2 != nil {
+			_write_err227 = thrift.WrapTException(err2)
 		}
-		if _write_err221 != nil {
-			return false, thrift.WrapTException(_write_err221)
+		if _write_err227 != nil {
+			return false, thrift.WrapTException(_write_err227)
 		}
 		return true, err
 	} else {
@@ -16824,19 +17000,19 @@ func (p *metaServiceProcessorAgentHeartbeat) Process(ctx context.Context, seqId 
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "agentHeartbeat", thrift.REPLY, seqId); err2 != nil {
-		_write_err221 = thrift.WrapTException(err2)
+		_write_err227 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err221 == nil && err2 != nil {
-		_write_err221 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err227 == nil && err2 != nil {
+		_write_err227 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err221 == nil && err2 != nil {
-		_write_err221 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err227 == nil && err2 != nil {
+		_write_err227 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err221 == nil && err2 != nil {
-		_write_err221 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err227 == nil && err2 != nil {
+		_write_err227 = thrift.WrapTException(err2)
 	}
-	if _write_err221 != nil {
-		return false, thrift.WrapTException(_write_err221)
+	if _write_err227 != nil {
+		return false, thrift.WrapTException(_write_err227)
 	}
 	return true, err
 }
@@ -16846,7 +17022,7 @@ type metaServiceProcessorDropSnapshot struct {
 }
 
 func (p *metaServiceProcessorDropSnapshot) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err223 error
+	var _write_err229 error
 	args := MetaServiceDropSnapshotArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -16892,21 +17068,21 @@ func (p *metaServiceProcessorDropSnapshot) Process(ctx context.Context, seqId in
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc224 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing dropSnapshot: "+err2.Error())
+		_exc230 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing dropSnapshot: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "dropSnapshot", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err223 = thrift.WrapTException(err2)
+			_write_err229 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc224.Write(ctx, oprot); _write_err223 == nil && err2 != nil {
-			_write_err223 = thrift.WrapTException(err2)
+		if err2 := _exc230.Write(ctx, oprot); _write_err229 == nil && err2 != nil {
+			_write_err229 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err223 == nil && err2 != nil {
-			_write_err223 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err229 == nil && err2 != nil {
+			_write_err229 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err223 == nil && err2 != nil {
-			_write_err223 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err229 == nil && err2 != nil {
+			_write_err229 = thrift.WrapTException(err2)
 		}
-		if _write_err223 != nil {
-			return false, thrift.WrapTException(_write_err223)
+		if _write_err229 != nil {
+			return false, thrift.WrapTException(_write_err229)
 		}
 		return true, err
 	} else {
@@ -16914,19 +17090,19 @@ func (p *metaServiceProcessorDropSnapshot) Process(ctx context.Context, seqId in
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "dropSnapshot", thrift.REPLY, seqId); err2 != nil {
-		_write_err223 = thrift.WrapTException(err2)
+		_write_err229 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err223 == nil && err2 != nil {
-		_write_err223 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err229 == nil && err2 != nil {
+		_write_err229 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err223 == nil && err2 != nil {
-		_write_err223 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err229 == nil && err2 != nil {
+		_write_err229 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err223 == nil && err2 != nil {
-		_write_err223 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err229 == nil && err2 != nil {
+		_write_err229 = thrift.WrapTException(err2)
 	}
-	if _write_err223 != nil {
-		return false, thrift.WrapTException(_write_err223)
+	if _write_err229 != nil {
+		return false, thrift.WrapTException(_write_err229)
 	}
 	return true, err
 }
@@ -16936,7 +17112,7 @@ type metaServiceProcessorListSnapshots struct {
 }
 
 func (p *metaServiceProcessorListSnapshots) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err225 error
+	var _write_err231 error
 	args := MetaServiceListSnapshotsArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -16982,21 +17158,21 @@ func (p *metaServiceProcessorListSnapshots) Process(ctx context.Context, seqId i
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc226 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing listSnapshots: "+err2.Error())
+		_exc232 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing listSnapshots: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "listSnapshots", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err225 = thrift.WrapTException(err2)
+			_write_err231 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc226.Write(ctx, oprot); _write_err225 == nil && err2 != nil {
-			_write_err225 = thrift.WrapTException(err2)
+		if err2 := _exc232.Write(ctx, oprot); _write_err231 == nil && err2 != nil {
+			_write_err231 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err225 == nil && err2 != nil {
-			_write_err225 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err231 == nil && err2 != nil {
+			_write_err231 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err225 == nil && err2 != nil {
-			_write_err225 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err231 == nil && err2 != nil {
+			_write_err231 = thrift.WrapTException(err2)
 		}
-		if _write_err225 != nil {
-			return false, thrift.WrapTException(_write_err225)
+		if _write_err231 != nil {
+			return false, thrift.WrapTException(_write_err231)
 		}
 		return true, err
 	} else {
@@ -17004,19 +17180,19 @@ func (p *metaServiceProcessorListSnapshots) Process(ctx context.Context, seqId i
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "listSnapshots", thrift.REPLY, seqId); err2 != nil {
-		_write_err225 = thrift.WrapTException(err2)
+		_write_err231 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err225 == nil && err2 != nil {
-		_write_err225 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err231 == nil && err2 != nil {
+		_write_err231 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err225 == nil && err2 != nil {
-		_write_err225 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err231 == nil && err2 != nil {
+		_write_err231 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err225 == nil && err2 != nil {
-		_write_err225 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err231 == nil && err2 != nil {
+		_write_err231 = thrift.WrapTException(err2)
 	}
-	if _write_err225 != nil {
-		return false, thrift.WrapTException(_write_err225)
+	if _write_err231 != nil {
+		return false, thrift.WrapTException(_write_err231)
 	}
 	return true, err
 }
@@ -17026,7 +17202,7 @@ type metaServiceProcessorCreateBackup struct {
 }
 
 func (p *metaServiceProcessorCreateBackup) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err227 error
+	var _write_err233 error
 	args := MetaServiceCreateBackupArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -17072,21 +17248,21 @@ func (p *metaServiceProcessorCreateBackup) Process(ctx context.Context, seqId in
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc228 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing createBackup: "+err2.Error())
+		_exc234 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing createBackup: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "createBackup", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err227 = thrift.WrapTException(err2)
+			_write_err233 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc228.Write(ctx, oprot); _write_err227 == nil && err2 != nil {
-			_write_err227 = thrift.WrapTException(err2)
+		if err2 := _exc234.Write(ctx, oprot); _write_err233 == nil && err2 != nil {
+			_write_err233 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err227 == nil && err2 != nil {
-			_write_err227 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err233 == nil && err2 != nil {
+			_write_err233 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err227 == nil && err2 != nil {
-			_write_err227 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err233 == nil && err2 != nil {
+			_write_err233 = thrift.WrapTException(err2)
 		}
-		if _write_err227 != nil {
-			return false, thrift.WrapTException(_write_err227)
+		if _write_err233 != nil {
+			return false, thrift.WrapTException(_write_err233)
 		}
 		return true, err
 	} else {
@@ -17094,19 +17270,19 @@ func (p *metaServiceProcessorCreateBackup) Process(ctx context.Context, seqId in
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "createBackup", thrift.REPLY, seqId); err2 != nil {
-		_write_err227 = thrift.WrapTException(err2)
+		_write_err233 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err227 == nil && err2 != nil {
-		_write_err227 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err233 == nil && err2 != nil {
+		_write_err233 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err227 == nil && err2 != nil {
-		_write_err227 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err233 == nil && err2 != nil {
+		_write_err233 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err227 == nil && err2 != nil {
-		_write_err227 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err233 == nil && err2 != nil {
+		_write_err233 = thrift.WrapTException(err2)
 	}
-	if _write_err227 != nil {
-		return false, thrift.WrapTException(_write_err227)
+	if _write_err233 != nil {
+		return false, thrift.WrapTException(_write_err233)
 	}
 	return true, err
 }
@@ -17116,7 +17292,7 @@ type metaServiceProcessorRestoreMeta struct {
 }
 
 func (p *metaServiceProcessorRestoreMeta) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err229 error
+	var _write_err235 error
 	args := MetaServiceRestoreMetaArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -17162,21 +17338,21 @@ func (p *metaServiceProcessorRestoreMeta) Process(ctx context.Context, seqId int
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc230 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing restoreMeta: "+err2.Error())
+		_exc236 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing restoreMeta: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "restoreMeta", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err229 = thrift.WrapTException(err2)
+			_write_err235 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc230.Write(ctx, oprot); _write_err229 == nil && err2 != nil {
-			_write_err229 = thrift.WrapTException(err2)
+		if err2 := _exc236.Write(ctx, oprot); _write_err235 == nil && err2 != nil {
+			_write_err235 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err229 == nil && err2 != nil {
-			_write_err229 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err235 == nil && err2 != nil {
+			_write_err235 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err229 == nil && err2 != nil {
-			_write_err229 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err235 == nil && err2 != nil {
+			_write_err235 = thrift.WrapTException(err2)
 		}
-		if _write_err229 != nil {
-			return false, thrift.WrapTException(_write_err229)
+		if _write_err235 != nil {
+			return false, thrift.WrapTException(_write_err235)
 		}
 		return true, err
 	} else {
@@ -17184,19 +17360,19 @@ func (p *metaServiceProcessorRestoreMeta) Process(ctx context.Context, seqId int
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "restoreMeta", thrift.REPLY, seqId); err2 != nil {
-		_write_err229 = thrift.WrapTException(err2)
+		_write_err235 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err229 == nil && err2 != nil {
-		_write_err229 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err235 == nil && err2 != nil {
+		_write_err235 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err229 == nil && err2 != nil {
-		_write_err229 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err235 == nil && err2 != nil {
+		_write_err235 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err229 == nil && err2 != nil {
-		_write_err229 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err235 == nil && err2 != nil {
+		_write_err235 = thrift.WrapTException(err2)
 	}
-	if _write_err229 != nil {
-		return false, thrift.WrapTException(_write_err229)
+	if _write_err235 != nil {
+		return false, thrift.WrapTException(_write_err235)
 	}
 	return true, err
 }
@@ -17206,7 +17382,7 @@ type metaServiceProcessorListCluster struct {
 }
 
 func (p *metaServiceProcessorListCluster) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err231 error
+	var _write_err237 error
 	args := MetaServiceListClusterArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -17252,21 +17428,21 @@ func (p *metaServiceProcessorListCluster) Process(ctx context.Context, seqId int
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc232 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing listCluster: "+err2.Error())
+		_exc238 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing listCluster: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "listCluster", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err231 = thrift.WrapTException(err2)
+			_write_err237 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc232.Write(ctx, oprot); _write_err231 == nil && err2 != nil {
-			_write_err231 = thrift.WrapTException(err2)
+		if err2 := _exc238.Write(ctx, oprot); _write_err237 == nil && err2 != nil {
+			_write_err237 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err231 == nil && err2 != nil {
-			_write_err231 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err237 == nil && err2 != nil {
+			_write_err237 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err231 == nil && err2 != nil {
-			_write_err231 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err237 == nil && err2 != nil {
+			_write_err237 = thrift.WrapTException(err2)
 		}
-		if _write_err231 != nil {
-			return false, thrift.WrapTException(_write_err231)
+		if _write_err237 != nil {
+			return false, thrift.WrapTException(_write_err237)
 		}
 		return true, err
 	} else {
@@ -17274,19 +17450,19 @@ func (p *metaServiceProcessorListCluster) Process(ctx context.Context, seqId int
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "listCluster", thrift.REPLY, seqId); err2 != nil {
-		_write_err231 = thrift.WrapTException(err2)
+		_write_err237 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err231 == nil && err2 != nil {
-		_write_err231 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err237 == nil && err2 != nil {
+		_write_err237 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err231 == nil && err2 != nil {
-		_write_err231 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err237 == nil && err2 != nil {
+		_write_err237 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err231 == nil && err2 != nil {
-		_write_err231 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err237 == nil && err2 != nil {
+		_write_err237 = thrift.WrapTException(err2)
 	}
-	if _write_err231 != nil {
-		return false, thrift.WrapTException(_write_err231)
+	if _write_err237 != nil {
+		return false, thrift.WrapTException(_write_err237)
 	}
 	return true, err
 }
@@ -17296,7 +17472,7 @@ type metaServiceProcessorGetMetaDirInfo struct {
 }
 
 func (p *metaServiceProcessorGetMetaDirInfo) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err233 error
+	var _write_err239 error
 	args := MetaServiceGetMetaDirInfoArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -17342,21 +17518,21 @@ func (p *metaServiceProcessorGetMetaDirInfo) Process(ctx context.Context, seqId 
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc234 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing getMetaDirInfo: "+err2.Error())
+		_exc240 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing getMetaDirInfo: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "getMetaDirInfo", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err233 = thrift.WrapTException(err2)
+			_write_err239 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc234.Write(ctx, oprot); _write_err233 == nil && err2 != nil {
-			_write_err233 = thrift.WrapTException(err2)
+		if err2 := _exc240.Write(ctx, oprot); _write_err239 == nil && err2 != nil {
+			_write_err239 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err233 == nil && err2 != nil {
-			_write_err233 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err239 == nil && err2 != nil {
+			_write_err239 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err233 == nil && err2 != nil {
-			_write_err233 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err239 == nil && err2 != nil {
+			_write_err239 = thrift.WrapTException(err2)
 		}
-		if _write_err233 != nil {
-			return false, thrift.WrapTException(_write_err233)
+		if _write_err239 != nil {
+			return false, thrift.WrapTException(_write_err239)
 		}
 		return true, err
 	} else {
@@ -17364,19 +17540,19 @@ func (p *metaServiceProcessorGetMetaDirInfo) Process(ctx context.Context, seqId 
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "getMetaDirInfo", thrift.REPLY, seqId); err2 != nil {
-		_write_err233 = thrift.WrapTException(err2)
+		_write_err239 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err233 == nil && err2 != nil {
-		_write_err233 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err239 == nil && err2 != nil {
+		_write_err239 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err233 == nil && err2 != nil {
-		_write_err233 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err239 == nil && err2 != nil {
+		_write_err239 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err233 == nil && err2 != nil {
-		_write_err233 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err239 == nil && err2 != nil {
+		_write_err239 = thrift.WrapTException(err2)
 	}
-	if _write_err233 != nil {
-		return false, thrift.WrapTException(_write_err233)
+	if _write_err239 != nil {
+		return false, thrift.WrapTException(_write_err239)
 	}
 	return true, err
 }
@@ -17386,7 +17562,7 @@ type metaServiceProcessorVerifyClientVersion struct {
 }
 
 func (p *metaServiceProcessorVerifyClientVersion) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err235 error
+	var _write_err241 error
 	args := MetaServiceVerifyClientVersionArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -17432,21 +17608,21 @@ func (p *metaServiceProcessorVerifyClientVersion) Process(ctx context.Context, s
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc236 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing verifyClientVersion: "+err2.Error())
+		_exc242 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing verifyClientVersion: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "verifyClientVersion", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err235 = thrift.WrapTException(err2)
+			_write_err241 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc236.Write(ctx, oprot); _write_err235 == nil && err2 != nil {
-			_write_err235 = thrift.WrapTException(err2)
+		if err2 := _exc242.Write(ctx, oprot); _write_err241 == nil && err2 != nil {
+			_write_err241 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err235 == nil && err2 != nil {
-			_write_err235 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err241 == nil && err2 != nil {
+			_write_err241 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err235 == nil && err2 != nil {
-			_write_err235 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err241 == nil && err2 != nil {
+			_write_err241 = thrift.WrapTException(err2)
 		}
-		if _write_err235 != nil {
-			return false, thrift.WrapTException(_write_err235)
+		if _write_err241 != nil {
+			return false, thrift.WrapTException(_write_err241)
 		}
 		return true, err
 	} else {
@@ -17454,24 +17630,240 @@ func (p *metaServiceProcessorVerifyClientVersion) Process(ctx context.Context, s
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "verifyClientVersion", thrift.REPLY, seqId); err2 != nil {
-		_write_err235 = thrift.WrapTException(err2)
+		_write_err241 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err235 == nil && err2 != nil {
-		_write_err235 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err241 == nil && err2 != nil {
+		_write_err241 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err235 == nil && err2 != nil {
-		_write_err235 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err241 == nil && err2 != nil {
+		_write_err241 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err235 == nil && err2 != nil {
-		_write_err235 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err241 == nil && err2 != nil {
+		_write_err241 = thrift.WrapTException(err2)
 	}
-	if _write_err235 != nil {
-		return false, thrift.WrapTException(_write_err235)
+	if _write_err241 != nil {
+		return false, thrift.WrapTException(_write_err241)
 	}
 	return true, err
 }
 
 // HELPER FUNCTIONS AND STRUCTURES
+
+// Attributes:
+//   - Req
+type MetaServiceLeaderBalanceArgs struct {
+	Req *LeaderBalanceReq `thrift:"req,1" db:"req" json:"req"`
+}
+
+func NewMetaServiceLeaderBalanceArgs() *MetaServiceLeaderBalanceArgs {
+	return &MetaServiceLeaderBalanceArgs{}
+}
+
+var MetaServiceLeaderBalanceArgs_Req_DEFAULT *LeaderBalanceReq
+
+func (p *MetaServiceLeaderBalanceArgs) GetReq() *LeaderBalanceReq {
+	if !p.IsSetReq() {
+		return MetaServiceLeaderBalanceArgs_Req_DEFAULT
+	}
+	return p.Req
+}
+func (p *MetaServiceLeaderBalanceArgs) IsSetReq() bool {
+	return p.Req != nil
+}
+
+func (p *MetaServiceLeaderBalanceArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *MetaServiceLeaderBalanceArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Req = &LeaderBalanceReq{}
+	if err := p.Req.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Req), err)
+	}
+	return nil
+}
+
+func (p *MetaServiceLeaderBalanceArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "leaderBalance_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *MetaServiceLeaderBalanceArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "req", thrift.STRUCT, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:req: ", p), err)
+	}
+	if err := p.Req.Write(ctx, oprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Req), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:req: ", p), err)
+	}
+	return err
+}
+
+func (p *MetaServiceLeaderBalanceArgs) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("MetaServiceLeaderBalanceArgs(%+v)", *p)
+}
+
+// Attributes:
+//   - Success
+type MetaServiceLeaderBalanceResult struct {
+	Success *ExecResp `thrift:"success,0" db:"success" json:"success,omitempty"`
+}
+
+func NewMetaServiceLeaderBalanceResult() *MetaServiceLeaderBalanceResult {
+	return &MetaServiceLeaderBalanceResult{}
+}
+
+var MetaServiceLeaderBalanceResult_Success_DEFAULT *ExecResp
+
+func (p *MetaServiceLeaderBalanceResult) GetSuccess() *ExecResp {
+	if !p.IsSetSuccess() {
+		return MetaServiceLeaderBalanceResult_Success_DEFAULT
+	}
+	return p.Success
+}
+func (p *MetaServiceLeaderBalanceResult) IsSetSuccess() bool {
+	return p.Success != nil
+}
+
+func (p *MetaServiceLeaderBalanceResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 0:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField0(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *MetaServiceLeaderBalanceResult) ReadField0(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Success = &ExecResp{}
+	if err := p.Success.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Success), err)
+	}
+	return nil
+}
+
+func (p *MetaServiceLeaderBalanceResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "leaderBalance_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField0(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *MetaServiceLeaderBalanceResult) writeField0(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetSuccess() {
+		if err := oprot.WriteFieldBegin(ctx, "success", thrift.STRUCT, 0); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 0:success: ", p), err)
+		}
+		if err := p.Success.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Success), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *MetaServiceLeaderBalanceResult) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("MetaServiceLeaderBalanceResult(%+v)", *p)
+}
 
 // Attributes:
 //   - Req

@@ -2822,6 +2822,334 @@ func (p *BlockingSignResp) String() string {
 }
 
 // Attributes:
+//   - SpaceID
+//   - PartID
+//   - NewLeader_
+type TransLeaderReq struct {
+	SpaceID    nebula.GraphSpaceID `thrift:"space_id,1" db:"space_id" json:"space_id"`
+	PartID     nebula.PartitionID  `thrift:"part_id,2" db:"part_id" json:"part_id"`
+	NewLeader_ *nebula.HostAddr    `thrift:"new_leader,3" db:"new_leader" json:"new_leader"`
+}
+
+func NewTransLeaderReq() *TransLeaderReq {
+	return &TransLeaderReq{}
+}
+
+func (p *TransLeaderReq) GetSpaceID() nebula.GraphSpaceID {
+	return p.SpaceID
+}
+
+func (p *TransLeaderReq) GetPartID() nebula.PartitionID {
+	return p.PartID
+}
+
+var TransLeaderReq_NewLeader__DEFAULT *nebula.HostAddr
+
+func (p *TransLeaderReq) GetNewLeader_() *nebula.HostAddr {
+	if !p.IsSetNewLeader_() {
+		return TransLeaderReq_NewLeader__DEFAULT
+	}
+	return p.NewLeader_
+}
+func (p *TransLeaderReq) IsSetNewLeader_() bool {
+	return p.NewLeader_ != nil
+}
+
+func (p *TransLeaderReq) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 3:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField3(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *TransLeaderReq) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 1: ", err)
+	} else {
+		temp := nebula.GraphSpaceID(v)
+		p.SpaceID = temp
+	}
+	return nil
+}
+
+func (p *TransLeaderReq) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 2: ", err)
+	} else {
+		temp := nebula.PartitionID(v)
+		p.PartID = temp
+	}
+	return nil
+}
+
+func (p *TransLeaderReq) ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
+	p.NewLeader_ = &nebula.HostAddr{}
+	if err := p.NewLeader_.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.NewLeader_), err)
+	}
+	return nil
+}
+
+func (p *TransLeaderReq) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "TransLeaderReq"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField3(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *TransLeaderReq) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "space_id", thrift.I32, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:space_id: ", p), err)
+	}
+	if err := oprot.WriteI32(ctx, int32(p.SpaceID)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.space_id (1) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:space_id: ", p), err)
+	}
+	return err
+}
+
+func (p *TransLeaderReq) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "part_id", thrift.I32, 2); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:part_id: ", p), err)
+	}
+	if err := oprot.WriteI32(ctx, int32(p.PartID)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.part_id (2) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 2:part_id: ", p), err)
+	}
+	return err
+}
+
+func (p *TransLeaderReq) writeField3(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "new_leader", thrift.STRUCT, 3); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:new_leader: ", p), err)
+	}
+	if err := p.NewLeader_.Write(ctx, oprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.NewLeader_), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 3:new_leader: ", p), err)
+	}
+	return err
+}
+
+func (p *TransLeaderReq) Equals(other *TransLeaderReq) bool {
+	if p == other {
+		return true
+	} else if p == nil || other == nil {
+		return false
+	}
+	if p.SpaceID != other.SpaceID {
+		return false
+	}
+	if p.PartID != other.PartID {
+		return false
+	}
+	if !p.NewLeader_.Equals(other.NewLeader_) {
+		return false
+	}
+	return true
+}
+
+func (p *TransLeaderReq) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("TransLeaderReq(%+v)", *p)
+}
+
+// Attributes:
+//   - Result_
+type AdminExecResp struct {
+	Result_ *ResponseCommon `thrift:"result,1" db:"result" json:"result"`
+}
+
+func NewAdminExecResp() *AdminExecResp {
+	return &AdminExecResp{}
+}
+
+var AdminExecResp_Result__DEFAULT *ResponseCommon
+
+func (p *AdminExecResp) GetResult_() *ResponseCommon {
+	if !p.IsSetResult_() {
+		return AdminExecResp_Result__DEFAULT
+	}
+	return p.Result_
+}
+func (p *AdminExecResp) IsSetResult_() bool {
+	return p.Result_ != nil
+}
+
+func (p *AdminExecResp) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *AdminExecResp) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Result_ = &ResponseCommon{}
+	if err := p.Result_.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Result_), err)
+	}
+	return nil
+}
+
+func (p *AdminExecResp) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "AdminExecResp"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *AdminExecResp) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "result", thrift.STRUCT, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:result: ", p), err)
+	}
+	if err := p.Result_.Write(ctx, oprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Result_), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:result: ", p), err)
+	}
+	return err
+}
+
+func (p *AdminExecResp) Equals(other *AdminExecResp) bool {
+	if p == other {
+		return true
+	} else if p == nil || other == nil {
+		return false
+	}
+	if !p.Result_.Equals(other.Result_) {
+		return false
+	}
+	return true
+}
+
+func (p *AdminExecResp) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("AdminExecResp(%+v)", *p)
+}
+
+// Attributes:
 //   - Puts
 //   - Removes
 type LiteBatch struct {
@@ -3743,6 +4071,9 @@ func (p *LiteScanResponse) String() string {
 type StorageAdminService interface {
 	// Parameters:
 	//  - Req
+	TransLeader(ctx context.Context, req *TransLeaderReq) (_r *AdminExecResp, _err error)
+	// Parameters:
+	//  - Req
 	CreateCheckpoint(ctx context.Context, req *CreateCPRequest) (_r *CreateCPResp, _err error)
 	// Parameters:
 	//  - Req
@@ -3789,12 +4120,12 @@ func (p *StorageAdminServiceClient) SetLastResponseMeta_(meta thrift.ResponseMet
 
 // Parameters:
 //   - Req
-func (p *StorageAdminServiceClient) CreateCheckpoint(ctx context.Context, req *CreateCPRequest) (_r *CreateCPResp, _err error) {
-	var _args40 StorageAdminServiceCreateCheckpointArgs
+func (p *StorageAdminServiceClient) TransLeader(ctx context.Context, req *TransLeaderReq) (_r *AdminExecResp, _err error) {
+	var _args40 StorageAdminServiceTransLeaderArgs
 	_args40.Req = req
-	var _result42 StorageAdminServiceCreateCheckpointResult
+	var _result42 StorageAdminServiceTransLeaderResult
 	var _meta41 thrift.ResponseMeta
-	_meta41, _err = p.Client_().Call(ctx, "createCheckpoint", &_args40, &_result42)
+	_meta41, _err = p.Client_().Call(ctx, "transLeader", &_args40, &_result42)
 	p.SetLastResponseMeta_(_meta41)
 	if _err != nil {
 		return
@@ -3802,17 +4133,17 @@ func (p *StorageAdminServiceClient) CreateCheckpoint(ctx context.Context, req *C
 	if _ret43 := _result42.GetSuccess(); _ret43 != nil {
 		return _ret43, nil
 	}
-	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "createCheckpoint failed: unknown result")
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "transLeader failed: unknown result")
 }
 
 // Parameters:
 //   - Req
-func (p *StorageAdminServiceClient) DropCheckpoint(ctx context.Context, req *DropCPRequest) (_r *DropCPResp, _err error) {
-	var _args44 StorageAdminServiceDropCheckpointArgs
+func (p *StorageAdminServiceClient) CreateCheckpoint(ctx context.Context, req *CreateCPRequest) (_r *CreateCPResp, _err error) {
+	var _args44 StorageAdminServiceCreateCheckpointArgs
 	_args44.Req = req
-	var _result46 StorageAdminServiceDropCheckpointResult
+	var _result46 StorageAdminServiceCreateCheckpointResult
 	var _meta45 thrift.ResponseMeta
-	_meta45, _err = p.Client_().Call(ctx, "dropCheckpoint", &_args44, &_result46)
+	_meta45, _err = p.Client_().Call(ctx, "createCheckpoint", &_args44, &_result46)
 	p.SetLastResponseMeta_(_meta45)
 	if _err != nil {
 		return
@@ -3820,23 +4151,41 @@ func (p *StorageAdminServiceClient) DropCheckpoint(ctx context.Context, req *Dro
 	if _ret47 := _result46.GetSuccess(); _ret47 != nil {
 		return _ret47, nil
 	}
-	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "dropCheckpoint failed: unknown result")
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "createCheckpoint failed: unknown result")
 }
 
 // Parameters:
 //   - Req
-func (p *StorageAdminServiceClient) BlockingWrites(ctx context.Context, req *BlockingSignRequest) (_r *BlockingSignResp, _err error) {
-	var _args48 StorageAdminServiceBlockingWritesArgs
+func (p *StorageAdminServiceClient) DropCheckpoint(ctx context.Context, req *DropCPRequest) (_r *DropCPResp, _err error) {
+	var _args48 StorageAdminServiceDropCheckpointArgs
 	_args48.Req = req
-	var _result50 StorageAdminServiceBlockingWritesResult
+	var _result50 StorageAdminServiceDropCheckpointResult
 	var _meta49 thrift.ResponseMeta
-	_meta49, _err = p.Client_().Call(ctx, "blockingWrites", &_args48, &_result50)
+	_meta49, _err = p.Client_().Call(ctx, "dropCheckpoint", &_args48, &_result50)
 	p.SetLastResponseMeta_(_meta49)
 	if _err != nil {
 		return
 	}
 	if _ret51 := _result50.GetSuccess(); _ret51 != nil {
 		return _ret51, nil
+	}
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "dropCheckpoint failed: unknown result")
+}
+
+// Parameters:
+//   - Req
+func (p *StorageAdminServiceClient) BlockingWrites(ctx context.Context, req *BlockingSignRequest) (_r *BlockingSignResp, _err error) {
+	var _args52 StorageAdminServiceBlockingWritesArgs
+	_args52.Req = req
+	var _result54 StorageAdminServiceBlockingWritesResult
+	var _meta53 thrift.ResponseMeta
+	_meta53, _err = p.Client_().Call(ctx, "blockingWrites", &_args52, &_result54)
+	p.SetLastResponseMeta_(_meta53)
+	if _err != nil {
+		return
+	}
+	if _ret55 := _result54.GetSuccess(); _ret55 != nil {
+		return _ret55, nil
 	}
 	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "blockingWrites failed: unknown result")
 }
@@ -3861,11 +4210,12 @@ func (p *StorageAdminServiceProcessor) ProcessorMap() map[string]thrift.TProcess
 
 func NewStorageAdminServiceProcessor(handler StorageAdminService) *StorageAdminServiceProcessor {
 
-	self52 := &StorageAdminServiceProcessor{handler: handler, processorMap: make(map[string]thrift.TProcessorFunction)}
-	self52.processorMap["createCheckpoint"] = &storageAdminServiceProcessorCreateCheckpoint{handler: handler}
-	self52.processorMap["dropCheckpoint"] = &storageAdminServiceProcessorDropCheckpoint{handler: handler}
-	self52.processorMap["blockingWrites"] = &storageAdminServiceProcessorBlockingWrites{handler: handler}
-	return self52
+	self56 := &StorageAdminServiceProcessor{handler: handler, processorMap: make(map[string]thrift.TProcessorFunction)}
+	self56.processorMap["transLeader"] = &storageAdminServiceProcessorTransLeader{handler: handler}
+	self56.processorMap["createCheckpoint"] = &storageAdminServiceProcessorCreateCheckpoint{handler: handler}
+	self56.processorMap["dropCheckpoint"] = &storageAdminServiceProcessorDropCheckpoint{handler: handler}
+	self56.processorMap["blockingWrites"] = &storageAdminServiceProcessorBlockingWrites{handler: handler}
+	return self56
 }
 
 func (p *StorageAdminServiceProcessor) Process(ctx context.Context, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
@@ -3878,13 +4228,103 @@ func (p *StorageAdminServiceProcessor) Process(ctx context.Context, iprot, oprot
 	}
 	iprot.Skip(ctx, thrift.STRUCT)
 	iprot.ReadMessageEnd(ctx)
-	x53 := thrift.NewTApplicationException(thrift.UNKNOWN_METHOD, "Unknown function "+name)
+	x57 := thrift.NewTApplicationException(thrift.UNKNOWN_METHOD, "Unknown function "+name)
 	oprot.WriteMessageBegin(ctx, name, thrift.EXCEPTION, seqId)
-	x53.Write(ctx, oprot)
+	x57.Write(ctx, oprot)
 	oprot.WriteMessageEnd(ctx)
 	oprot.Flush(ctx)
-	return false, x53
+	return false, x57
 
+}
+
+type storageAdminServiceProcessorTransLeader struct {
+	handler StorageAdminService
+}
+
+func (p *storageAdminServiceProcessorTransLeader) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
+	var _write_err58 error
+	args := StorageAdminServiceTransLeaderArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "transLeader", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
+
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
+
+	result := StorageAdminServiceTransLeaderResult{}
+	if retval, err2 := p.handler.TransLeader(ctx, args.Req); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		if errors.Is(err2, thrift.ErrAbandonRequest) {
+			return false, thrift.WrapTException(err2)
+		}
+		_exc59 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing transLeader: "+err2.Error())
+		if err2 := oprot.WriteMessageBegin(ctx, "transLeader", thrift.EXCEPTION, seqId); err2 != nil {
+			_write_err58 = thrift.WrapTException(err2)
+		}
+		if err2 := _exc59.Write(ctx, oprot); _write_err58 == nil && err2 != nil {
+			_write_err58 = thrift.WrapTException(err2)
+		}
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err58 == nil && err2 != nil {
+			_write_err58 = thrift.WrapTException(err2)
+		}
+		if err2 := oprot.Flush(ctx); _write_err58 == nil && err2 != nil {
+			_write_err58 = thrift.WrapTException(err2)
+		}
+		if _write_err58 != nil {
+			return false, thrift.WrapTException(_write_err58)
+		}
+		return true, err
+	} else {
+		result.Success = retval
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "transLeader", thrift.REPLY, seqId); err2 != nil {
+		_write_err58 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err58 == nil && err2 != nil {
+		_write_err58 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err58 == nil && err2 != nil {
+		_write_err58 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err58 == nil && err2 != nil {
+		_write_err58 = thrift.WrapTException(err2)
+	}
+	if _write_err58 != nil {
+		return false, thrift.WrapTException(_write_err58)
+	}
+	return true, err
 }
 
 type storageAdminServiceProcessorCreateCheckpoint struct {
@@ -3892,7 +4332,7 @@ type storageAdminServiceProcessorCreateCheckpoint struct {
 }
 
 func (p *storageAdminServiceProcessorCreateCheckpoint) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err54 error
+	var _write_err60 error
 	args := StorageAdminServiceCreateCheckpointArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -3938,21 +4378,21 @@ func (p *storageAdminServiceProcessorCreateCheckpoint) Process(ctx context.Conte
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc55 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing createCheckpoint: "+err2.Error())
+		_exc61 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing createCheckpoint: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "createCheckpoint", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err54 = thrift.WrapTException(err2)
+			_write_err60 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc55.Write(ctx, oprot); _write_err54 == nil && err2 != nil {
-			_write_err54 = thrift.WrapTException(err2)
+		if err2 := _exc61.Write(ctx, oprot); _write_err60 == nil && err2 != nil {
+			_write_err60 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err54 == nil && err2 != nil {
-			_write_err54 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err60 == nil && err2 != nil {
+			_write_err60 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err54 == nil && err2 != nil {
-			_write_err54 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err60 == nil && err2 != nil {
+			_write_err60 = thrift.WrapTException(err2)
 		}
-		if _write_err54 != nil {
-			return false, thrift.WrapTException(_write_err54)
+		if _write_err60 != nil {
+			return false, thrift.WrapTException(_write_err60)
 		}
 		return true, err
 	} else {
@@ -3960,19 +4400,19 @@ func (p *storageAdminServiceProcessorCreateCheckpoint) Process(ctx context.Conte
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "createCheckpoint", thrift.REPLY, seqId); err2 != nil {
-		_write_err54 = thrift.WrapTException(err2)
+		_write_err60 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err54 == nil && err2 != nil {
-		_write_err54 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err60 == nil && err2 != nil {
+		_write_err60 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err54 == nil && err2 != nil {
-		_write_err54 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err60 == nil && err2 != nil {
+		_write_err60 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err54 == nil && err2 != nil {
-		_write_err54 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err60 == nil && err2 != nil {
+		_write_err60 = thrift.WrapTException(err2)
 	}
-	if _write_err54 != nil {
-		return false, thrift.WrapTException(_write_err54)
+	if _write_err60 != nil {
+		return false, thrift.WrapTException(_write_err60)
 	}
 	return true, err
 }
@@ -3982,7 +4422,7 @@ type storageAdminServiceProcessorDropCheckpoint struct {
 }
 
 func (p *storageAdminServiceProcessorDropCheckpoint) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err56 error
+	var _write_err62 error
 	args := StorageAdminServiceDropCheckpointArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -4028,21 +4468,21 @@ func (p *storageAdminServiceProcessorDropCheckpoint) Process(ctx context.Context
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc57 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing dropCheckpoint: "+err2.Error())
+		_exc63 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing dropCheckpoint: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "dropCheckpoint", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err56 = thrift.WrapTException(err2)
+			_write_err62 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc57.Write(ctx, oprot); _write_err56 == nil && err2 != nil {
-			_write_err56 = thrift.WrapTException(err2)
+		if err2 := _exc63.Write(ctx, oprot); _write_err62 == nil && err2 != nil {
+			_write_err62 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err56 == nil && err2 != nil {
-			_write_err56 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err62 == nil && err2 != nil {
+			_write_err62 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err56 == nil && err2 != nil {
-			_write_err56 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err62 == nil && err2 != nil {
+			_write_err62 = thrift.WrapTException(err2)
 		}
-		if _write_err56 != nil {
-			return false, thrift.WrapTException(_write_err56)
+		if _write_err62 != nil {
+			return false, thrift.WrapTException(_write_err62)
 		}
 		return true, err
 	} else {
@@ -4050,19 +4490,19 @@ func (p *storageAdminServiceProcessorDropCheckpoint) Process(ctx context.Context
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "dropCheckpoint", thrift.REPLY, seqId); err2 != nil {
-		_write_err56 = thrift.WrapTException(err2)
+		_write_err62 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err56 == nil && err2 != nil {
-		_write_err56 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err62 == nil && err2 != nil {
+		_write_err62 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err56 == nil && err2 != nil {
-		_write_err56 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err62 == nil && err2 != nil {
+		_write_err62 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err56 == nil && err2 != nil {
-		_write_err56 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err62 == nil && err2 != nil {
+		_write_err62 = thrift.WrapTException(err2)
 	}
-	if _write_err56 != nil {
-		return false, thrift.WrapTException(_write_err56)
+	if _write_err62 != nil {
+		return false, thrift.WrapTException(_write_err62)
 	}
 	return true, err
 }
@@ -4072,7 +4512,7 @@ type storageAdminServiceProcessorBlockingWrites struct {
 }
 
 func (p *storageAdminServiceProcessorBlockingWrites) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err58 error
+	var _write_err64 error
 	args := StorageAdminServiceBlockingWritesArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -4118,21 +4558,21 @@ func (p *storageAdminServiceProcessorBlockingWrites) Process(ctx context.Context
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc59 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing blockingWrites: "+err2.Error())
+		_exc65 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing blockingWrites: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "blockingWrites", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err58 = thrift.WrapTException(err2)
+			_write_err64 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc59.Write(ctx, oprot); _write_err58 == nil && err2 != nil {
-			_write_err58 = thrift.WrapTException(err2)
+		if err2 := _exc65.Write(ctx, oprot); _write_err64 == nil && err2 != nil {
+			_write_err64 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err58 == nil && err2 != nil {
-			_write_err58 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err64 == nil && err2 != nil {
+			_write_err64 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err58 == nil && err2 != nil {
-			_write_err58 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err64 == nil && err2 != nil {
+			_write_err64 = thrift.WrapTException(err2)
 		}
-		if _write_err58 != nil {
-			return false, thrift.WrapTException(_write_err58)
+		if _write_err64 != nil {
+			return false, thrift.WrapTException(_write_err64)
 		}
 		return true, err
 	} else {
@@ -4140,24 +4580,240 @@ func (p *storageAdminServiceProcessorBlockingWrites) Process(ctx context.Context
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "blockingWrites", thrift.REPLY, seqId); err2 != nil {
-		_write_err58 = thrift.WrapTException(err2)
+		_write_err64 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err58 == nil && err2 != nil {
-		_write_err58 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err64 == nil && err2 != nil {
+		_write_err64 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err58 == nil && err2 != nil {
-		_write_err58 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err64 == nil && err2 != nil {
+		_write_err64 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err58 == nil && err2 != nil {
-		_write_err58 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err64 == nil && err2 != nil {
+		_write_err64 = thrift.WrapTException(err2)
 	}
-	if _write_err58 != nil {
-		return false, thrift.WrapTException(_write_err58)
+	if _write_err64 != nil {
+		return false, thrift.WrapTException(_write_err64)
 	}
 	return true, err
 }
 
 // HELPER FUNCTIONS AND STRUCTURES
+
+// Attributes:
+//   - Req
+type StorageAdminServiceTransLeaderArgs struct {
+	Req *TransLeaderReq `thrift:"req,1" db:"req" json:"req"`
+}
+
+func NewStorageAdminServiceTransLeaderArgs() *StorageAdminServiceTransLeaderArgs {
+	return &StorageAdminServiceTransLeaderArgs{}
+}
+
+var StorageAdminServiceTransLeaderArgs_Req_DEFAULT *TransLeaderReq
+
+func (p *StorageAdminServiceTransLeaderArgs) GetReq() *TransLeaderReq {
+	if !p.IsSetReq() {
+		return StorageAdminServiceTransLeaderArgs_Req_DEFAULT
+	}
+	return p.Req
+}
+func (p *StorageAdminServiceTransLeaderArgs) IsSetReq() bool {
+	return p.Req != nil
+}
+
+func (p *StorageAdminServiceTransLeaderArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *StorageAdminServiceTransLeaderArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Req = &TransLeaderReq{}
+	if err := p.Req.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Req), err)
+	}
+	return nil
+}
+
+func (p *StorageAdminServiceTransLeaderArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "transLeader_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *StorageAdminServiceTransLeaderArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "req", thrift.STRUCT, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:req: ", p), err)
+	}
+	if err := p.Req.Write(ctx, oprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Req), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:req: ", p), err)
+	}
+	return err
+}
+
+func (p *StorageAdminServiceTransLeaderArgs) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("StorageAdminServiceTransLeaderArgs(%+v)", *p)
+}
+
+// Attributes:
+//   - Success
+type StorageAdminServiceTransLeaderResult struct {
+	Success *AdminExecResp `thrift:"success,0" db:"success" json:"success,omitempty"`
+}
+
+func NewStorageAdminServiceTransLeaderResult() *StorageAdminServiceTransLeaderResult {
+	return &StorageAdminServiceTransLeaderResult{}
+}
+
+var StorageAdminServiceTransLeaderResult_Success_DEFAULT *AdminExecResp
+
+func (p *StorageAdminServiceTransLeaderResult) GetSuccess() *AdminExecResp {
+	if !p.IsSetSuccess() {
+		return StorageAdminServiceTransLeaderResult_Success_DEFAULT
+	}
+	return p.Success
+}
+func (p *StorageAdminServiceTransLeaderResult) IsSetSuccess() bool {
+	return p.Success != nil
+}
+
+func (p *StorageAdminServiceTransLeaderResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 0:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField0(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *StorageAdminServiceTransLeaderResult) ReadField0(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Success = &AdminExecResp{}
+	if err := p.Success.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Success), err)
+	}
+	return nil
+}
+
+func (p *StorageAdminServiceTransLeaderResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "transLeader_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField0(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *StorageAdminServiceTransLeaderResult) writeField0(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetSuccess() {
+		if err := oprot.WriteFieldBegin(ctx, "success", thrift.STRUCT, 0); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 0:success: ", p), err)
+		}
+		if err := p.Success.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Success), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *StorageAdminServiceTransLeaderResult) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("StorageAdminServiceTransLeaderResult(%+v)", *p)
+}
 
 // Attributes:
 //   - Req
@@ -4857,17 +5513,17 @@ func (p *LiteStorageServiceClient) SetLastResponseMeta_(meta thrift.ResponseMeta
 // Parameters:
 //   - Req
 func (p *LiteStorageServiceClient) Write(ctx context.Context, req *LiteWriteRequest) (_r *ExecResponse, _err error) {
-	var _args60 LiteStorageServiceWriteArgs
-	_args60.Req = req
-	var _result62 LiteStorageServiceWriteResult
-	var _meta61 thrift.ResponseMeta
-	_meta61, _err = p.Client_().Call(ctx, "write", &_args60, &_result62)
-	p.SetLastResponseMeta_(_meta61)
+	var _args66 LiteStorageServiceWriteArgs
+	_args66.Req = req
+	var _result68 LiteStorageServiceWriteResult
+	var _meta67 thrift.ResponseMeta
+	_meta67, _err = p.Client_().Call(ctx, "write", &_args66, &_result68)
+	p.SetLastResponseMeta_(_meta67)
 	if _err != nil {
 		return
 	}
-	if _ret63 := _result62.GetSuccess(); _ret63 != nil {
-		return _ret63, nil
+	if _ret69 := _result68.GetSuccess(); _ret69 != nil {
+		return _ret69, nil
 	}
 	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "write failed: unknown result")
 }
@@ -4875,17 +5531,17 @@ func (p *LiteStorageServiceClient) Write(ctx context.Context, req *LiteWriteRequ
 // Parameters:
 //   - Req
 func (p *LiteStorageServiceClient) Get(ctx context.Context, req *KVGetRequest) (_r *KVGetResponse, _err error) {
-	var _args64 LiteStorageServiceGetArgs
-	_args64.Req = req
-	var _result66 LiteStorageServiceGetResult
-	var _meta65 thrift.ResponseMeta
-	_meta65, _err = p.Client_().Call(ctx, "get", &_args64, &_result66)
-	p.SetLastResponseMeta_(_meta65)
+	var _args70 LiteStorageServiceGetArgs
+	_args70.Req = req
+	var _result72 LiteStorageServiceGetResult
+	var _meta71 thrift.ResponseMeta
+	_meta71, _err = p.Client_().Call(ctx, "get", &_args70, &_result72)
+	p.SetLastResponseMeta_(_meta71)
 	if _err != nil {
 		return
 	}
-	if _ret67 := _result66.GetSuccess(); _ret67 != nil {
-		return _ret67, nil
+	if _ret73 := _result72.GetSuccess(); _ret73 != nil {
+		return _ret73, nil
 	}
 	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "get failed: unknown result")
 }
@@ -4893,17 +5549,17 @@ func (p *LiteStorageServiceClient) Get(ctx context.Context, req *KVGetRequest) (
 // Parameters:
 //   - Req
 func (p *LiteStorageServiceClient) Scan(ctx context.Context, req *LiteScanRequest) (_r *LiteScanResponse, _err error) {
-	var _args68 LiteStorageServiceScanArgs
-	_args68.Req = req
-	var _result70 LiteStorageServiceScanResult
-	var _meta69 thrift.ResponseMeta
-	_meta69, _err = p.Client_().Call(ctx, "scan", &_args68, &_result70)
-	p.SetLastResponseMeta_(_meta69)
+	var _args74 LiteStorageServiceScanArgs
+	_args74.Req = req
+	var _result76 LiteStorageServiceScanResult
+	var _meta75 thrift.ResponseMeta
+	_meta75, _err = p.Client_().Call(ctx, "scan", &_args74, &_result76)
+	p.SetLastResponseMeta_(_meta75)
 	if _err != nil {
 		return
 	}
-	if _ret71 := _result70.GetSuccess(); _ret71 != nil {
-		return _ret71, nil
+	if _ret77 := _result76.GetSuccess(); _ret77 != nil {
+		return _ret77, nil
 	}
 	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "scan failed: unknown result")
 }
@@ -4928,11 +5584,11 @@ func (p *LiteStorageServiceProcessor) ProcessorMap() map[string]thrift.TProcesso
 
 func NewLiteStorageServiceProcessor(handler LiteStorageService) *LiteStorageServiceProcessor {
 
-	self72 := &LiteStorageServiceProcessor{handler: handler, processorMap: make(map[string]thrift.TProcessorFunction)}
-	self72.processorMap["write"] = &liteStorageServiceProcessorWrite{handler: handler}
-	self72.processorMap["get"] = &liteStorageServiceProcessorGet{handler: handler}
-	self72.processorMap["scan"] = &liteStorageServiceProcessorScan{handler: handler}
-	return self72
+	self78 := &LiteStorageServiceProcessor{handler: handler, processorMap: make(map[string]thrift.TProcessorFunction)}
+	self78.processorMap["write"] = &liteStorageServiceProcessorWrite{handler: handler}
+	self78.processorMap["get"] = &liteStorageServiceProcessorGet{handler: handler}
+	self78.processorMap["scan"] = &liteStorageServiceProcessorScan{handler: handler}
+	return self78
 }
 
 func (p *LiteStorageServiceProcessor) Process(ctx context.Context, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
@@ -4945,12 +5601,12 @@ func (p *LiteStorageServiceProcessor) Process(ctx context.Context, iprot, oprot 
 	}
 	iprot.Skip(ctx, thrift.STRUCT)
 	iprot.ReadMessageEnd(ctx)
-	x73 := thrift.NewTApplicationException(thrift.UNKNOWN_METHOD, "Unknown function "+name)
+	x79 := thrift.NewTApplicationException(thrift.UNKNOWN_METHOD, "Unknown function "+name)
 	oprot.WriteMessageBegin(ctx, name, thrift.EXCEPTION, seqId)
-	x73.Write(ctx, oprot)
+	x79.Write(ctx, oprot)
 	oprot.WriteMessageEnd(ctx)
 	oprot.Flush(ctx)
-	return false, x73
+	return false, x79
 
 }
 
@@ -4959,7 +5615,7 @@ type liteStorageServiceProcessorWrite struct {
 }
 
 func (p *liteStorageServiceProcessorWrite) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err74 error
+	var _write_err80 error
 	args := LiteStorageServiceWriteArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -5005,21 +5661,21 @@ func (p *liteStorageServiceProcessorWrite) Process(ctx context.Context, seqId in
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc75 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing write: "+err2.Error())
+		_exc81 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing write: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "write", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err74 = thrift.WrapTException(err2)
+			_write_err80 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc75.Write(ctx, oprot); _write_err74 == nil && err2 != nil {
-			_write_err74 = thrift.WrapTException(err2)
+		if err2 := _exc81.Write(ctx, oprot); _write_err80 == nil && err2 != nil {
+			_write_err80 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err74 == nil && err2 != nil {
-			_write_err74 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err80 == nil && err2 != nil {
+			_write_err80 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err74 == nil && err2 != nil {
-			_write_err74 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err80 == nil && err2 != nil {
+			_write_err80 = thrift.WrapTException(err2)
 		}
-		if _write_err74 != nil {
-			return false, thrift.WrapTException(_write_err74)
+		if _write_err80 != nil {
+			return false, thrift.WrapTException(_write_err80)
 		}
 		return true, err
 	} else {
@@ -5027,19 +5683,19 @@ func (p *liteStorageServiceProcessorWrite) Process(ctx context.Context, seqId in
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "write", thrift.REPLY, seqId); err2 != nil {
-		_write_err74 = thrift.WrapTException(err2)
+		_write_err80 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err74 == nil && err2 != nil {
-		_write_err74 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err80 == nil && err2 != nil {
+		_write_err80 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err74 == nil && err2 != nil {
-		_write_err74 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err80 == nil && err2 != nil {
+		_write_err80 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err74 == nil && err2 != nil {
-		_write_err74 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err80 == nil && err2 != nil {
+		_write_err80 = thrift.WrapTException(err2)
 	}
-	if _write_err74 != nil {
-		return false, thrift.WrapTException(_write_err74)
+	if _write_err80 != nil {
+		return false, thrift.WrapTException(_write_err80)
 	}
 	return true, err
 }
@@ -5049,7 +5705,7 @@ type liteStorageServiceProcessorGet struct {
 }
 
 func (p *liteStorageServiceProcessorGet) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err76 error
+	var _write_err82 error
 	args := LiteStorageServiceGetArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -5095,21 +5751,21 @@ func (p *liteStorageServiceProcessorGet) Process(ctx context.Context, seqId int3
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc77 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing get: "+err2.Error())
+		_exc83 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing get: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "get", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err76 = thrift.WrapTException(err2)
+			_write_err82 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc77.Write(ctx, oprot); _write_err76 == nil && err2 != nil {
-			_write_err76 = thrift.WrapTException(err2)
+		if err2 := _exc83.Write(ctx, oprot); _write_err82 == nil && err2 != nil {
+			_write_err82 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err76 == nil && err2 != nil {
-			_write_err76 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err82 == nil && err2 != nil {
+			_write_err82 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err76 == nil && err2 != nil {
-			_write_err76 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err82 == nil && err2 != nil {
+			_write_err82 = thrift.WrapTException(err2)
 		}
-		if _write_err76 != nil {
-			return false, thrift.WrapTException(_write_err76)
+		if _write_err82 != nil {
+			return false, thrift.WrapTException(_write_err82)
 		}
 		return true, err
 	} else {
@@ -5117,19 +5773,19 @@ func (p *liteStorageServiceProcessorGet) Process(ctx context.Context, seqId int3
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "get", thrift.REPLY, seqId); err2 != nil {
-		_write_err76 = thrift.WrapTException(err2)
+		_write_err82 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err76 == nil && err2 != nil {
-		_write_err76 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err82 == nil && err2 != nil {
+		_write_err82 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err76 == nil && err2 != nil {
-		_write_err76 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err82 == nil && err2 != nil {
+		_write_err82 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err76 == nil && err2 != nil {
-		_write_err76 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err82 == nil && err2 != nil {
+		_write_err82 = thrift.WrapTException(err2)
 	}
-	if _write_err76 != nil {
-		return false, thrift.WrapTException(_write_err76)
+	if _write_err82 != nil {
+		return false, thrift.WrapTException(_write_err82)
 	}
 	return true, err
 }
@@ -5139,7 +5795,7 @@ type liteStorageServiceProcessorScan struct {
 }
 
 func (p *liteStorageServiceProcessorScan) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err78 error
+	var _write_err84 error
 	args := LiteStorageServiceScanArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -5185,21 +5841,21 @@ func (p *liteStorageServiceProcessorScan) Process(ctx context.Context, seqId int
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc79 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing scan: "+err2.Error())
+		_exc85 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing scan: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "scan", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err78 = thrift.WrapTException(err2)
+			_write_err84 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc79.Write(ctx, oprot); _write_err78 == nil && err2 != nil {
-			_write_err78 = thrift.WrapTException(err2)
+		if err2 := _exc85.Write(ctx, oprot); _write_err84 == nil && err2 != nil {
+			_write_err84 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err78 == nil && err2 != nil {
-			_write_err78 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err84 == nil && err2 != nil {
+			_write_err84 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err78 == nil && err2 != nil {
-			_write_err78 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err84 == nil && err2 != nil {
+			_write_err84 = thrift.WrapTException(err2)
 		}
-		if _write_err78 != nil {
-			return false, thrift.WrapTException(_write_err78)
+		if _write_err84 != nil {
+			return false, thrift.WrapTException(_write_err84)
 		}
 		return true, err
 	} else {
@@ -5207,19 +5863,19 @@ func (p *liteStorageServiceProcessorScan) Process(ctx context.Context, seqId int
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "scan", thrift.REPLY, seqId); err2 != nil {
-		_write_err78 = thrift.WrapTException(err2)
+		_write_err84 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err78 == nil && err2 != nil {
-		_write_err78 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err84 == nil && err2 != nil {
+		_write_err84 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err78 == nil && err2 != nil {
-		_write_err78 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err84 == nil && err2 != nil {
+		_write_err84 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err78 == nil && err2 != nil {
-		_write_err78 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err84 == nil && err2 != nil {
+		_write_err84 = thrift.WrapTException(err2)
 	}
-	if _write_err78 != nil {
-		return false, thrift.WrapTException(_write_err78)
+	if _write_err84 != nil {
+		return false, thrift.WrapTException(_write_err84)
 	}
 	return true, err
 }
