@@ -132,14 +132,23 @@ func (p *RestorePlan) Assign(target []*nebula.HostAddr) (*Assignment, error) {
 		return nil, markf(ErrTopology, "backup %s was taken from a cluster with %d storage hosts and keeps each host's data together (NebulaGraph's layout), so it restores only into %d storage hosts; the target has %d",
 			p.Name, len(p.Hosts), len(p.Hosts), len(a.Targets))
 	}
-	// Round robin by part id: hosts hold as many parts as one another, give
-	// or take one, and a part's replicas are on different hosts.
-	for id, sb := range p.Meta.SpaceBackups {
+	// Each part, space by space, goes to the hosts that hold the fewest
+	// replicas so far (the first in address order among equals): hosts
+	// end up holding as many replicas as one another, give or take one,
+	// and a part's replicas are on different hosts.
+	held := make([]int, len(a.Targets))
+	for _, id := range sortedSpaceIDs(p.Meta.SpaceBackups) {
+		sb := p.Meta.SpaceBackups[id]
 		a.Placement[id] = map[nebula.PartitionID][]*nebula.HostAddr{}
-		rf := replicaFactor(sb)
 		for part := nebula.PartitionID(1); part <= nebula.PartitionID(sb.Space.GetPartitionNum()); part++ {
-			for k := range rf {
-				a.Placement[id][part] = append(a.Placement[id][part], a.Targets[(int(part)-1+k)%len(a.Targets)])
+			order := make([]int, len(a.Targets))
+			for i := range order {
+				order[i] = i
+			}
+			sort.SliceStable(order, func(x, y int) bool { return held[order[x]] < held[order[y]] })
+			for _, h := range order[:replicaFactor(sb)] {
+				a.Placement[id][part] = append(a.Placement[id][part], a.Targets[h])
+				held[h]++
 			}
 		}
 	}

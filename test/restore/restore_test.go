@@ -343,12 +343,31 @@ func TestRestoreIntoNewCluster(t *testing.T) {
 		return err == nil, err
 	})
 	s.Must("USE g; CREATE TAG p(name string, n int); CREATE EDGE r(w int)")
+	// And a replicated space: each part's replicas restored alike.
+	s.Must("CREATE SPACE rg (partition_num = 6, replica_factor = 3, vid_type = FIXED_STRING(12))")
+	envtest.Eventually(t, time.Minute, "replicated space's schema", func() (bool, error) {
+		return s.Exec("USE rg; CREATE TAG IF NOT EXISTS p(name string, n int); CREATE EDGE IF NOT EXISTS r(w int)") == nil, nil
+	})
+	// Leaders elected in every part: 60 vids reach all 6 parts.
+	var probe strings.Builder
+	for i := range 60 {
+		if i > 0 {
+			probe.WriteByte(',')
+		}
+		fmt.Fprintf(&probe, `"probe%d":("x", %d)`, i, i)
+	}
+	envtest.Eventually(t, time.Minute, "replicated space takes writes in every part (leaders elected)", func() (bool, error) {
+		err := s.Exec("USE rg; INSERT VERTEX p(name, n) VALUES " + probe.String())
+		return err == nil, err
+	})
 	s.load("g", 0, 6000)
+	s.load("rg", 0, 300)
 	full := w.backup("src", "full")
 	s.load("g", 6000, 6300)
+	s.load("rg", 300, 400)
 	s.Must(`USE g; INSERT VERTEX p(name, n) VALUES "v7":("renamed", 777); DELETE VERTEX "v9" WITH EDGE`)
 	incr := w.backup("src", "incr")
-	want := s.fingerprint("g")
+	want, wantRG := s.fingerprint("g"), s.fingerprint("rg")
 	srcBefore := &v1alpha1.NebulaCluster{}
 	if err := w.c.Get(ctx, client.ObjectKeyFromObject(src), srcBefore); err != nil {
 		t.Fatal(err)
@@ -399,12 +418,12 @@ func TestRestoreIntoNewCluster(t *testing.T) {
 	if cur.Status.TimeStarted == nil || cur.Status.TimeCompleted == nil {
 		t.Errorf("times not set: %+v", cur.Status)
 	}
-	if len(cur.Status.Partitions) != 6 {
-		t.Errorf("partitions in status: %v, want 6 parts", cur.Status.Partitions)
+	if len(cur.Status.Partitions) != 12 {
+		t.Errorf("partitions in status: %v, want 12 parts (two spaces)", cur.Status.Partitions)
 	}
 	for p, hosts := range cur.Status.Partitions {
-		if len(hosts) != 1 || !strings.HasPrefix(hosts[0].Host, restored+"-storaged-") {
-			t.Errorf("part %s on %v: want one of the restored storaged pods", p, hosts)
+		if (len(hosts) != 1 && len(hosts) != 3) || !strings.HasPrefix(hosts[0].Host, restored+"-storaged-") {
+			t.Errorf("part %s on %v: want 1 or 3 (replica_factor) of the restored storaged pods", p, hosts)
 		}
 	}
 	if len(cur.Status.Checkpoints) != 0 {
@@ -421,6 +440,9 @@ func TestRestoreIntoNewCluster(t *testing.T) {
 	if got != want {
 		t.Fatalf("restored fingerprint %s, want %s", got, want)
 	}
+	if got := w.connect(restored).fingerprint("rg"); got != wantRG {
+		t.Fatalf("restored replicated space: fingerprint %s, want %s", got, wantRG)
+	}
 	// The source is untouched: same spec generation, same data, serving.
 	srcAfter := &v1alpha1.NebulaCluster{}
 	if err := w.c.Get(ctx, client.ObjectKeyFromObject(src), srcAfter); err != nil {
@@ -434,29 +456,31 @@ func TestRestoreIntoNewCluster(t *testing.T) {
 	}
 
 	// Into another topology: the backup of 3 storage hosts, kept per part,
-	// restored into a copy of a cluster with 2; the parts are spread over
-	// both, the data exact.
-	if err := w.c.Create(ctx, sourceCluster(w.ns, "two", 2)); err != nil {
+	// restored into a copy of a cluster with 4; the parts (and replicas)
+	// are spread over all of them, the data exact.
+	if err := w.c.Create(ctx, sourceCluster(w.ns, "four", 4)); err != nil {
 		t.Fatal(err)
 	}
-	into2 := w.waitPhase(w.restore(w.ns, "into-two", "two", incr), 3*time.Minute, v1alpha1.RestoreComplete)
+	into4 := w.waitPhase(w.restore(w.ns, "into-four", "four", incr), 3*time.Minute, v1alpha1.RestoreComplete)
 	perHost := map[string]int{}
-	for _, hosts := range into2.Status.Partitions {
+	for _, hosts := range into4.Status.Partitions {
 		for _, h := range hosts {
 			perHost[h.Host]++
 		}
 	}
-	if len(into2.Status.Partitions) != 6 || len(perHost) != 2 {
-		t.Errorf("restore into 2 storage hosts: partitions %v (per host %v), want 6 parts over 2 hosts", into2.Status.Partitions, perHost)
+	// 6 parts of g and 18 replicas of rg: 24 over 4 hosts.
+	if len(into4.Status.Partitions) != 12 || len(perHost) != 4 {
+		t.Errorf("restore into 4 storage hosts: partitions %v (per host %v), want 12 parts over 4 hosts", into4.Status.Partitions, perHost)
 	}
 	for h, n := range perHost {
-		if n != 3 || !strings.HasPrefix(h, into2.Status.ClusterName+"-storaged-") {
-			t.Errorf("host %s holds %d parts, want 3 (a storaged pod of %s)", h, n, into2.Status.ClusterName)
+		if n != 6 || !strings.HasPrefix(h, into4.Status.ClusterName+"-storaged-") {
+			t.Errorf("host %s holds %d replicas, want 6 (a storaged pod of %s)", h, n, into4.Status.ClusterName)
 		}
 	}
-	w.waitReady(into2.Status.ClusterName, time.Minute)
-	if got := w.connect(into2.Status.ClusterName).fingerprint("g"); got != want {
-		t.Fatalf("restored into 2 storage hosts: fingerprint %s, want %s", got, want)
+	w.waitReady(into4.Status.ClusterName, time.Minute)
+	d4 := w.connect(into4.Status.ClusterName)
+	if got, gotRG := d4.fingerprint("g"), d4.fingerprint("rg"); got != want || gotRG != wantRG {
+		t.Fatalf("restored into 4 storage hosts: fingerprints %s and %s, want %s and %s", got, gotRG, want, wantRG)
 	}
 
 	// A damaged object fails the restore in the storaged stage, naming the
