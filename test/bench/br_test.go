@@ -71,15 +71,20 @@ func graph(t *testing.T, c *cluster.Cluster) *client.GraphClient {
 	return g
 }
 
-// loadPayload writes vertices [from, to) with ~payload random bytes each
-// (incompressible, so stored bytes track the data) through 4 sessions.
+// loadPayload writes vertices [from, to) of space b with ~payload random
+// bytes each (incompressible, so stored bytes track the data) through 4
+// sessions.
 func loadPayload(t *testing.T, c *cluster.Cluster, from, to, payload int) {
+	loadPayloadInto(t, c, "b", from, to, payload)
+}
+
+func loadPayloadInto(t *testing.T, c *cluster.Cluster, space string, from, to, payload int) {
 	t.Helper()
 	jobs := make(chan int)
 	var wg sync.WaitGroup
 	for w := 0; w < 4; w++ {
 		g := graph(t, c)
-		if _, err := g.Execute(context.Background(), "USE b"); err != nil {
+		if _, err := g.Execute(context.Background(), "USE "+space); err != nil {
 			t.Fatal(err)
 		}
 		wg.Add(1)
