@@ -237,33 +237,9 @@ func TestBRBench(t *testing.T) {
 		g := graph(t, c)
 		g.Execute(context.Background(), "CREATE SPACE b (partition_num = 6, vid_type = INT64); USE b; CREATE TAG blob(data string, n int)")
 		loadPayload(t, c, 0, n, 200)
-		w := graph(t, c)
-		w.Execute(context.Background(), "USE b")
-		stop := make(chan struct{})
-		var worst time.Duration
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				t0 := time.Now()
-				if _, err := w.Execute(context.Background(), fmt.Sprintf(`INSERT VERTEX blob(data, n) VALUES %d:("w", %d)`, 10_000_000+i, i)); err != nil {
-					t.Error(err)
-					return
-				}
-				worst = max(worst, time.Since(t0))
-			}
-		}()
-		time.Sleep(300 * time.Millisecond)
-		run(t, nil, brBin, "backup", "full", "--meta", c.MetaAddr(), "--storage", "local://"+t.TempDir())
-		time.Sleep(300 * time.Millisecond)
-		close(stop)
-		<-done
-		return worst
+		return worstWrite(t, graph(t, c), "b", func() {
+			run(t, nil, brBin, "backup", "full", "--meta", c.MetaAddr(), "--storage", "local://"+t.TempDir())
+		})
 	}
 	stall1 := stall("127.0.0.100", 50_000)
 	stall4 := stall("127.0.0.104", 200_000)
@@ -281,6 +257,40 @@ func TestBRBench(t *testing.T) {
 	fmt.Printf("incr_1pct_time_ratio: %.3f\n", incrTime.Seconds()/fullTime.Seconds())
 	fmt.Printf("write_stall_ms_1x: %d\n", stall1.Milliseconds())
 	fmt.Printf("write_stall_ms_4x: %d\n", stall4.Milliseconds())
+}
+
+// worstWrite writes single vertices into space (tag blob) one after the
+// other while during runs (from 300 ms before to 300 ms after) and returns
+// the longest a write took: the write stall during runs.
+func worstWrite(t *testing.T, w *client.GraphClient, space string, during func()) time.Duration {
+	t.Helper()
+	if _, err := w.Execute(context.Background(), "USE "+space); err != nil {
+		t.Fatal(err)
+	}
+	stop, done := make(chan struct{}), make(chan struct{})
+	var worst time.Duration
+	go func() {
+		defer close(done)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			t0 := time.Now()
+			if _, err := w.Execute(context.Background(), fmt.Sprintf(`INSERT VERTEX blob(data, n) VALUES %d:("w", %d)`, 10_000_000+i, i)); err != nil {
+				t.Error(err)
+				return
+			}
+			worst = max(worst, time.Since(t0))
+		}
+	}()
+	time.Sleep(300 * time.Millisecond)
+	during()
+	time.Sleep(300 * time.Millisecond)
+	close(stop)
+	<-done
+	return worst
 }
 
 func humanMB(n int64) string { return fmt.Sprintf("%.1f MB", float64(n)/1e6) }

@@ -38,32 +38,12 @@ func TestReplicaBench(t *testing.T) {
 	loadPayloadInto(t, c, "r3", 0, vertices, payload)
 
 	// Writes to the replicated space go on during the backup.
-	w := graph(t, c)
-	w.Execute(context.Background(), "USE r3")
-	stop, done := make(chan struct{}), make(chan struct{})
-	var worst time.Duration
-	go func() {
-		defer close(done)
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			t0 := time.Now()
-			if _, err := w.Execute(context.Background(), fmt.Sprintf(`INSERT VERTEX blob(data, n) VALUES %d:("w", %d)`, 10_000_000+i, i)); err != nil {
-				t.Error(err)
-				return
-			}
-			worst = max(worst, time.Since(t0))
-		}
-	}()
-	time.Sleep(300 * time.Millisecond)
 	dir := t.TempDir()
-	out, took := run(t, nil, repoBin(t, "br"), "backup", "full", "--meta", c.MetaAddr(), "--storage", "local://"+dir)
-	time.Sleep(300 * time.Millisecond)
-	close(stop)
-	<-done
+	var out string
+	var took time.Duration
+	worst := worstWrite(t, graph(t, c), "r3", func() {
+		out, took = run(t, nil, repoBin(t, "br"), "backup", "full", "--meta", c.MetaAddr(), "--storage", "local://"+dir)
+	})
 	name := nameRE.FindString(out)
 
 	m, err := client.NewMetaClient(c.MetaAddr(), client.Options{})
