@@ -224,7 +224,7 @@ nebula:
 	}
 	s.graphd = ip + ":9669"
 	start := time.Now()
-	s.ngqlRetry(t, 2*time.Minute, fmt.Sprintf("CREATE SPACE IF NOT EXISTS %s (partition_num = 6, replica_factor = 1, vid_type = FIXED_STRING(16))", space))
+	s.ngqlRetry(t, 2*time.Minute, fmt.Sprintf("CREATE SPACE IF NOT EXISTS %s (partition_num = 6, replica_factor = 3, vid_type = FIXED_STRING(16))", space))
 	s.ngqlRetry(t, 2*time.Minute, fmt.Sprintf("USE %s; CREATE TAG IF NOT EXISTS person(name string, age int); CREATE EDGE IF NOT EXISTS knows(since int)", space))
 	s.loadData(t, 0, 2000)
 	t.Logf("space %s: %d vertices, %d edges loaded through graphd %s in %s; fingerprint %s",
