@@ -420,7 +420,7 @@ func (p *RestorePlan) RestoreMetad(ctx context.Context, m *client.MetaClient, fi
 	return nil
 }
 
-// check compares the placement metad answered restoreMeta with with the
+// check compares the placement in metad's answer to restoreMeta with the
 // assignment: an upstream metad ignores a placement it is given (and
 // answers none; with host pairs that is its way, and fine).
 func (a *Assignment) check(got map[nebula.GraphSpaceID][]*meta.PartInfo) error {

@@ -1,7 +1,9 @@
 package objstore
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 )
@@ -77,4 +79,38 @@ func (s *secrets) redact(text string) string {
 		text = strings.ReplaceAll(text, v, "<redacted>")
 	}
 	return text
+}
+
+// failer builds a backend's errors for one failed call: each message is
+// prefixed with the operation and key (op "" for Check) and scrubbed of
+// every credential. first answers for the failures every backend shares,
+// the Put's own source and the caller's context, naming where (endpoint
+// and bucket); nil means the backend must classify err itself.
+type failer struct {
+	where   string
+	secrets *secrets
+}
+
+func newFailer(op, key string, sec *secrets) failer {
+	f := failer{secrets: sec}
+	if op != "" {
+		f.where = fmt.Sprintf("%s %q: ", op, key)
+	}
+	return f
+}
+
+func (f failer) mk(msg string, kinds ...error) error {
+	return newError(f.secrets.redact(f.where+msg), kinds...)
+}
+
+func (f failer) first(ctx context.Context, src *sourceReader, where string) error {
+	if src != nil {
+		if serr := src.failure(); serr != nil {
+			return f.mk(fmt.Sprintf("reading the source: %v", serr), serr)
+		}
+	}
+	if cerr := ctx.Err(); cerr != nil {
+		return f.mk(fmt.Sprintf("%s (%s)", cerr, where), cerr)
+	}
+	return nil
 }

@@ -520,20 +520,10 @@ func isGSBucketNotFound(err error) bool {
 // endpoint and bucket. src, if not nil, is the Put's source: its own
 // failure is reported as such.
 func (s *gsStore) fail(ctx context.Context, op, key string, src *sourceReader, err error) error {
-	where := ""
-	if op != "" {
-		where = fmt.Sprintf("%s %q: ", op, key)
-	}
-	mk := func(msg string, kinds ...error) error {
-		return newError(s.secrets.redact(where+msg), kinds...)
-	}
-	if src != nil {
-		if serr := src.failure(); serr != nil {
-			return mk(fmt.Sprintf("reading the source: %v", serr), serr)
-		}
-	}
-	if cerr := ctx.Err(); cerr != nil {
-		return mk(fmt.Sprintf("%s (GCS endpoint %s, bucket %q)", cerr, s.endpoint, s.name), cerr)
+	f := newFailer(op, key, s.secrets)
+	mk := f.mk
+	if ferr := f.first(ctx, src, fmt.Sprintf("GCS endpoint %s, bucket %q", s.endpoint, s.name)); ferr != nil {
+		return ferr
 	}
 	bucketGone := func() error {
 		return mk(fmt.Sprintf("bucket %q does not exist at %s: create it or fix --storage", s.name, s.endpoint), ErrBucketNotFound)

@@ -354,20 +354,10 @@ func (s *s3Store) Check(ctx context.Context) error {
 // endpoint and bucket. src, if not nil, is the Put's source: its own
 // failure is reported as such.
 func (s *s3Store) fail(ctx context.Context, op, key string, src *sourceReader, err error) error {
-	where := ""
-	if op != "" {
-		where = fmt.Sprintf("%s %q: ", op, key)
-	}
-	mk := func(msg string, kinds ...error) error {
-		return newError(s.secrets.redact(where+msg), kinds...)
-	}
-	if src != nil {
-		if serr := src.failure(); serr != nil {
-			return mk(fmt.Sprintf("reading the source: %v", serr), serr)
-		}
-	}
-	if cerr := ctx.Err(); cerr != nil {
-		return mk(fmt.Sprintf("%s (S3 endpoint %s, bucket %q)", cerr, s.endpoint, s.bucket), cerr)
+	f := newFailer(op, key, s.secrets)
+	mk := f.mk
+	if ferr := f.first(ctx, src, fmt.Sprintf("S3 endpoint %s, bucket %q", s.endpoint, s.bucket)); ferr != nil {
+		return ferr
 	}
 	var resp minio.ErrorResponse
 	if errors.As(err, &resp) && resp.Code != "" {

@@ -147,6 +147,13 @@ func (r *Reconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if nc.Status.Phase != st.Phase && st.Phase == v1alpha1.ClusterRunning {
 		r.event(nc, corev1.EventTypeNormal, "Ready", "every component is ready")
 	}
+	return r.writeStatus(ctx, nc, st, notActedOn, ctrl.Result{})
+}
+
+// writeStatus writes st as the cluster's status and then records the
+// Warning event naming the fields kept but not acted on (none: no event);
+// after a write conflict it looks again in a second instead of then.
+func (r *Reconciler) writeStatus(ctx context.Context, nc *v1alpha1.NebulaCluster, st *v1alpha1.NebulaClusterStatus, notActedOn []string, then ctrl.Result) (ctrl.Result, error) {
 	nc.Status = *st
 	if err := r.Client.Status().Update(ctx, nc); err != nil {
 		if apierrors.IsConflict(err) {
@@ -154,16 +161,10 @@ func (r *Reconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 		return ctrl.Result{}, err
 	}
-	r.notifyNotActedOn(nc, notActedOn)
-	return ctrl.Result{}, nil
-}
-
-// notifyNotActedOn records the Warning event naming the fields kept but
-// not acted on (none: no event).
-func (r *Reconciler) notifyNotActedOn(nc *v1alpha1.NebulaCluster, fields []string) {
-	if len(fields) > 0 {
-		r.event(nc, corev1.EventTypeWarning, EventFieldsNotActedOn, v1alpha1.FieldsNotActedOnMessage(fields))
+	if len(notActedOn) > 0 {
+		r.event(nc, corev1.EventTypeWarning, EventFieldsNotActedOn, v1alpha1.FieldsNotActedOnMessage(notActedOn))
 	}
+	return then, nil
 }
 
 // writeSuspended suspends the cluster (spec.suspend) and writes its status.
@@ -175,20 +176,13 @@ func (r *Reconciler) writeSuspended(ctx context.Context, nc *v1alpha1.NebulaClus
 	if !gone {
 		st.Phase = v1alpha1.ClusterSuspend
 	}
-	nc.Status = *st
-	if err := r.Client.Status().Update(ctx, nc); err != nil {
-		if apierrors.IsConflict(err) {
-			return ctrl.Result{RequeueAfter: time.Second}, nil
-		}
-		return ctrl.Result{}, err
-	}
-	r.notifyNotActedOn(nc, notActedOn)
 	// A deleted StatefulSet brings a reconcile (Owns); look again soon in
 	// case it is held by a finalizer.
+	then := ctrl.Result{}
 	if !gone {
-		return ctrl.Result{RequeueAfter: 2 * time.Second}, nil
+		then.RequeueAfter = 2 * time.Second
 	}
-	return ctrl.Result{}, nil
+	return r.writeStatus(ctx, nc, st, notActedOn, then)
 }
 
 // setWorkloadCondition records whether every StatefulSet has the desired

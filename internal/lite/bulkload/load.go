@@ -7,6 +7,7 @@ package bulkload
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"runtime"
@@ -14,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/nebula-open/nebula-br/internal/lite/cluster"
@@ -76,36 +78,28 @@ func Load(ctx context.Context, c *cluster.Cluster, spec Spec, progress io.Writer
 		return nil, err
 	}
 
-	stopped := []int{}
-	defer func() {
-		for _, i := range stopped {
-			if serr := c.StartService(i, "storaged"); serr != nil && err == nil {
-				err = serr
-			}
-		}
-	}()
-	for i := range hostParts {
-		if err := c.StopService(i, "storaged"); err != nil {
-			return nil, err
-		}
-		stopped = append(stopped, i)
-	}
-
 	res := &Result{SpaceID: spaceID}
-	if err := ingest(ctx, c, g, hostParts, spaceID, res, progress, start); err != nil {
+	if err := ingestStopped(ctx, c, g, hostParts, spaceID, res, progress, start); err != nil {
 		return nil, err
 	}
-	for _, i := range stopped {
-		if err := c.StartService(i, "storaged"); err != nil {
-			return nil, err
-		}
-	}
-	stopped = nil
 	if err := c.Wait(ctx); err != nil {
 		return nil, err
 	}
 	res.Elapsed = time.Since(start)
 	return res, nil
+}
+
+// ingestStopped stops the storaged of every host in hostParts, ingests,
+// and starts them again whatever happened (a failure to start one is
+// reported with the ingest's own).
+func ingestStopped(ctx context.Context, c *cluster.Cluster, g graphd.BulkGraph, hostParts map[int][]int32, spaceID int32, res *Result, progress io.Writer, start time.Time) (err error) {
+	for _, i := range sortedHosts(hostParts) {
+		if err := c.StopService(i, "storaged"); err != nil {
+			return err
+		}
+		defer func() { err = errors.Join(err, c.StartService(i, "storaged")) }()
+	}
+	return ingest(ctx, c, g, hostParts, spaceID, res, progress, start)
 }
 
 // ingest writes each host's parts into its store, every store open at
@@ -147,7 +141,7 @@ func ingest(ctx context.Context, c *cluster.Cluster, g graphd.BulkGraph, hostPar
 				done++
 				el := time.Since(start)
 				fmt.Fprintf(progress, "loaded part %d/%d on %s: %d keys; %s in all, %.1f MB/s, about %s left\n", done, total,
-					addrs[host], keys, human(res.Bytes), float64(res.Bytes)/1e6/el.Seconds(), (el * time.Duration(total-done) / time.Duration(done)).Round(time.Second))
+					addrs[host], keys, humanize.IBytes(uint64(res.Bytes)), float64(res.Bytes)/1e6/el.Seconds(), (el * time.Duration(total-done) / time.Duration(done)).Round(time.Second))
 				return nil
 			})
 		}
@@ -208,14 +202,4 @@ func sortedHosts(m map[int][]int32) []int {
 	}
 	sort.Ints(out)
 	return out
-}
-
-func human(b int64) string {
-	switch {
-	case b >= 1<<30:
-		return fmt.Sprintf("%.2f GiB", float64(b)/(1<<30))
-	case b >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20))
-	}
-	return fmt.Sprintf("%d KiB", b>>10)
 }
