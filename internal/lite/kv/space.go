@@ -103,9 +103,20 @@ func (sp *Space) appliedIDs() map[int32]uint64 {
 	return out
 }
 
-// Flush writes the memtable out. Called before Block, it leaves the
-// checkpoint's own flush (under the block) almost nothing to do.
-func (sp *Space) Flush() error { return sp.db.Flush() }
+// Flush writes the memtable out and fsyncs the parts' WALs. Called before
+// Block, it leaves the checkpoint's own flush and WAL seals (under the
+// block) almost nothing to write, however much was written since the last.
+func (sp *Space) Flush() error {
+	err := sp.db.Flush()
+	for _, id := range sp.Parts() {
+		if p := sp.Part(id); p != nil {
+			if serr := p.wal.Sync(); serr != nil && err == nil {
+				err = fmt.Errorf("space %d part %d: %w", sp.id, id, serr)
+			}
+		}
+	}
+	return err
+}
 
 // Block holds new writes to the space until Unblock (or the block TTL);
 // it returns once writes already in flight have finished.

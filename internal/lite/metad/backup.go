@@ -3,9 +3,13 @@ package metad
 import (
 	"context"
 	"errors"
+	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 )
@@ -148,6 +152,7 @@ func (m *Metad) CreateBackup(ctx context.Context, spaceNames []string, base stri
 			}
 		}
 	}
+	m.leaveOutDownReplicas(bm, hostSpaces)
 	hosts := make([]Addr, 0, len(hostSpaces))
 	for h := range hostSpaces {
 		hosts = append(hosts, h)
@@ -189,7 +194,7 @@ func (m *Metad) CreateBackup(ctx context.Context, spaceNames []string, base stri
 		}
 		admins[h] = a
 	}
-	cut, err := m.cutCheckpoints(ctx, bm, hosts, hostSpaces, admins)
+	cut, err := m.cutWithLeaders(ctx, bm, hosts, hostSpaces, admins)
 	if err != nil {
 		m.dropCheckpoints(ctx, cut, hostSpaces, admins, bm.Name)
 		return nil, err
@@ -218,6 +223,22 @@ func (m *Metad) CreateBackup(ctx context.Context, spaceNames []string, base stri
 	return bm, nil
 }
 
+// leaveOutDownReplicas drops from the backup the storage hosts that are
+// offline and hold only replicas of replicated spaces, as NebulaGraph's
+// metad backs up its active hosts: the leaders elected elsewhere cover
+// their parts (cutWithLeaders checks that they do). A down host holding a
+// space's only replica stays in, and the backup fails naming it.
+func (m *Metad) leaveOutDownReplicas(bm *BackupMeta, hostSpaces map[Addr][]int32) {
+	for _, h := range m.Hosts(RoleStorage) {
+		spaces, ok := hostSpaces[h.Addr]
+		if h.Online || !ok || slices.ContainsFunc(spaces, func(id int32) bool { return bm.Spaces[id].Space.ReplicaFactor <= 1 }) {
+			continue
+		}
+		m.log.Warn("storage host offline: backing up its parts from the other replicas", "name", bm.Name, "host", h.Addr.String())
+		delete(hostSpaces, h.Addr)
+	}
+}
+
 // putSnapshot records a snapshot (mu held).
 func (m *Metad) putSnapshot(s *Snapshot) error {
 	if err := m.st.put(pfxSnapshot+s.Name, s); err != nil {
@@ -227,8 +248,6 @@ func (m *Metad) putSnapshot(s *Snapshot) error {
 	return nil
 }
 
-// cutCheckpoints blocks writes everywhere, cuts a checkpoint on every host
-// and unblocks, whatever happens. It returns the hosts that cut one.
 // adminRetries are the waits before reconnecting to a storage host's admin
 // service: a name lookup or a connect can fail for a moment (cluster DNS
 // under load, a pod IP being re-published), and nothing is blocked yet.
@@ -251,55 +270,103 @@ func (m *Metad) connectAdmin(ctx context.Context, h Addr) (Admin, error) {
 	return a, err
 }
 
+// cutCheckpoints blocks writes everywhere, cuts a checkpoint on every host
+// and unblocks each host, whatever happens. It returns the hosts that cut
+// one.
 func (m *Metad) cutCheckpoints(ctx context.Context, bm *BackupMeta, hosts []Addr, hostSpaces map[Addr][]int32, admins map[Addr]Admin) ([]Addr, error) {
-	var blocked, cut []Addr
+	blocked := make([]bool, len(hosts))
+	var mu sync.Mutex
+	unblock := func(i int) {
+		mu.Lock()
+		was := blocked[i]
+		blocked[i] = false
+		mu.Unlock()
+		if !was {
+			return
+		}
+		if err := admins[hosts[i]].BlockingWrites(context.WithoutCancel(ctx), hostSpaces[hosts[i]], false); err != nil {
+			m.log.Warn("unblock writes failed; they lift by themselves after the block timeout", "host", hosts[i], "err", err)
+		}
+	}
 	defer func() {
-		for _, h := range blocked {
-			if err := admins[h].BlockingWrites(context.WithoutCancel(ctx), hostSpaces[h], false); err != nil {
-				m.log.Warn("unblock writes failed; they lift by themselves after the block timeout", "host", h, "err", err)
-			}
+		for i := range hosts {
+			unblock(i)
 		}
 	}()
 	start := time.Now()
 	// Every host in parallel: the stall is the slowest host's, not the sum.
 	results := parallel(len(hosts), func(i int) error { return admins[hosts[i]].BlockingWrites(ctx, hostSpaces[hosts[i]], true) })
-	for i, h := range hosts {
-		if results[i] == nil {
-			blocked = append(blocked, h)
-		}
+	for i := range hosts {
+		blocked[i] = results[i] == nil
 	}
 	for i, h := range hosts {
 		if results[i] != nil {
-			return cut, coded(codeBackupFailed, "backup %s: block writes on %s: %v", bm.Name, h, results[i])
+			return nil, coded(codeBackupFailed, "backup %s: block writes on %s: %v", bm.Name, h, results[i])
 		}
 	}
+	// Every host was blocked before any cut began, so the backup holds
+	// exactly the writes each host took before it was blocked: a host may
+	// take writes again as soon as its own cut is done.
 	cps := make([][]CheckpointInfo, len(hosts))
 	results = parallel(len(hosts), func(i int) error {
 		var err error
 		cps[i], err = admins[hosts[i]].CreateCheckpoint(ctx, hostSpaces[hosts[i]], bm.Name)
+		unblock(i)
 		return err
 	})
+	var cut []Addr
 	for i, h := range hosts {
 		if results[i] == nil {
 			cut = append(cut, h)
 		}
 	}
-	leaders := m.Leaders()
 	for i, h := range hosts {
 		if results[i] != nil {
 			return cut, coded(codeBackupFailed, "backup %s: checkpoint on %s: %v", bm.Name, h, results[i])
 		}
 		for _, cp := range cps[i] {
 			if sb := bm.Spaces[cp.SpaceID]; sb != nil {
-				if sb.Space.ReplicaFactor > 1 {
-					cp.Parts = ledParts(sb.Space, leaders[sb.Space.ID], h, cp.Parts)
-				}
 				sb.Hosts = append(sb.Hosts, HostBackup{Host: h, Checkpoints: []CheckpointInfo{cp}})
 			}
 		}
 	}
-	m.log.Info("checkpoints cut", "name", bm.Name, "writes_blocked", time.Since(start))
+	m.log.Info("checkpoints cut", "name", bm.Name, "took", time.Since(start))
 	return cut, nil
+}
+
+// leaderWaits are the pauses before cutting again when some part had no
+// leader holding every committed write at the cut: an election under way
+// (a storaged just died, a leader moved) settles within a few seconds.
+var leaderWaits = []time.Duration{time.Second, 2 * time.Second, 3 * time.Second}
+
+// cutWithLeaders cuts the checkpoints until every part of every space is
+// listed once, by a host whose cut holds all of it; a cut that misses a
+// part is dropped, never mixed with a later one.
+func (m *Metad) cutWithLeaders(ctx context.Context, bm *BackupMeta, hosts []Addr, hostSpaces map[Addr][]int32, admins map[Addr]Admin) ([]Addr, error) {
+	for attempt := 0; ; attempt++ {
+		cut, err := m.cutCheckpoints(ctx, bm, hosts, hostSpaces, admins)
+		if err != nil {
+			return cut, err
+		}
+		missing := onePerPart(bm)
+		if len(missing) == 0 {
+			return cut, nil
+		}
+		m.dropCheckpoints(ctx, cut, hostSpaces, admins, bm.Name)
+		for _, sb := range bm.Spaces {
+			sb.Hosts = nil
+		}
+		if attempt == len(leaderWaits) {
+			return nil, coded(codeBackupFailed, "backup %s: no storage host led %s with every committed write when the checkpoints were cut, in %d tries: a leader election did not settle, or every host holding a replica is down; check SHOW HOSTS (each part needs a live leader), then run the backup again",
+				bm.Name, strings.Join(missing, ", "), attempt+1)
+		}
+		m.log.Warn("some parts had no up-to-date leader at the cut: cutting again", "name", bm.Name, "parts", missing, "in", leaderWaits[attempt])
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(leaderWaits[attempt]):
+		}
+	}
 }
 
 func (m *Metad) dropCheckpoints(ctx context.Context, hosts []Addr, hostSpaces map[Addr][]int32, admins map[Addr]Admin, name string) {
@@ -477,19 +544,38 @@ func parallel(n int, fn func(i int) error) []error {
 	return errs
 }
 
-// ledParts keeps, of a replicated space's checkpoint on host h, the parts
-// h leads (a part with no known leader: its first replica), as
-// NebulaGraph's metad lists them, so each part is backed up once.
-func ledParts(sp *Space, leaders map[int32]Addr, h Addr, parts map[int32]LogInfo) map[int32]LogInfo {
-	out := map[int32]LogInfo{}
-	for p, li := range parts {
-		leader, ok := leaders[p]
-		if !ok && len(sp.Parts[p]) > 0 {
-			leader = sp.Parts[p][0]
+// onePerPart keeps, of the parts the storage hosts listed in their
+// checkpoints, each part once: a storaged lists a replicated part only
+// where it leads with every committed write (two may, across a leader
+// change: the later term wins). It returns the parts no host listed.
+func onePerPart(bm *BackupMeta) []string {
+	var missing []string
+	for _, id := range slices.Sorted(maps.Keys(bm.Spaces)) {
+		sb := bm.Spaces[id]
+		type claim struct {
+			host int
+			li   LogInfo
 		}
-		if leader == h {
-			out[p] = li
+		best := map[int32]claim{}
+		for i, hb := range sb.Hosts {
+			for p, li := range hb.Checkpoints[0].Parts {
+				if c, ok := best[p]; !ok || li.TermID > c.li.TermID || li.TermID == c.li.TermID && li.LogID > c.li.LogID {
+					best[p] = claim{i, li}
+				}
+			}
+		}
+		for i, hb := range sb.Hosts {
+			for p := range hb.Checkpoints[0].Parts {
+				if best[p].host != i {
+					delete(hb.Checkpoints[0].Parts, p)
+				}
+			}
+		}
+		for p := int32(1); p <= sb.Space.PartitionNum; p++ {
+			if _, ok := best[p]; !ok {
+				missing = append(missing, fmt.Sprintf("space %s part %d", sb.Space.Name, p))
+			}
 		}
 	}
-	return out
+	return missing
 }

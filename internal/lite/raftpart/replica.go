@@ -354,6 +354,21 @@ func (r *Replica) IsLeader() bool {
 	return !r.closed && r.rn.BasicStatus().RaftState == raft.StateLeader
 }
 
+// HoldsCommitted reports whether a cut of the part's data that reflects
+// log id applied, of term term, holds everything the part has committed:
+// this replica leads in that very term, so the cut has an entry of its
+// own term and with it every entry committed before, and nothing
+// committed lies beyond it. A backup takes such a cut only.
+func (r *Replica) HoldsCommitted(applied, term uint64) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return false
+	}
+	st := r.rn.BasicStatus()
+	return st.RaftState == raft.StateLeader && st.GetTerm() == term && applied >= st.GetCommit()
+}
+
 // Term is the replica's current term.
 func (r *Replica) Term() uint64 {
 	r.mu.Lock()

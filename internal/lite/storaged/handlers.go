@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/nebula-open/nebula-br/internal/lite/kv"
@@ -25,7 +26,6 @@ func (h adminHandler) CreateCheckpoint(ctx context.Context, req *storage.CreateC
 		resp.Code = nebula.ErrorCode_E_INVALID_PARM
 		return resp, nil
 	}
-	var done []int32
 	for _, id := range req.SpaceIds {
 		if h.s.store.Space(int32(id)) == nil {
 			// A space without data on this host yet still gets a
@@ -33,26 +33,51 @@ func (h adminHandler) CreateCheckpoint(ctx context.Context, req *storage.CreateC
 			if err := h.s.refreshParts(ctx); err != nil {
 				h.s.log.Warn("refresh parts before checkpoint", "err", err)
 			}
+			break
 		}
-		start := time.Now()
-		cp, err := h.s.store.Checkpoint(int32(id), name)
-		if err != nil {
-			h.s.log.Error("checkpoint failed", "space", id, "name", name, "err", err)
-			for _, d := range done {
-				h.s.store.DropCheckpoint(d, name)
+	}
+	// The spaces are cut side by side: writes are blocked meanwhile.
+	cps := make([]*kv.SpaceCheckpoint, len(req.SpaceIds))
+	errs := make([]error, len(req.SpaceIds))
+	var wg sync.WaitGroup
+	for i, id := range req.SpaceIds {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			start := time.Now()
+			cps[i], errs[i] = h.s.store.Checkpoint(int32(id), name)
+			if errs[i] == nil {
+				h.s.log.Info("checkpoint cut", "space", id, "name", name, "parts", len(cps[i].Parts), "took", time.Since(start))
 			}
-			if errors.Is(err, kv.ErrSpaceNotFound) {
-				resp.Code = nebula.ErrorCode_E_SPACE_NOT_FOUND
-			} else {
-				resp.Code = nebula.ErrorCode_E_BACKUP_FAILED
-			}
-			resp.Info = nil
-			return resp, nil
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err == nil {
+			continue
 		}
-		done = append(done, int32(id))
-		h.s.log.Info("checkpoint cut", "space", id, "name", name, "parts", len(cp.Parts), "took", time.Since(start))
+		h.s.log.Error("checkpoint failed", "space", req.SpaceIds[i], "name", name, "err", err)
+		for j, cp := range cps {
+			if cp != nil {
+				h.s.store.DropCheckpoint(int32(req.SpaceIds[j]), name)
+			}
+		}
+		resp.Code = nebula.ErrorCode_E_BACKUP_FAILED
+		if errors.Is(err, kv.ErrSpaceNotFound) {
+			resp.Code = nebula.ErrorCode_E_SPACE_NOT_FOUND
+		}
+		return resp, nil
+	}
+	for i, cp := range cps {
+		id := req.SpaceIds[i]
 		info := &nebula.CheckpointInfo{SpaceID: id, Parts: map[nebula.PartitionID]*nebula.LogInfo{}, DataPath: []byte(cp.Dir)}
 		for _, p := range cp.Parts {
+			// As NebulaGraph's storaged: a replicated part is listed by
+			// its leader only, so that metad backs each part up once;
+			// and only by a leader whose cut holds every committed write.
+			if r := h.s.raft.Replica(int32(id), p.Part); r != nil && !r.HoldsCommitted(p.LogID, p.Term) {
+				continue
+			}
 			info.Parts[nebula.PartitionID(p.Part)] = &nebula.LogInfo{
 				LogID: nebula.LogID(p.LogID), TermID: nebula.TermID(p.Term), CommitLogID: nebula.LogID(p.LogID),
 				CheckpointPath: []byte(cp.Dir),
