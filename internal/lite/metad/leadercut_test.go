@@ -143,7 +143,7 @@ func (e *electionAdmins) assertUnblocked(t *testing.T) {
 // once, and every host's writes are unblocked.
 func TestCutAgainUntilEveryPartHasALeader(t *testing.T) {
 	e := &electionAdmins{leads: []map[string]map[int32]int64{
-		{h1: {1: 2}, h2: {3: 2}}, // part 2: no leader yet
+		{h1: {1: 2}, h2: {3: 2}},                   // part 2: no leader yet
 		{h1: {1: 2, 2: 3}, h2: {3: 2}, h3: {2: 4}}, // part 2: h1 at term 3, h3 won term 4
 	}}
 	m := newElectionMetad(t, 3, e)
