@@ -326,7 +326,9 @@ func brBenchAt(t *testing.T, srv *miniotest.Server, bucket, size string) sizeRun
 		humanize.IBytes(uint64(res.Bytes)), secs(res.Elapsed))
 
 	// br backup full.
+	stopPerf := perfRecord(t, "full-"+size)
 	out, full, rss := runRSS(t, env, brBin, append([]string{"backup", "full", "--meta", src.MetaAddr()}, storage...)...)
+	stopPerf()
 	r.full, r.brRSS = full, rss
 	fullName := nameRE.FindString(out)
 	fmt.Printf("[%s] br backup full: %s\n", size, secs(full))
@@ -380,9 +382,11 @@ func brBenchAt(t *testing.T, srv *miniotest.Server, bucket, size string) sizeRun
 	// peer's other half: a restart of that cluster's storaged.
 	dst := benchCluster(t, "127.0.20.20", 3)
 	restoreLog := filepath.Join(t.TempDir(), "restore.log")
+	stopPerf = perfRecord(t, "restore-"+size)
 	out, restore, rss := runRSS(t, env, brBin, append([]string{"restore", "full", "--log", restoreLog, "--name", fullName, "--meta", dst.MetaAddr()}, storage...)...)
+	stopPerf()
 	r.restore, r.brRSS = restore, max(r.brRSS, rss)
-	r.transfer = stepTime(restoreLog, "fence", "data")
+	r.transfer = downloadTime(restoreLog)
 	r.restoreReported = restoredBytes(out)
 	r.restart = restartStoraged(t, dst)
 	r.agentRSS = agentsPeakRSS(t, dst)
@@ -595,6 +599,30 @@ func stallSeries(t *testing.T) []stallPoint {
 	return out
 }
 
+// perfRecord, with NEBULA_BENCH_PERF set, profiles the whole machine
+// (perf record -a -g, every process: br, the agents, their export and
+// playback processes, the services, MinIO) until the returned function is
+// called, into .cache/bench/perf-NAME.data (read with `perf report -i FILE
+// --sort comm,dso,sym`). Other load on the machine shows too.
+func perfRecord(t *testing.T, name string) func() {
+	if os.Getenv("NEBULA_BENCH_PERF") == "" {
+		return func() {}
+	}
+	out := filepath.Join(filepath.Dir(filepath.Dir(repoBin(t, "br"))), ".cache", "bench", "perf-"+name+".data")
+	os.MkdirAll(filepath.Dir(out), 0o755)
+	cmd := exec.Command("perf", "record", "-a", "-g", "-F", "199", "-o", out)
+	if err := cmd.Start(); err != nil {
+		t.Logf("perf record: %v", err)
+		return func() {}
+	}
+	time.Sleep(500 * time.Millisecond) // perf is recording
+	return func() {
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+		fmt.Printf("perf profile: %s\n", out)
+	}
+}
+
 // plotRuns draws time against data size for br and its peers into
 // .cache/bench/bench-report.png under the repository root.
 func plotRuns(t *testing.T, runs []sizeRun) (string, error) {
@@ -682,24 +710,25 @@ func listOpts(prefix string) minio.ListObjectsOptions {
 	return minio.ListObjectsOptions{Prefix: prefix, Recursive: true}
 }
 
-// stepTime reads br's log of a restore and returns how long step took
-// (from the end of the step before it to its own end, as "step done" lines
-// mark them).
-func stepTime(log, before, step string) time.Duration {
+// downloadTime reads br's log of a restore and returns the time from the
+// lease being taken (the checks done) to the end of step data (every
+// host's share downloaded beside its data): the restore's transfer.
+func downloadTime(log string) time.Duration {
 	b, err := os.ReadFile(log)
 	if err != nil {
 		return 0
 	}
-	mark := func(step string) time.Duration {
-		m := regexp.MustCompile(`msg="step done" step=` + step + ` .*elapsed=(\S+)`).FindSubmatch(b)
+	at := func(re string) time.Time {
+		m := regexp.MustCompile(`(?m)^time=(\S+) .*` + re).FindSubmatch(b)
 		if m == nil {
-			return 0
+			return time.Time{}
 		}
-		d, _ := time.ParseDuration(string(m[1]))
-		return d
+		ts, _ := time.Parse(time.RFC3339Nano, string(m[1]))
+		return ts
 	}
-	if a, b := mark(before), mark(step); a > 0 && b > a {
-		return b - a
+	from, to := at(`msg="lease taken"`), at(`msg="step done" step=data `)
+	if from.IsZero() || to.Before(from) {
+		return 0
 	}
-	return 0
+	return to.Sub(from)
 }
