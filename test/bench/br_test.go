@@ -726,7 +726,7 @@ func downloadTime(log string) time.Duration {
 		ts, _ := time.Parse(time.RFC3339Nano, string(m[1]))
 		return ts
 	}
-	from, to := at(`msg="lease taken"`), at(`msg="step done" step=data `)
+	from, to := at(`msg="lease taken"`), at(`msg="step done" step="[0-9]+ \(data\)"`)
 	if from.IsZero() || to.Before(from) {
 		return 0
 	}
