@@ -7,7 +7,9 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"net"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -92,21 +94,33 @@ func pebbleBaseline(t *testing.T, n int) time.Duration {
 // writes still flow), then the checkpoint on every host in parallel; the
 // figure is the slowest host's checkpoint under the block.
 func cut(t *testing.T, c *litetest.Cluster, name string) time.Duration {
+	var addrs []string
+	for _, cfg := range c.SCfg {
+		addrs = append(addrs, fmt.Sprintf("%s:%d", cfg.LocalIP, cfg.Port))
+	}
+	return cutHosts(t, addrs, 1, name)
+}
+
+// cutHosts is cut on the storaged at addrs (host:port; the admin service
+// is on port - 1) for one space.
+func cutHosts(t *testing.T, addrs []string, space int32, name string) time.Duration {
 	var worst time.Duration
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for _, cfg := range c.SCfg {
+	for _, addr := range addrs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			a, err := client.NewStorageAdminClient(fmt.Sprintf("%s:%d", cfg.LocalIP, cfg.Port-1), client.Options{})
+			host, port, _ := net.SplitHostPort(addr)
+			p, _ := strconv.Atoi(port)
+			a, err := client.NewStorageAdminClient(net.JoinHostPort(host, strconv.Itoa(p-1)), client.Options{})
 			if err != nil {
 				t.Error(err)
 				return
 			}
 			defer a.Close()
 			ctx := context.Background()
-			spaces := []nebula.GraphSpaceID{1}
+			spaces := []nebula.GraphSpaceID{nebula.GraphSpaceID(space)}
 			a.BlockingWrites(ctx, spaces, storage.EngineSignType_BLOCK_ON)
 			start := time.Now()
 			_, err = a.CreateCheckpoint(ctx, spaces, name)

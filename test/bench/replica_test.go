@@ -41,7 +41,7 @@ func TestReplicaBench(t *testing.T) {
 	dir := t.TempDir()
 	var out string
 	var took time.Duration
-	worst := worstWrite(t, graph(t, c), "r3", func() {
+	worst := worstWrite(t, graph(t, c), "r3", "blob(data, n)", func() {
 		out, took = run(t, nil, repoBin(t, "br"), "backup", "full", "--meta", c.MetaAddr(), "--storage", "local://"+dir)
 	})
 	name := nameRE.FindString(out)
