@@ -298,3 +298,82 @@ func wIDs(n int) string {
 	}
 	return strings.Join(ids, ", ")
 }
+
+// A storaged of a replica_factor 3 space dies in the middle of a backup
+// (after the cut, during the upload): its agent uploads from the cut
+// checkpoint and the backup completes. A backup right after either names
+// the dead host or, once metad counts it offline, completes from the
+// leaders elected on the others. Both restore exactly, into a cluster one
+// of whose storaged is killed in the middle of the restore, and another
+// of whose storaged is down when the restore starts: the restore starts
+// them again, and every host is ONLINE with its share of the replicas.
+func TestStoragedDownDuringReplicatedBackupAndRestore(t *testing.T) {
+	requireFree(t, 15, "127.0.15.50", 3)
+	requireFree(t, 15, "127.0.15.70", 3)
+	st := localStorage(t)
+	src := upSpec(t, cluster.Spec{Storaged: 3, AddrBase: "127.0.15.50", Agents: true, AgentArgs: []string{"--ratelimit", "1"}})
+	s := connect(t, src)
+	replicated(t, s)
+	s.load("g", 0, 3000)
+	want := s.fingerprint("g")
+
+	run := brStart(t, st.env, st.flags("backup", "full", "--debug", "--meta", src.MetaAddr())...)
+	run.waitLine(t, `msg="snapshot created"`)
+	if err := src.Kill(1, "storaged"); err != nil {
+		t.Fatal(err)
+	}
+	run.mu.Lock()
+	uploaded := strings.Contains(run.out.String(), `msg="data uploaded"`)
+	run.mu.Unlock()
+	if uploaded {
+		t.Fatal("the storaged was killed after the upload: the test did not test")
+	}
+	r := run.wait()
+	if r.err != nil {
+		t.Fatalf("backup with a storaged killed after the cut: %v\n%s", r.err, r.out)
+	}
+	first := backupName(t, r.out)
+
+	// Right after: refused naming the host, until metad counts it offline.
+	var second string
+	for deadline := time.Now().Add(time.Minute); second == ""; {
+		r := brRun(t, st.env, st.flags("backup", "full", "--meta", src.MetaAddr())...)
+		switch {
+		case r.err == nil:
+			second = backupName(t, r.out)
+		case !strings.Contains(r.out, src.Hosts[1].IP):
+			t.Fatalf("backup with a storaged down: the error does not name it: %v\n%s", r.err, r.out)
+		case time.Now().After(deadline):
+			t.Fatalf("backup with a storaged down did not complete from the other replicas in a minute:\n%s", r.out)
+		default:
+			t.Logf("refused in %s: %s", r.dur, lastLine(r.out))
+			time.Sleep(time.Second)
+		}
+	}
+
+	dst := up(t, "127.0.15.70", 3, true, nil)
+	for i, name := range []string{first, second} {
+		if i == 0 {
+			// Killed while the hosts download.
+			run := brStart(t, []string{"NEBULA_BR_TEST_PAUSE_AT=data", "NEBULA_BR_TEST_PAUSE_FOR=1s"}, st.flags("restore", "full", "--meta", dst.MetaAddr(), "--name", name)...)
+			run.waitLine(t, "test hook: pausing at step 3 (data)")
+			if err := dst.Kill(2, "storaged"); err != nil {
+				t.Fatal(err)
+			}
+			if r := run.wait(); r.err != nil {
+				t.Fatalf("restore with a storaged killed mid-restore: %v\n%s", r.err, r.out)
+			}
+		} else {
+			// Down from the start.
+			if err := dst.Kill(0, "storaged"); err != nil {
+				t.Fatal(err)
+			}
+			brOK(t, st.env, st.flags("restore", "full", "--meta", dst.MetaAddr(), "--name", name)...)
+		}
+		d := connect(t, dst)
+		if got := d.fingerprint("g"); got != want {
+			t.Fatalf("%s restored: fingerprint %s, source had %s", name, got, want)
+		}
+		assertSpread(t, d, 3, 18)
+	}
+}
