@@ -40,7 +40,7 @@ func TestS3EndpointForms(t *testing.T) {
 		"https://s3.amazonaws.com": "https://s3.amazonaws.com",
 		" https://h.example.com ":  "https://h.example.com",
 	} {
-		s, err := openS3("bucket", "p", S3Config{Endpoint: ep})
+		s, err := openS3("bucket", "p", S3Config{Endpoint: ep}, nil)
 		if err != nil {
 			t.Errorf("endpoint %q: %v", ep, err)
 			continue
@@ -64,7 +64,7 @@ func TestRedact(t *testing.T) {
 
 // A server that echoes credentials in an unknown error: they are scrubbed.
 func TestFailScrubsServerText(t *testing.T) {
-	s, err := openS3("bucket", "", S3Config{Endpoint: "http://127.0.0.1:1", AccessKey: "AKIAECHOED", SecretKey: "echoedSecret"})
+	s, err := openS3("bucket", "", S3Config{Endpoint: "http://127.0.0.1:1", AccessKey: "AKIAECHOED", SecretKey: "echoedSecret"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
