@@ -356,3 +356,34 @@ func TestS3StreamLimit(t *testing.T) {
 		t.Fatalf("objects: %q", got)
 	}
 }
+
+// The parts a failed Put keeps for its rerun are removed by DeleteDir (br
+// cleanup) of a directory above them, and only there. MinIO lists uploads
+// by exact key only, so a listing by the directory's prefix would miss them.
+func TestS3DeleteDirRemovesFailedUploads(t *testing.T) {
+	objstore.SetS3PartLimits(t, partSize, 10000)
+	srv := miniotest.Shared(t)
+	bucket := srv.Bucket(t, "cleanup")
+	s := openS3(t, "s3://"+bucket+"/p", srv.Config())
+	ctx := context.Background()
+	path := writeFile(t, 12<<20, 5)
+	boom := errors.New("boom")
+	for _, key := range []string{"d/x/data.sst", "d2/data.sst"} {
+		err := putFile(ctx, t, s, key, path, func(r io.Reader) io.Reader { return &failAfter{r: r, n: partSize + 1, err: boom} })
+		if !errors.Is(err, boom) {
+			t.Fatalf("Put(%s) = %v", key, err)
+		}
+		if got := serverParts(t, srv, bucket, "p/"+key); len(got) != 1 || !slices.Equal(got[0], []int{1}) {
+			t.Fatalf("after the failed Put of %s: uploads %v, want one with part 1", key, got)
+		}
+	}
+	if _, err := s.DeleteDir(ctx, "d"); err != nil {
+		t.Fatal(err)
+	}
+	if got := serverParts(t, srv, bucket, "p/d/x/data.sst"); len(got) != 0 {
+		t.Fatalf("DeleteDir(d) left uploads %v", got)
+	}
+	if got := serverParts(t, srv, bucket, "p/d2/data.sst"); len(got) != 1 {
+		t.Fatalf("DeleteDir(d) removed d2's upload: %v", got)
+	}
+}
