@@ -18,6 +18,7 @@ func (s *Server) openBackend(ctx context.Context, b *pb.Backend) (objstore.Store
 		return nil, sec, status.Error(codes.InvalidArgument, "backend uri is not set")
 	}
 	cfg := b.StoreConfig()
+	cfg.Log = s.log // an S3 upload resumed by part says so
 	st, err := s.cfg.Open(ctx, b.Uri, cfg)
 	if err != nil {
 		code := codeOf(err)

@@ -1,5 +1,7 @@
 package objstore
 
+import "log/slog"
+
 // Config carries what opening a store may need. Secrets never appear in
 // URI(), errors or logs.
 type Config struct {
@@ -9,6 +11,9 @@ type Config struct {
 	// then creates nothing, and a local root that does not exist is an
 	// error rather than a directory to make.
 	ReadOnly bool
+	// Log, if set, receives what a store does beyond its results (an S3
+	// upload resumed: how many parts and bytes were kept). Never secrets.
+	Log *slog.Logger
 }
 
 // S3Config: empty keys fall back to AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY

@@ -25,7 +25,9 @@ type ObjectInfo struct {
 // local:///abs/dir.
 type Store interface {
 	// Put stores size bytes from r under key (size -1: unknown). Large
-	// objects go up in parallel parts; a failed Put leaves no object.
+	// objects go up in parallel parts; a failed Put leaves no object. On
+	// S3, the parts of a failed Put of known size stay for the next Put
+	// of the key to resume (DeleteDir removes them).
 	Put(ctx context.Context, key string, r io.Reader, size int64) error
 	// Get opens an object for reading.
 	Get(ctx context.Context, key string) (io.ReadCloser, error)

@@ -47,7 +47,7 @@ func Open(ctx context.Context, uri string, cfg Config) (Store, error) {
 				return nil, bad("prefix " + err.Error())
 			}
 		}
-		return openS3(u.Host, prefix, cfg.S3)
+		return openS3(u.Host, prefix, cfg.S3, cfg.Log)
 	case "gs":
 		if u.Opaque != "" || u.Host == "" {
 			return nil, bad("missing bucket name")

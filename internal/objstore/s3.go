@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/url"
 	"os"
@@ -19,15 +20,19 @@ import (
 	"github.com/minio/minio-go/v7/pkg/s3utils"
 )
 
+// s3PartSize is the multipart part size (larger for objects over 10,000
+// parts of it, see partSizeFor and streamPartSize); objects up to it (or of
+// unknown size that turn out to fit in it) go up in one request. A
+// variable so that tests can lower it to S3's minimum.
+var s3PartSize int64 = 16 << 20
+
 const (
 	defaultS3Endpoint = "https://s3.amazonaws.com"
 	defaultS3Region   = "us-east-1"
 
-	// s3PartSize is the multipart part size; objects up to it (or of unknown
-	// size that turn out to fit in it) go up in one request.
-	s3PartSize = 16 << 20
 	// s3PutThreads parts of one object are uploaded in parallel (each
-	// buffered: s3PutThreads*s3PartSize bytes of memory per large Put).
+	// buffered: s3PutThreads times the part size of memory per large
+	// Put, 64 MiB up to 156.25 GiB objects).
 	s3PutThreads = 4
 	// s3Attempts bounds minio-go's own retries (attempts per request,
 	// backoff 200 ms doubling up to 1 s).
@@ -54,11 +59,15 @@ type s3Store struct {
 	endpoint string // scheme://host[:port], for messages
 	uri      string
 	secrets  *secrets
+	log      *slog.Logger
 }
 
-// openS3 makes the client; it does no I/O.
-func openS3(bucket, prefix string, cfg S3Config) (*s3Store, error) {
-	s := &s3Store{bucket: bucket, secrets: &secrets{}}
+// openS3 makes the client; it does no I/O. log may be nil.
+func openS3(bucket, prefix string, cfg S3Config, log *slog.Logger) (*s3Store, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &s3Store{bucket: bucket, secrets: &secrets{}, log: log}
 	s.uri = "s3://" + bucket
 	if prefix != "" {
 		s.prefix = prefix + "/"
@@ -188,12 +197,6 @@ func (s *s3Store) Put(ctx context.Context, key string, r io.Reader, size int64) 
 		return err
 	}
 	src := &sourceReader{ctx: ctx, r: r, remaining: size}
-	opts := minio.PutObjectOptions{
-		ContentType:           "application/octet-stream",
-		PartSize:              s3PartSize,
-		NumThreads:            s3PutThreads,
-		ConcurrentStreamParts: true,
-	}
 	var body io.Reader = src
 	if size < 0 {
 		// Unknown size: an object that fits in one part goes up in one
@@ -206,9 +209,13 @@ func (s *s3Store) Put(ctx context.Context, key string, r io.Reader, size int64) 
 		case err != nil:
 			return s.fail(ctx, "put", key, src, err)
 		default:
-			body = io.MultiReader(&head, src)
+			return s.putMultipart(ctx, key, io.MultiReader(&head, src), -1, src)
 		}
 	}
+	if size > s3PartSize {
+		return s.putMultipart(ctx, key, src, size, src)
+	}
+	opts := minio.PutObjectOptions{ContentType: "application/octet-stream", PartSize: uint64(s3PartSize)}
 	if _, err := s.client.PutObject(ctx, s.bucket, s.prefix+key, body, size, opts); err != nil {
 		return s.fail(ctx, "put", key, src, err)
 	}
@@ -313,10 +320,15 @@ func (s *s3Store) DeleteDir(ctx context.Context, dir string) (int, error) {
 			return 0, err
 		}
 	}
-	// Multipart uploads that never completed hold storage too.
-	for u := range s.client.ListIncompleteUploads(ctx, s.bucket, s.prefix+dir+"/", true) {
+	// Multipart uploads that never completed (a failed Put keeps its parts
+	// for a rerun to resume) hold storage too. They are listed for the
+	// whole bucket: MinIO lists uploads only by exact key, not by prefix.
+	for u := range s.client.ListIncompleteUploads(ctx, s.bucket, "", true) {
 		if u.Err != nil {
 			return len(keys), s.fail(ctx, "list uploads", dir, nil, u.Err)
+		}
+		if !strings.HasPrefix(u.Key, s.prefix+dir+"/") {
+			continue
 		}
 		if err := s.client.RemoveIncompleteUpload(ctx, s.bucket, u.Key); err != nil {
 			return len(keys), s.fail(ctx, "abort upload", strings.TrimPrefix(u.Key, s.prefix), nil, err)
