@@ -117,6 +117,10 @@ type engine struct {
 
 	bytes int64
 	files int
+	// jobProgress reports each agent job's transfer, by agent and job id:
+	// the data and playback steps wait on the same jobs, whose counts run
+	// on.
+	jobProgress map[string]func(*pb.Progress)
 }
 
 // locate finds the target's journal: through metad's listCluster, or, if
@@ -668,10 +672,14 @@ func (e *engine) data(ctx context.Context, prog *progress, until string) error {
 // waitJobs advances each agent's job until it reaches phase until ("done":
 // finished), an agent unreachable for longer than agentGrace failing it.
 func (e *engine) waitJobs(ctx context.Context, prog *progress, jobs map[string]*pb.RestoreDataRequest, until string) error {
-	tasks := map[string]func(*pb.Progress){}
+	if e.jobProgress == nil {
+		e.jobProgress = map[string]func(*pb.Progress){}
+	}
 	lastSeen := map[string]time.Time{}
-	for a := range jobs {
-		tasks[a] = prog.task()
+	for a, req := range jobs {
+		if e.jobProgress[a+" "+req.Id] == nil {
+			e.jobProgress[a+" "+req.Id] = prog.task()
+		}
 		lastSeen[a] = time.Now()
 	}
 	for {
@@ -690,7 +698,7 @@ func (e *engine) waitJobs(ctx context.Context, prog *progress, jobs map[string]*
 				continue
 			}
 			lastSeen[a] = time.Now()
-			tasks[a](&pb.Progress{BytesDone: st.BytesDone, BytesTotal: st.BytesTotal, FilesDone: st.FilesDone, FilesTotal: st.FilesTotal})
+			e.jobProgress[a+" "+req.Id](&pb.Progress{BytesDone: st.BytesDone, BytesTotal: st.BytesTotal, FilesDone: st.FilesDone, FilesTotal: st.FilesTotal})
 			if !(st.State == pb.RestoreDataState_RESTORE_DATA_DONE || (until == "playback" && st.Phase != "download")) {
 				pending++
 			}

@@ -34,6 +34,9 @@ const (
 	// buffered: s3PutThreads times the part size of memory per large
 	// Put, 64 MiB up to 156.25 GiB objects).
 	s3PutThreads = 4
+	// s3BufferedParts parts are held in memory at most, across every
+	// upload of the process (96 MiB with 16 MiB parts).
+	s3BufferedParts = 6
 	// s3Attempts bounds minio-go's own retries (attempts per request,
 	// backoff 200 ms doubling up to 1 s).
 	s3Attempts = 4

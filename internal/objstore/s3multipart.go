@@ -108,39 +108,39 @@ func (s *s3Store) putMultipart(ctx context.Context, key string, body io.Reader, 
 		sendErr error
 		wg      sync.WaitGroup
 	)
-	// free holds the buffers: taking one is the right to read and send a
-	// part, so at most s3PutThreads parts are in memory.
-	free := make(chan []byte, s3PutThreads)
+	// free holds this upload's turns: taking one is the right to read and
+	// send a part, so at most s3PutThreads of its parts are in flight.
+	free := make(chan struct{}, s3PutThreads)
 	for range s3PutThreads {
-		free <- nil
+		free <- struct{}{}
+	}
+	release := func(buf []byte) {
+		partBuffers.put(buf)
+		free <- struct{}{}
 	}
 	var kept, keptBytes int64
 	var readErr, tooLong error
 	ended := false // the source ended (unknown size)
 	for n := 1; n <= nparts && readErr == nil && !ended; n++ {
-		buf := <-free
+		<-free
 		mu.Lock()
 		failed := sendErr != nil
 		mu.Unlock()
 		if failed {
-			free <- buf
+			free <- struct{}{}
 			break
 		}
-		if want := partSize(n); int64(cap(buf)) < want {
-			buf = make([]byte, want)
-		} else {
-			buf = buf[:want]
-		}
+		buf := partBuffers.get(partSize(n))
 		got, err := io.ReadFull(body, buf)
 		switch {
 		case size < 0 && errors.Is(err, io.EOF): // ended on a part boundary
-			free <- buf
+			release(buf)
 			ended = true
 			continue
 		case size < 0 && errors.Is(err, io.ErrUnexpectedEOF):
 			buf, ended = buf[:got], true
 		case err != nil:
-			free <- buf
+			release(buf)
 			readErr = err
 			continue
 		}
@@ -151,13 +151,13 @@ func (s *s3Store) putMultipart(ctx context.Context, key string, body io.Reader, 
 			mu.Unlock()
 			kept++
 			keptBytes += int64(len(buf))
-			free <- buf
+			release(buf)
 			continue
 		}
 		wg.Add(1)
 		go func(n int, buf []byte) {
 			defer wg.Done()
-			defer func() { free <- buf }()
+			defer release(buf)
 			p, err := core.PutObjectPart(ctx, s.bucket, object, id, n, bytes.NewReader(buf), int64(len(buf)),
 				minio.PutObjectPartOptions{Md5Base64: base64.StdEncoding.EncodeToString(sum[:])})
 			mu.Lock()
@@ -205,6 +205,33 @@ func (s *s3Store) putMultipart(ctx context.Context, key string, body io.Reader, 
 	}
 	return nil
 }
+
+// partBuffers holds the part buffers of every multipart upload in the
+// process: taking one is the right to hold a part in memory. br-agent
+// uploads several files side by side, each with up to s3PutThreads parts
+// in flight; the pool bounds its memory whatever their number.
+var partBuffers = newBufferPool(s3BufferedParts)
+
+type bufferPool struct{ bufs chan []byte }
+
+func newBufferPool(n int) *bufferPool {
+	p := &bufferPool{bufs: make(chan []byte, n)}
+	for range n {
+		p.bufs <- nil
+	}
+	return p
+}
+
+// get waits for a buffer and returns it with length size.
+func (p *bufferPool) get(size int64) []byte {
+	buf := <-p.bufs
+	if int64(cap(buf)) < size {
+		return make([]byte, size)
+	}
+	return buf[:size]
+}
+
+func (p *bufferPool) put(buf []byte) { p.bufs <- buf }
 
 // firstErr returns the first non-nil error.
 func firstErr(errs ...error) error {

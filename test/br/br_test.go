@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -487,12 +488,30 @@ func TestAgentKilledMidUpload(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(1500 * time.Millisecond)
-	name := backupName(t, brOK(t, nil, st.flags("backup", "full", "--meta", src.MetaAddr())...))
+	out := brOK(t, nil, st.flags("backup", "full", "--meta", src.MetaAddr())...)
+	name := backupName(t, out)
 	dst := up(t, "127.0.0.255", 1, true, nil)
-	brOK(t, nil, st.flags("restore", "full", "--meta", dst.MetaAddr(), "--name", name)...)
+	restored := brOK(t, nil, st.flags("restore", "full", "--meta", dst.MetaAddr(), "--name", name)...)
+	// What the restore reports having moved is what the backup holds (a
+	// count taken twice, in the data and the playback steps, doubled it).
+	if up, down := summaryBytes(t, out, "backup"), summaryBytes(t, restored, "restore"); down < up*9/10 || down > up*11/10 {
+		t.Errorf("backup reports %.0f bytes, the restore of it %.0f", up, down)
+	}
 	if got, want := connect(t, dst).fingerprint("k"), s.fingerprint("k"); got != want {
 		t.Fatalf("re-run backup restores %s, want %s", got, want)
 	}
+}
+
+// summaryBytes reads the size from br's closing line for kind ("backup
+// BACKUP_... done: 1.2 MiB in ...", "restore of ... done ...: 1.2 MiB in").
+func summaryBytes(t *testing.T, out, kind string) float64 {
+	t.Helper()
+	m := regexp.MustCompile(`(?m)^` + kind + ` .* done.*?: ([0-9.]+) (B|KiB|MiB|GiB) in \d+ files`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no %s summary in:\n%s", kind, out)
+	}
+	v, _ := strconv.ParseFloat(m[1], 64)
+	return v * map[string]float64{"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}[m[2]]
 }
 
 func TestCleanup(t *testing.T) {

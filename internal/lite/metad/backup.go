@@ -274,50 +274,43 @@ func (m *Metad) connectAdmin(ctx context.Context, h Addr) (Admin, error) {
 // and unblocks each host, whatever happens. It returns the hosts that cut
 // one.
 func (m *Metad) cutCheckpoints(ctx context.Context, bm *BackupMeta, hosts []Addr, hostSpaces map[Addr][]int32, admins map[Addr]Admin) ([]Addr, error) {
-	blocked := make([]bool, len(hosts))
-	var mu sync.Mutex
-	unblock := func(i int) {
-		mu.Lock()
-		was := blocked[i]
-		blocked[i] = false
-		mu.Unlock()
-		if !was {
-			return
-		}
-		if err := admins[hosts[i]].BlockingWrites(context.WithoutCancel(ctx), hostSpaces[hosts[i]], false); err != nil {
-			m.log.Warn("unblock writes failed; they lift by themselves after the block timeout", "host", hosts[i], "err", err)
-		}
-	}
-	defer func() {
-		for i := range hosts {
-			unblock(i)
-		}
-	}()
 	start := time.Now()
-	// Every host in parallel: the stall is the slowest host's, not the sum.
-	results := parallel(len(hosts), func(i int) error { return admins[hosts[i]].BlockingWrites(ctx, hostSpaces[hosts[i]], true) })
-	for i := range hosts {
-		blocked[i] = results[i] == nil
-	}
-	for i, h := range hosts {
-		if results[i] != nil {
-			return nil, coded(codeBackupFailed, "backup %s: block writes on %s: %v", bm.Name, h, results[i])
-		}
-	}
-	// Every host was blocked before any cut began, so the backup holds
-	// exactly the writes each host took before it was blocked: a host may
-	// take writes again as soon as its own cut is done.
+	blockErrs := make([]error, len(hosts))
 	cps := make([][]CheckpointInfo, len(hosts))
-	results = parallel(len(hosts), func(i int) error {
+	var blocking sync.WaitGroup
+	blocking.Add(len(hosts))
+	allBlocked := make(chan struct{})
+	go func() { blocking.Wait(); close(allBlocked) }()
+	// Every host in parallel, each cut as soon as the host is blocked: a
+	// blocked host takes no write, and none is unblocked before every host
+	// is blocked, so the backup holds exactly the writes each host took
+	// before it was blocked, and no write that followed one left out. A
+	// host's stall is then the longer of its cut and the wait for the
+	// others to block, not their sum.
+	results := parallel(len(hosts), func(i int) error {
+		h := hosts[i]
+		blockErrs[i] = admins[h].BlockingWrites(ctx, hostSpaces[h], true)
+		blocking.Done()
+		if blockErrs[i] != nil {
+			return blockErrs[i]
+		}
 		var err error
-		cps[i], err = admins[hosts[i]].CreateCheckpoint(ctx, hostSpaces[hosts[i]], bm.Name)
-		unblock(i)
+		cps[i], err = admins[h].CreateCheckpoint(ctx, hostSpaces[h], bm.Name)
+		<-allBlocked
+		if uerr := admins[h].BlockingWrites(context.WithoutCancel(ctx), hostSpaces[h], false); uerr != nil {
+			m.log.Warn("unblock writes failed; they lift by themselves after the block timeout", "host", h, "err", uerr)
+		}
 		return err
 	})
 	var cut []Addr
 	for i, h := range hosts {
 		if results[i] == nil {
 			cut = append(cut, h)
+		}
+	}
+	for i, h := range hosts {
+		if blockErrs[i] != nil {
+			return cut, coded(codeBackupFailed, "backup %s: block writes on %s: %v", bm.Name, h, blockErrs[i])
 		}
 	}
 	for i, h := range hosts {

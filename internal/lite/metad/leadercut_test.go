@@ -25,7 +25,9 @@ type electionAdmins struct {
 	blocked  map[string]int // BLOCK_ON minus BLOCK_OFF
 	unreach  map[string]bool
 	dialed   map[string]bool
-	allParts int32 // an unreplicated space's parts, all on each host
+	hosts    int  // hosts taking part in each cut (3 unless set)
+	ons      int  // BLOCK_ON calls so far
+	offEarly bool // a host was unblocked before every host was blocked
 }
 
 func (e *electionAdmins) dial(_ context.Context, h Addr) (Admin, error) {
@@ -44,12 +46,17 @@ type electionAdmin struct {
 }
 
 func (a electionAdmin) BlockingWrites(_ context.Context, _ []int32, on bool) error {
+	if on && a.host == h3 {
+		time.Sleep(50 * time.Millisecond) // the last to block, by far
+	}
 	a.e.mu.Lock()
 	defer a.e.mu.Unlock()
 	if on {
 		a.e.blocked[a.host]++
+		a.e.ons++
 	} else {
 		a.e.blocked[a.host]--
+		a.e.offEarly = a.e.offEarly || a.e.ons%a.e.hosts != 0
 	}
 	return nil
 }
@@ -87,6 +94,9 @@ func newElectionMetad(t *testing.T, replicaFactor int32, e *electionAdmins) *Met
 	e.cuts, e.drops, e.blocked, e.dialed = map[string]int{}, map[string]int{}, map[string]int{}, map[string]bool{}
 	if e.unreach == nil {
 		e.unreach = map[string]bool{}
+	}
+	if e.hosts == 0 {
+		e.hosts = 3
 	}
 	m, err := Open(Config{Addr: Addr{Host: "127.0.0.1", Port: 9}, DataPath: t.TempDir(), HostTimeout: time.Minute,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Admin: e.dial})
@@ -130,6 +140,9 @@ func partsOf(t *testing.T, bm *BackupMeta) map[int32]string {
 
 func (e *electionAdmins) assertUnblocked(t *testing.T) {
 	t.Helper()
+	if e.offEarly {
+		t.Error("a host was unblocked before every host was blocked")
+	}
 	for h, n := range e.blocked {
 		if n != 0 {
 			t.Errorf("host %s: BLOCK_ON minus BLOCK_OFF = %d", h, n)
@@ -187,7 +200,7 @@ func TestPartWithoutLeaderFailsTheBackup(t *testing.T) {
 // left out (its parts come from the leaders elsewhere); one holding a
 // space's only replica is not, and the backup fails naming it.
 func TestOfflineHostLeftOutOnlyWhenReplicated(t *testing.T) {
-	e := &electionAdmins{leads: []map[string]map[int32]int64{{h1: {1: 2, 2: 2}, h2: {3: 2}}}, unreach: map[string]bool{h3: true}}
+	e := &electionAdmins{leads: []map[string]map[int32]int64{{h1: {1: 2, 2: 2}, h2: {3: 2}}}, unreach: map[string]bool{h3: true}, hosts: 2}
 	m := newElectionMetad(t, 3, e)
 	m.forgetHeartbeat(Addr{Host: "127.0.0.1", Port: 3})
 	bm, err := m.CreateBackup(context.Background(), nil, "", 0)

@@ -20,6 +20,11 @@ var linkFile = os.Link
 // modification time. The linked files are never written again by the WAL;
 // appends go to a new file. A file already present in dir is accepted only
 // if it is the same file (a link made earlier).
+//
+// dir is not fsynced: its links serve a checkpoint, which is uploaded and
+// dropped, and which a crash before its upload fails anyway (its backup is
+// then run again). A backup cuts while writes are blocked; each fsync here
+// would lengthen the stall.
 func (w *WAL) LinkInto(dir string) ([]string, error) {
 	w.rmMu.Lock() // CleanTTL must not delete what is being linked
 	defer w.rmMu.Unlock()
@@ -46,9 +51,6 @@ func (w *WAL) LinkInto(dir string) ([]string, error) {
 			return paths, err
 		}
 		paths = append(paths, dst)
-	}
-	if err := syncDir(dir); err != nil {
-		return paths, err
 	}
 	return paths, nil
 }
@@ -132,17 +134,4 @@ func copyFile(src, dst string) (err error) {
 		return err
 	}
 	return os.Rename(tmp, dst)
-}
-
-// syncDir fsyncs a directory so that entries created in it are durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("wal: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("wal: fsync %s: %w", dir, err)
-	}
-	return nil
 }
