@@ -1,6 +1,7 @@
 package kv
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
@@ -185,9 +186,6 @@ func ExportParts(checkpointDir, outDir string, only ...int32) ([]ExportedPart, e
 			}
 		}
 		out = append(out, *p)
-	}
-	if err := syncDir(outDir); err != nil {
-		return nil, fmt.Errorf("export parts: %w", err)
 	}
 	return out, nil
 }
@@ -431,6 +429,31 @@ func moveWAL(src, dst string) error {
 	return nil
 }
 
+// exportFile is a table being exported: written through a large buffer
+// (the table writer's own is 4 KiB: a write call per block), and never
+// fsynced. An export is uploaded as it is written and then removed: a
+// crash before its upload fails the backup (run again) whatever was on
+// disk, and an fsync would only hold the export up while the kernel writes
+// out what the upload reads back from the page cache.
+type exportFile struct {
+	vfs.File
+	bw *bufio.Writer
+}
+
+func newExportFile(f vfs.File) *exportFile {
+	return &exportFile{File: f, bw: bufio.NewWriterSize(f, 1<<20)}
+}
+
+func (f *exportFile) Write(p []byte) (int, error) { return f.bw.Write(p) }
+func (f *exportFile) Sync() error                 { return f.bw.Flush() }
+func (f *exportFile) Close() error {
+	err := f.bw.Flush()
+	if cerr := f.File.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
 // sstOut is a part's table being written to a temporary name.
 type sstOut struct {
 	part      int32
@@ -444,12 +467,11 @@ func createSST(path string, part int32, format sstable.TableFormat) (*sstOut, er
 	if err != nil {
 		return nil, fmt.Errorf("export parts: %w", err)
 	}
-	w := sstable.NewWriter(objstorageprovider.NewFileWritable(f), sstable.WriterOptions{TableFormat: format})
+	w := sstable.NewWriter(objstorageprovider.NewFileWritable(newExportFile(f)), sstable.WriterOptions{TableFormat: format})
 	return &sstOut{part: part, path: path, tmp: tmp, w: w}, nil
 }
 
-// finish closes the table (which fsyncs it), renames it into place and
-// records its size.
+// finish closes the table, renames it into place and records its size.
 func (s *sstOut) finish(parts map[int32]*ExportedPart) error {
 	if s == nil {
 		return nil
@@ -461,9 +483,6 @@ func (s *sstOut) finish(parts map[int32]*ExportedPart) error {
 		return fmt.Errorf("export parts: write %s: %w", s.tmp, err)
 	}
 	if err := os.Rename(s.tmp, s.path); err != nil {
-		return fmt.Errorf("export parts: %w", err)
-	}
-	if err := syncDir(filepath.Dir(s.path)); err != nil {
 		return fmt.Errorf("export parts: %w", err)
 	}
 	st, err := os.Stat(s.path)
@@ -479,7 +498,7 @@ func (s *sstOut) finish(parts map[int32]*ExportedPart) error {
 // part while the others are still being written).
 func writeApplied(dir string, p *ExportedPart) error {
 	b, _ := json.Marshal(partApplied{LogID: p.LogID, Term: p.Term})
-	if err := writeFileSynced(filepath.Join(dir, partAppliedName), append(b, '\n')); err != nil {
+	if err := writeWhole(filepath.Join(dir, partAppliedName), append(b, '\n')); err != nil {
 		return fmt.Errorf("export parts: %w", err)
 	}
 	return nil
@@ -495,29 +514,15 @@ func (s *sstOut) abort() {
 	os.Remove(s.tmp)
 }
 
-// writeFileSynced writes path through a temporary name, fsynced, so that
-// it is either absent or whole.
-func writeFileSynced(path string, data []byte) error {
+// writeWhole writes path through a temporary name, so that a reader finds
+// it absent or whole. Not fsynced, as the export's tables (unsynced).
+func writeWhole(path string, data []byte) error {
 	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
 		return err
 	}
-	return syncDir(filepath.Dir(path))
+	return os.Rename(tmp, path)
 }
 
 func syncDir(dir string) error {
