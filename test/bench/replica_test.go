@@ -37,6 +37,10 @@ func TestReplicaBench(t *testing.T) {
 	loadPayloadInto(t, c, "r1", 0, vertices, payload)
 	loadPayloadInto(t, c, "r3", 0, vertices, payload)
 
+	// The same probe with no backup running: a replicated write's own
+	// latency (raft round trips over HTTP), which the stall includes.
+	idle := worstWrite(t, graph(t, c), "r3", "blob(data, n)", func() { time.Sleep(3 * time.Second) })
+
 	// Writes to the replicated space go on during the backup.
 	dir := t.TempDir()
 	var out string
@@ -64,6 +68,7 @@ func TestReplicaBench(t *testing.T) {
 	fmt.Printf("  backed-up data: rf1 %s, rf3 %s\n", humanMB(bytes["r1"]), humanMB(bytes["r3"]))
 	fmt.Printf("rf3_vs_rf1_backup_bytes: %.3f\n", float64(bytes["r3"])/float64(max(bytes["r1"], 1)))
 	fmt.Printf("write_stall_ms_rf3: %d\n", worst.Milliseconds())
+	fmt.Printf("write_worst_ms_rf3_no_backup: %d  (the same probe for as long, no backup running)\n", idle.Milliseconds())
 }
 
 func eventuallyExec(t *testing.T, g *client.GraphClient, q string) {
