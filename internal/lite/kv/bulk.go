@@ -32,7 +32,7 @@ func (s *Store) IngestPart(space, part int32, gen func(put func(k, v []byte) err
 	}
 	defer os.Remove(path) // ingested: linked into the store
 	w := sstable.NewWriter(objstorageprovider.NewFileWritable(f),
-		sstable.WriterOptions{TableFormat: sp.db.FormatMajorVersion().MaxTableFormat(), })
+		sstable.WriterOptions{TableFormat: sp.db.FormatMajorVersion().MaxTableFormat(), BlockSize: tableBlockSize})
 	genErr := gen(func(k, v []byte) error {
 		keys++
 		return w.Set(dataKey(part, k), v)

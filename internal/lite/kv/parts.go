@@ -467,7 +467,7 @@ func createSST(path string, part int32, format sstable.TableFormat) (*sstOut, er
 	if err != nil {
 		return nil, fmt.Errorf("export parts: %w", err)
 	}
-	w := sstable.NewWriter(objstorageprovider.NewFileWritable(newExportFile(f)), sstable.WriterOptions{TableFormat: format, })
+	w := sstable.NewWriter(objstorageprovider.NewFileWritable(newExportFile(f)), sstable.WriterOptions{TableFormat: format, BlockSize: tableBlockSize})
 	return &sstOut{part: part, path: path, tmp: tmp, w: w}, nil
 }
 
