@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -191,7 +192,7 @@ type sizeRun struct {
 	restore      time.Duration
 	transfer     time.Duration // restore's download phase, from its log
 	rcDown       time.Duration
-	restart      time.Duration // stop + start of the target's storaged
+	restart      time.Duration // stop + start of the target's services
 	change       time.Duration // the 1% change through graphd
 	changeBytes  int64
 	incr         time.Duration
@@ -289,7 +290,7 @@ func secs(d time.Duration) string { return d.Round(time.Millisecond).String() }
 // printSizeRun prints one size's figures as soon as they are measured (a
 // long run shows its progress).
 func printSizeRun(r sizeRun) {
-	fmt.Printf("[%s] %d vertices, %s logical, %s of tables loaded in %s; full %s, rclone up %s, restore %s (download %s), rclone down %s + storaged restart %s; "+
+	fmt.Printf("[%s] %d vertices, %s logical, %s of tables loaded in %s; full %s, rclone up %s, restore %s (download %s), rclone down %s + services restart %s; "+
 		"1%% change (%s) through graphd %s, incremental %s (%s); stall %d ms, cut %d ms; br RSS %.0f MiB, agent RSS %.0f MiB\n",
 		r.label, r.vertices, humanize.Bytes(uint64(r.logical)), humanize.Bytes(uint64(r.ckBytes)), secs(r.load), secs(r.full), secs(r.rcUp),
 		secs(r.restore), secs(r.transfer), secs(r.rcDown), secs(r.restart), humanize.Bytes(uint64(r.changeBytes)), secs(r.change), secs(r.incr),
@@ -379,7 +380,7 @@ func brBenchAt(t *testing.T, srv *miniotest.Server, bucket, size string) sizeRun
 	fmt.Printf("[%s] rclone up %s, down %s (%s)\n", size, secs(r.rcUp), secs(r.rcDown), humanize.Bytes(uint64(r.ckBytes)))
 
 	// br restore of the full backup into a second cluster, then the
-	// peer's other half: a restart of that cluster's storaged.
+	// peer's other half: a restart of that cluster's services.
 	dst := benchCluster(t, "127.0.20.20", 3)
 	restoreLog := filepath.Join(t.TempDir(), "restore.log")
 	stopPerf = perfRecord(t, "restore-"+size)
@@ -388,12 +389,12 @@ func brBenchAt(t *testing.T, srv *miniotest.Server, bucket, size string) sizeRun
 	r.restore, r.brRSS = restore, max(r.brRSS, rss)
 	r.transfer = downloadTime(restoreLog)
 	r.restoreReported = restoredBytes(out)
-	r.restart = restartStoraged(t, dst)
+	r.restart = restartServices(t, dst)
 	r.agentRSS = agentsPeakRSS(t, dst)
 	if err := dst.Purge(); err != nil {
 		t.Error(err)
 	}
-	fmt.Printf("[%s] br restore %s, storaged restart %s\n", size, secs(r.restore), secs(r.restart))
+	fmt.Printf("[%s] br restore %s, services restart %s\n", size, secs(r.restore), secs(r.restart))
 
 	// 1% of the data rewritten through graphd (its WAL, as real writes),
 	// then an incremental backup.
@@ -490,27 +491,36 @@ func rewrite(t *testing.T, c *cluster.Cluster, spec bulkload.Spec, bytes int64) 
 	return time.Since(start), n * int64(per)
 }
 
-// restartStoraged stops every storaged of c and starts them again (each
-// host in parallel), until metad lists them all ONLINE: what a copy of the
-// files back into place needs besides the copy.
-func restartStoraged(t *testing.T, c *cluster.Cluster) time.Duration {
+// restartServices stops every service of c (graphd, storaged, then metad,
+// each role on every host in parallel) and starts them again in the
+// opposite order, until the cluster is ready: what a copy of the files
+// back into place needs besides the copy (metad's data is restored too),
+// and what br's restore does between its stop and start steps.
+func restartServices(t *testing.T, c *cluster.Cluster) time.Duration {
 	t.Helper()
 	start := time.Now()
-	var wg sync.WaitGroup
-	for i := range c.StorageAddrs() {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := c.StopService(i, "storaged"); err != nil {
-				t.Error(err)
-				return
+	each := func(role string, fn func(int, string) error) {
+		var wg sync.WaitGroup
+		for i, h := range c.Hosts {
+			if !slices.ContainsFunc(h.Services, func(s cluster.Service) bool { return s.Role == role }) {
+				continue
 			}
-			if err := c.StartService(i, "storaged"); err != nil {
-				t.Error(err)
-			}
-		}()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := fn(i, role); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
 	}
-	wg.Wait()
+	for _, role := range slices.Backward(cluster.Roles) {
+		each(role, c.StopService)
+	}
+	for _, role := range cluster.Roles {
+		each(role, c.StartService)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	if err := c.Wait(ctx); err != nil {
@@ -643,7 +653,7 @@ func plotRuns(t *testing.T, runs []sizeRun) (string, error) {
 		{"br backup full", func(r sizeRun) time.Duration { return r.full }},
 		{"rclone copy up", func(r sizeRun) time.Duration { return r.rcUp }},
 		{"br restore full", func(r sizeRun) time.Duration { return r.restore }},
-		{"rclone copy down + storaged restart", func(r sizeRun) time.Duration { return r.rcDown + r.restart }},
+		{"rclone copy down + services restart", func(r sizeRun) time.Duration { return r.rcDown + r.restart }},
 		{"br backup incr (1% changed)", func(r sizeRun) time.Duration { return r.incr }},
 	}
 	var args []any
