@@ -247,7 +247,7 @@ func (r *Reconciler) advanceJobs(ctx context.Context, x *run, jobs []podJob) (pe
 	for _, j := range jobs {
 		st, err := br.AdvanceJob(ctx, j.c, j.req)
 		if err == nil && st.State == pb.RestoreDataState_RESTORE_DATA_DONE {
-			err = j.c.StopAgent(ctx)
+			err = stopRestoreAgent(ctx, j.c)
 			if err == nil {
 				ctl.RestoredBytes.Add(float64(st.BytesFetched))
 				x.r.event(x.rt, corev1.EventTypeNormal, "DataRestored", fmt.Sprintf("%s: %s (%s downloaded, %d files already in place); its service starts",
@@ -269,6 +269,22 @@ func (r *Reconciler) advanceJobs(ctx context.Context, x *run, jobs []podJob) (pe
 		return "", nil
 	}
 	return fmt.Sprintf("%s of %s: %s", br.HumanBytes(done), br.HumanBytes(total), strings.Join(waiting, "; ")), nil
+}
+
+// stopRestoreAgent ends a pod's init stage: it stops the restore agent,
+// unless the agent answering is no longer it. The connection redials the
+// pod's address on its own, and once the init agent has stopped (an
+// earlier reconcile stopped it) the service's own agent answers there: it
+// must go on running.
+func stopRestoreAgent(ctx context.Context, c *agentclient.Client) error {
+	h, err := c.HealthCheck(ctx)
+	if err != nil {
+		return err
+	}
+	if !h.RestoreInit {
+		return nil
+	}
+	return c.StopAgent(ctx)
 }
 
 // runPodJobs opens and advances the jobs of a stage: the result to return
