@@ -46,6 +46,19 @@ Errors go to stderr, naming the path, with exit status 1.`,
 	return cmd
 }
 
+// printPartsJSON prints the one-line report of export-parts and playback
+// --json, {"parts":[...]}, which br-agent reads as their last line.
+func printPartsJSON[P any](w io.Writer, parts []P) error {
+	b, err := json.Marshal(struct {
+		Parts []P `json:"parts"`
+	}{parts})
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
+}
+
 // exportNice is the export's scheduling niceness (0 normal, 19 the least).
 const exportNice = 10
 
@@ -63,14 +76,7 @@ func exportParts(w io.Writer, checkpoint, out string, only []int32, asJSON bool)
 		return err
 	}
 	if asJSON {
-		b, err := json.Marshal(struct {
-			Parts []kv.ExportedPart `json:"parts"`
-		}{parts})
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(w, "%s\n", b)
-		return nil
+		return printPartsJSON(w, parts)
 	}
 	for _, p := range parts {
 		fmt.Fprintf(w, "part %d: log id %d term %d, %d key(s), %d byte(s)\n", p.Part, p.LogID, p.Term, p.Keys, p.Bytes)

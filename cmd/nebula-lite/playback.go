@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -102,14 +101,7 @@ func (o *playbackOpts) run(out io.Writer) error {
 		return err
 	}
 	if o.json {
-		b, err := json.Marshal(struct {
-			Parts []partApplied `json:"parts"`
-		}{parts})
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(out, "%s\n", b)
-		return nil
+		return printPartsJSON(out, parts)
 	}
 	for _, p := range parts {
 		fmt.Fprintf(out, "space %d part %d: applied log id %d\n", p.SpaceID, p.PartID, p.AppliedLogID)

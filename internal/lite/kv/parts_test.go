@@ -270,6 +270,19 @@ func TestImportPartsRerunAfterCrash(t *testing.T) {
 		return out
 	}
 	cleanWALs := wals(cleanDir)
+	// build runs ImportParts' build step alone (data renamed, parts/ left)
+	// and returns parts/.
+	build := func(t *testing.T, spaceDir string) string {
+		partsDir := filepath.Join(spaceDir, "parts")
+		applied := map[int32]uint64{}
+		for _, id := range subset {
+			applied[id] = want[id].Applied
+		}
+		if err := buildFromParts(spaceDir, partsDir, subset, applied); err != nil {
+			t.Fatal(err)
+		}
+		return partsDir
+	}
 
 	for _, tc := range []struct {
 		name  string
@@ -293,24 +306,10 @@ func TestImportPartsRerunAfterCrash(t *testing.T) {
 			}
 		}},
 		{"data renamed, parts/ left", func(t *testing.T, spaceDir string) {
-			partsDir := filepath.Join(spaceDir, "parts")
-			applied := map[int32]uint64{}
-			for _, id := range subset {
-				applied[id] = want[id].Applied
-			}
-			if err := buildFromParts(spaceDir, partsDir, subset, applied); err != nil {
-				t.Fatal(err)
-			}
+			build(t, spaceDir)
 		}},
 		{"one WAL moved, parts/ left", func(t *testing.T, spaceDir string) {
-			partsDir := filepath.Join(spaceDir, "parts")
-			applied := map[int32]uint64{}
-			for _, id := range subset {
-				applied[id] = want[id].Applied
-			}
-			if err := buildFromParts(spaceDir, partsDir, subset, applied); err != nil {
-				t.Fatal(err)
-			}
+			partsDir := build(t, spaceDir)
 			os.MkdirAll(filepath.Join(spaceDir, "wal"), 0o755)
 			if err := moveWAL(filepath.Join(partsDir, "4", "wal"), filepath.Join(spaceDir, "wal", "4")); err != nil {
 				t.Fatal(err)
