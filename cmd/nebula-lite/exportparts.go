@@ -23,7 +23,9 @@ func newExportPartsCmd() *cobra.Command {
 		Long: `Read a checkpoint of one space on this host (DIR as storaged cuts it:
 <data_path>/nebula/<spaceId>/checkpoints/<name>/, holding data/ and wal/<partId>/)
 and write each part (or each of --parts, which must all be there) to --out:
-  OUT/<partId>/data.sst   the part's keys, a Pebble table (absent when the part has none)
+  OUT/<partId>/data.sst   the part's keys, rewritten into a Pebble table (absent when none)
+  OUT/<partId>/table-<n>.sst  tables of the checkpoint holding only the part's keys, with nothing
+                          else over their range (ingested data mostly), hard-linked as they are
   OUT/<partId>/applied    {"log_id":N,"term":T}, the part's applied log id in the checkpoint
 The checkpoint is only read. To restore parts on a host, put OUT/<partId>/ (and the
 part's WAL files as OUT/<partId>/wal/) under <data_path>/nebula/<spaceId>/parts/ and

@@ -14,7 +14,8 @@
 // or, when every storage host's engine exports its checkpoint per part
 // (nebula-lite), each part on its own, so that it restores on any host:
 //
-//	<NAME>/data/<spaceId>/<partId>/data.sst          the part's data at the checkpoint (none if empty)
+//	<NAME>/data/<spaceId>/<partId>/data.sst          the part's data at the checkpoint, rewritten (none if empty)
+//	<NAME>/data/<spaceId>/<partId>/table-<n>.sst     the checkpoint's tables holding only the part's keys, as stored
 //	<NAME>/data/<spaceId>/<partId>/applied           its applied log id and term
 //	<NAME>/data/<spaceId>/<partId>/wal/...           WAL since the base (incremental)
 //

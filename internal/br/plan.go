@@ -267,7 +267,7 @@ func (p *RestorePlan) metaDownload(dir string, concurrency int32) (*pb.DownloadF
 // of every later link, into the space's directory <dataPath>/nebula/<spaceId>/.
 //
 // A space kept per part comes as each of the host's parts,
-// parts/<partId>/{data.sst,applied,wal/}, which the engine's playback
+// parts/<partId>/{*.sst,applied,wal/}, which the engine's playback
 // assembles. A space kept per host comes as the paired host's checkpoint,
 // {data,wal/<partId>}; the checkpoint of an upstream backup restored by
 // itself whole, its own WAL included, as upstream's restore places it; as

@@ -45,7 +45,7 @@ type PartApplied struct {
 }
 
 // ExportedPart is one part written by ExportParts: its applied log id and
-// term in the checkpoint, its key count and the size of its data.sst.
+// term in the checkpoint, its key count and the size of its tables.
 type ExportedPart struct {
 	PartID int32  `json:"part_id"`
 	LogID  uint64 `json:"log_id"`
@@ -67,7 +67,7 @@ type Engine interface {
 	// tells them (nil otherwise).
 	Playback(ctx context.Context, root, dataPath, metaAddr string) ([]PartApplied, error)
 	// ExportParts writes a space checkpoint's data per part (every part,
-	// or those listed in parts) to outDir/<part>/ (data.sst, applied),
+	// or those listed in parts) to outDir/<part>/ (*.sst, applied),
 	// restorable on any host. A part's directory is whole once its applied
 	// file exists (written last), so the agent uploads it while the next
 	// parts are written. Engines whose checkpoints cannot be cut per part

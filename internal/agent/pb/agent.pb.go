@@ -386,7 +386,7 @@ type UploadFileRequest struct {
 	Prefix      string                 `protobuf:"bytes,3,opt,name=prefix,proto3" json:"prefix,omitempty"`            // key prefix under the backend's root
 	Concurrency int32                  `protobuf:"varint,4,opt,name=concurrency,proto3" json:"concurrency,omitempty"` // parallel files (0: agent default)
 	// source_path is a space's checkpoint (data/, wal/): the engine exports
-	// it one part at a time (<partId>/data.sst, <partId>/applied), so that a
+	// it one part at a time (<partId>/*.sst, <partId>/applied), so that a
 	// part can be restored on any host, and that export is uploaded.
 	ExportParts   bool    `protobuf:"varint,5,opt,name=export_parts,json=exportParts,proto3" json:"export_parts,omitempty"`
 	Parts         []int32 `protobuf:"varint,6,rep,packed,name=parts,proto3" json:"parts,omitempty"` // with export_parts: only these (default: all)

@@ -24,7 +24,8 @@ import (
 // Per-part layout: a space's data cut into one directory per part, so that
 // a part can be restored on any host.
 //
-//	<dir>/<partId>/data.sst   the part's keys as stored (prefix included); absent when none
+//	<dir>/<partId>/data.sst   the part's keys as stored (prefix included), rewritten; absent when none
+//	<dir>/<partId>/table-<n>.sst  tables of the checkpoint that hold only the part's keys, as stored
 //	<dir>/<partId>/applied    {"log_id":N,"term":T}
 //	<dir>/<partId>/wal/       (import only) the part's WAL files
 //
@@ -37,7 +38,7 @@ type ExportedPart struct {
 	LogID uint64 `json:"log_id"` // applied log id in the checkpoint
 	Term  uint64 `json:"term"`
 	Keys  int64  `json:"keys"`
-	Bytes int64  `json:"bytes"` // size of data.sst, 0 if none
+	Bytes int64  `json:"bytes"` // size of its tables, 0 if none
 }
 
 // partApplied is the applied file of a part.
@@ -120,10 +121,51 @@ func ExportParts(checkpointDir, outDir string, only ...int32) ([]ExportedPart, e
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return nil, fmt.Errorf("export parts: %w", err)
 	}
-	// One pass over the data in key order: parts are contiguous ranges, so
-	// each part's table is written in turn.
+	// Tables that hold one part's keys and that nothing else overlaps are
+	// linked as they are (an ingested graph is mostly such tables); the
+	// rest is rewritten.
+	whole, err := wholeTables(db, dataDir, wanted)
+	if err != nil {
+		return nil, err
+	}
+	wholeOf := map[int32][]wholeTable{}
+	for _, w := range whole {
+		add(w.part)
+		wholeOf[w.part] = append(wholeOf[w.part], w)
+	}
+	partDir := func(id int32) string { return filepath.Join(outDir, strconv.Itoa(int(id))) }
+	pending := slices.Sorted(maps.Keys(parts)) // in key order, each until its export is whole
+	for _, id := range pending {
+		// Tables left by an earlier export into outDir are not this one's.
+		if err := os.RemoveAll(partDir(id)); err != nil {
+			return nil, fmt.Errorf("export parts: %w", err)
+		}
+		if err := os.MkdirAll(partDir(id), 0o755); err != nil {
+			return nil, fmt.Errorf("export parts: %w", err)
+		}
+		if err := linkWholeTables(partDir(id), wholeOf[id], parts[id]); err != nil {
+			return nil, err
+		}
+	}
+
+	// One pass over the rest in key order: parts are contiguous ranges, so
+	// each part's table is written in turn, and a part is whole once the
+	// pass has left its range.
 	format := db.FormatMajorVersion().MaxTableFormat()
 	withData := map[int32]bool{}
+	passed := func(id int64) error { // every pending part before id
+		for len(pending) > 0 && int64(pending[0]) < id {
+			p := pending[0]
+			pending = pending[1:]
+			if !withData[p] { // (its table's finish wrote it)
+				if err := writeApplied(partDir(p), parts[p]); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	nextWhole := 0 // the first whole table not before the key
 	var cur *sstOut
 	defer func() { cur.abort() }()
 	it, err = db.NewIter(&pebble.IterOptions{UpperBound: sysPrefix})
@@ -137,19 +179,32 @@ func ExportParts(checkpointDir, outDir string, only ...int32) ([]ExportedPart, e
 			return nil, fmt.Errorf("export parts: %s: key %x has no part prefix", dataDir, k)
 		}
 		id := int32(binary.BigEndian.Uint32(k))
+		if cur != nil && cur.part != id {
+			if err := cur.finish(parts); err != nil {
+				return nil, err
+			}
+			cur = nil
+		}
+		if err := passed(int64(id)); err != nil {
+			return nil, err
+		}
 		if !wanted(id) {
 			ok = it.SeekGE(partPrefix(id + 1)) // on to the next part's range
 			continue
 		}
-		if cur == nil || cur.part != id {
-			if err := cur.finish(parts); err != nil {
-				return nil, err
-			}
-			dir := filepath.Join(outDir, strconv.Itoa(int(id)))
-			if err := os.MkdirAll(dir, 0o755); err != nil {
+		for nextWhole < len(whole) && bytes.Compare(whole[nextWhole].largest, k) < 0 {
+			nextWhole++
+		}
+		if nextWhole < len(whole) && bytes.Compare(whole[nextWhole].smallest, k) <= 0 {
+			// Linked already; no other table holds a key in its range.
+			ok = it.SeekGE(append(slices.Clip(whole[nextWhole].largest), 0))
+			continue
+		}
+		if cur == nil {
+			if err := os.MkdirAll(partDir(id), 0o755); err != nil { // a part with keys only
 				return nil, fmt.Errorf("export parts: %w", err)
 			}
-			if cur, err = createSST(filepath.Join(dir, partSSTName), id, format); err != nil {
+			if cur, err = createSST(filepath.Join(partDir(id), partSSTName), id, format); err != nil {
 				return nil, err
 			}
 			add(id)
@@ -168,24 +223,13 @@ func ExportParts(checkpointDir, outDir string, only ...int32) ([]ExportedPart, e
 		return nil, err
 	}
 	cur = nil
+	if err := passed(1 << 31); err != nil {
+		return nil, err
+	}
 
 	out := make([]ExportedPart, 0, len(parts))
 	for _, id := range slices.Sorted(maps.Keys(parts)) {
-		p := parts[id]
-		dir := filepath.Join(outDir, strconv.Itoa(int(id)))
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, fmt.Errorf("export parts: %w", err)
-		}
-		if !withData[id] {
-			// A table left by an earlier export into outDir is not this one's.
-			if err := os.Remove(filepath.Join(dir, partSSTName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return nil, fmt.Errorf("export parts: %w", err)
-			}
-			if err := writeApplied(dir, p); err != nil {
-				return nil, err
-			}
-		}
-		out = append(out, *p)
+		out = append(out, *parts[id])
 	}
 	return out, nil
 }
@@ -276,13 +320,19 @@ func buildFromParts(spaceDir, partsDir string, ids []int32, applied map[int32]ui
 	}
 	var ssts []string
 	for _, id := range ids {
-		path := filepath.Join(partsDir, strconv.Itoa(int(id)), partSSTName)
-		ok, err := checkPartSST(path, id)
+		dir := filepath.Join(partsDir, strconv.Itoa(int(id)))
+		tables, err := filepath.Glob(filepath.Join(dir, wholeTablePrefix+"*.sst"))
 		if err != nil {
-			return err
+			return fmt.Errorf("import parts: %w", err)
 		}
-		if ok {
-			ssts = append(ssts, path)
+		for _, path := range append(tables, filepath.Join(dir, partSSTName)) {
+			ok, err := checkPartSST(path, id)
+			if err != nil {
+				return err
+			}
+			if ok {
+				ssts = append(ssts, path)
+			}
 		}
 	}
 	db, err := pebble.Open(tmp, spaceOptions())
@@ -489,7 +539,7 @@ func (s *sstOut) finish(parts map[int32]*ExportedPart) error {
 	if err != nil {
 		return fmt.Errorf("export parts: %w", err)
 	}
-	parts[s.part].Bytes = st.Size()
+	parts[s.part].Bytes += st.Size()
 	return writeApplied(filepath.Dir(s.path), parts[s.part])
 }
 

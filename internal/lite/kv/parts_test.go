@@ -382,3 +382,120 @@ func TestExportSomeParts(t *testing.T) {
 		t.Errorf("export of a part the checkpoint lacks: %v", err)
 	}
 }
+
+// Tables that hold one part's keys, and that nothing else overlaps, are
+// linked as they are; the rest of a part is rewritten; the import of both
+// is exact.
+func TestExportLinksWholeTables(t *testing.T) {
+	s := open(t, t.TempDir(), nil)
+	defer s.Close()
+	ingest := func(part int32, n int) {
+		t.Helper()
+		_, _, err := s.IngestPart(9, part, func(put func(k, v []byte) error) error {
+			for i := range n {
+				if err := put(fmt.Appendf(nil, "k%04d", i), fmt.Appendf(nil, "v%d-%d", part, i)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for part := int32(1); part <= 3; part++ {
+		ingest(part, 200)
+	}
+	sp := s.Space(9)
+	// Part 2: a key inside its ingested table overwritten. The flushed
+	// table also holds part 2's applied id, so its bounds reach past part
+	// 3's table, which it holds no key of.
+	put(t, sp.Part(2), "k0100", "new")
+	if err := sp.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	// Part 3: a key after its ingested table; part 4: written only.
+	put(t, sp.Part(3), "z", "after")
+	p4, err := s.AddPart(9, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	put(t, p4, "a", "4a")
+	want := map[int32]partState{}
+	for _, id := range sp.Parts() {
+		want[id] = readPart(t, sp.Part(id))
+	}
+	cp, err := s.Checkpoint(9, "WHOLE")
+	if err != nil {
+		t.Fatal(err)
+	}
+	outDir := filepath.Join(t.TempDir(), "out")
+	exported, err := ExportParts(cp.Dir, outDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// What each part's directory holds, and whether table-1.sst is one of
+	// the checkpoint's own files.
+	cpTables := map[string]os.FileInfo{}
+	ents, _ := os.ReadDir(filepath.Join(cp.Dir, "data"))
+	for _, e := range ents {
+		if strings.HasSuffix(e.Name(), ".sst") {
+			info, err := os.Stat(filepath.Join(cp.Dir, "data", e.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cpTables[e.Name()] = info
+		}
+	}
+	layout := func(part int32) string {
+		var files []string
+		ents, _ := os.ReadDir(filepath.Join(outDir, strconv.Itoa(int(part))))
+		for _, e := range ents {
+			name := e.Name()
+			if strings.HasPrefix(name, "table-") {
+				info, _ := os.Stat(filepath.Join(outDir, strconv.Itoa(int(part)), name))
+				for _, c := range cpTables {
+					if os.SameFile(info, c) {
+						name += "(linked)"
+					}
+				}
+			}
+			files = append(files, name)
+		}
+		return strings.Join(files, " ")
+	}
+	for part, wantLayout := range map[int32]string{
+		1: "applied table-1.sst(linked)",
+		2: "applied data.sst",
+		3: "applied data.sst table-1.sst(linked)",
+		4: "applied data.sst",
+	} {
+		if got := layout(part); got != wantLayout {
+			t.Errorf("part %d exported as %q, want %q", part, got, wantLayout)
+		}
+	}
+	for _, e := range exported {
+		var size int64
+		ents, _ := os.ReadDir(filepath.Join(outDir, strconv.Itoa(int(e.Part))))
+		for _, f := range ents {
+			if info, _ := f.Info(); strings.HasSuffix(f.Name(), ".sst") {
+				size += info.Size()
+			}
+		}
+		if e.Keys != int64(len(want[e.Part].KVs)) || e.Bytes != size || e.LogID != want[e.Part].Applied {
+			t.Errorf("exported %+v; want %d keys, %d bytes, log id %d", e, len(want[e.Part].KVs), size, want[e.Part].Applied)
+		}
+	}
+
+	spaceDir := filepath.Join(t.TempDir(), "nebula", "9")
+	for _, e := range exported {
+		copyTree(t, filepath.Join(outDir, strconv.Itoa(int(e.Part))), filepath.Join(spaceDir, "parts", strconv.Itoa(int(e.Part))))
+	}
+	if _, err := ImportParts(spaceDir); err != nil {
+		t.Fatal(err)
+	}
+	if got := readSpace(t, filepath.Dir(filepath.Dir(spaceDir)), 9); !reflect.DeepEqual(got, want) {
+		t.Fatalf("imported space:\n got  %v\n want %v", got, want)
+	}
+}
