@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/cockroachdb/pebble"
+	"github.com/cockroachdb/pebble/vfs"
 )
 
 // Space is one graph space on this host: a Pebble database shared by the
@@ -46,9 +47,14 @@ func spaceOptions() *pebble.Options {
 
 const tableBlockSize = 8 << 10
 
+// spaceFS is the file system under every space's Pebble (tests wrap it).
+var spaceFS = vfs.Default
+
 func openSpace(s *Store, id int32) (*Space, error) {
 	dir := s.SpaceDir(id)
-	db, err := pebble.Open(filepath.Join(dir, "data"), spaceOptions())
+	o := spaceOptions()
+	o.FS = checkpointFS{FS: spaceFS, root: filepath.Join(dir, "checkpoints")}
+	db, err := pebble.Open(filepath.Join(dir, "data"), o)
 	if err != nil {
 		return nil, fmt.Errorf("open space %d: %w", id, err)
 	}

@@ -21,10 +21,13 @@ var linkFile = os.Link
 // appends go to a new file. A file already present in dir is accepted only
 // if it is the same file (a link made earlier).
 //
-// dir is not fsynced: its links serve a checkpoint, which is uploaded and
-// dropped, and which a crash before its upload fails anyway (its backup is
-// then run again). A backup cuts while writes are blocked; each fsync here
-// would lengthen the stall.
+// Neither dir nor the sealed file is fsynced here: the links serve a
+// checkpoint, which is uploaded and dropped, and which a crash before its
+// upload fails anyway (its backup is then run again). A backup cuts while
+// writes are blocked, and an fsync under other I/O can take tens of
+// milliseconds, each of them a stall. Unless every append is fsynced
+// (Options.Sync: then the seal has nothing left to write), the sealed file
+// is fsynced in the background, as Rotate would have.
 func (w *WAL) LinkInto(dir string) ([]string, error) {
 	w.rmMu.Lock() // CleanTTL must not delete what is being linked
 	defer w.rmMu.Unlock()
@@ -34,12 +37,16 @@ func (w *WAL) LinkInto(dir string) ([]string, error) {
 		w.wmu.Unlock()
 		return nil, ErrClosed
 	}
-	if err := w.seal(); err != nil {
+	sealing := w.f != nil && !w.opts.Sync
+	if err := w.sealFile(w.opts.Sync); err != nil {
 		w.wmu.Unlock()
 		return nil, err
 	}
 	files := slices.Clone(w.files)
 	w.wmu.Unlock()
+	if sealing {
+		go w.syncSealed(files[len(files)-1].Path)
+	}
 
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("wal: %w", err)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -326,17 +327,23 @@ func (w *WAL) write(last uint64, buf []byte) error {
 }
 
 // seal fsyncs and closes the current file, if any. Requires wmu.
-func (w *WAL) seal() error {
+func (w *WAL) seal() error { return w.sealFile(true) }
+
+// sealFile closes the current file, if any, fsyncing it first if sync.
+// Requires wmu.
+func (w *WAL) sealFile(sync bool) error {
 	if w.f == nil {
 		return nil
 	}
 	f := w.f
 	w.f = nil
 	path := w.files[len(w.files)-1].Path
-	if err := f.Sync(); err != nil {
-		f.Close()
-		w.err = fmt.Errorf("wal: fsync %s: %w (the WAL must be reopened)", path, err)
-		return w.err
+	if sync {
+		if err := f.Sync(); err != nil {
+			f.Close()
+			w.err = fmt.Errorf("wal: fsync %s: %w (the WAL must be reopened)", path, err)
+			return w.err
+		}
 	}
 	if err := f.Close(); err != nil {
 		w.err = fmt.Errorf("wal: close %s: %w (the WAL must be reopened)", path, err)
@@ -348,6 +355,23 @@ func (w *WAL) seal() error {
 		w.mu.Unlock()
 	}
 	return nil
+}
+
+// syncSealed fsyncs a file sealed without it. A failure poisons the WAL as
+// a failed fsync on append does; a file removed meanwhile needs none.
+func (w *WAL) syncSealed(path string) {
+	f, err := os.Open(path)
+	if err == nil {
+		err = f.Sync()
+		f.Close()
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		w.wmu.Lock()
+		if w.err == nil {
+			w.err = fmt.Errorf("wal: fsync %s: %w (the WAL must be reopened)", path, err)
+		}
+		w.wmu.Unlock()
+	}
 }
 
 // Rotate seals the current file: it is fsynced and never written again, and
