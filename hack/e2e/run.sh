@@ -19,6 +19,7 @@ if "$E2E_HERE/up.sh"; then
 	TU=$(date +%s)
 	phase "suite (go test -tags e2e ./test/e2e/)"
 	# Memory of the cluster (control plane + pods), sampled while the suite runs.
+	rm -f "$L/operator-hwm-kb"
 	(
 		peak=0
 		while sleep 5; do
@@ -29,6 +30,11 @@ if "$E2E_HERE/up.sh"; then
 				kb=$((kb + $(awk '/^VmRSS/ {print $2}' "$p/status" 2>/dev/null || echo 0)))
 			done
 			[ $kb -gt $peak ] && peak=$kb && echo $peak >"$L/peak-rss-kb"
+			# The operator's own peak (VmHWM), for make bench's memory table.
+			for p in $(pgrep -x nebula-operator || true); do
+				hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0)
+				[ "${hwm:-0}" -gt "$(cat "$L/operator-hwm-kb" 2>/dev/null || echo 0)" ] && echo "$hwm" >"$L/operator-hwm-kb"
+			done
 		done
 	) &
 	sampler=$!
@@ -44,5 +50,5 @@ fi
 phase down
 "$E2E_HERE/down.sh" || { [ $rc -eq 0 ] && rc=1; }
 TD=$(date +%s)
-echo "e2e timings: build $((TB - T0))s, up $((TU - TB))s (node Ready after $(cat "$L/node-ready-seconds" 2>/dev/null || echo '?')s), suite $((TS - TU))s, down $((TD - TS))s, total $((TD - T0))s; cluster peak RSS $(($(cat "$L/peak-rss-kb" 2>/dev/null || echo 0) / 1024)) MiB; exit $rc"
+echo "e2e timings: build $((TB - T0))s, up $((TU - TB))s (node Ready after $(cat "$L/node-ready-seconds" 2>/dev/null || echo '?')s), suite $((TS - TU))s, down $((TD - TS))s, total $((TD - T0))s; cluster peak RSS $(($(cat "$L/peak-rss-kb" 2>/dev/null || echo 0) / 1024)) MiB, operator peak RSS $(($(cat "$L/operator-hwm-kb" 2>/dev/null || echo 0) / 1024)) MiB; exit $rc"
 exit $rc
