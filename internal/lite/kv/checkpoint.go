@@ -37,6 +37,17 @@ func (s *Store) CheckpointDir(space int32, name string) string {
 // that later appends go to new files. Writes to the space wait while it is
 // cut; the cost is a memtable flush plus links, independent of data size.
 func (s *Store) Checkpoint(space int32, name string) (*SpaceCheckpoint, error) {
+	return s.cut(space, name, false)
+}
+
+// CheckpointWAL cuts what an incremental backup takes: only every part's
+// WAL links and log ids, under the same quiesce, with no memtable flush
+// and no data/.
+func (s *Store) CheckpointWAL(space int32, name string) (*SpaceCheckpoint, error) {
+	return s.cut(space, name, true)
+}
+
+func (s *Store) cut(space int32, name string, walOnly bool) (*SpaceCheckpoint, error) {
 	sp := s.Space(space)
 	if sp == nil {
 		return nil, fmt.Errorf("space %d: %w", space, ErrSpaceNotFound)
@@ -48,7 +59,7 @@ func (s *Store) Checkpoint(space int32, name string) (*SpaceCheckpoint, error) {
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 		return nil, err
 	}
-	cp, err := sp.checkpoint(dir)
+	cp, err := sp.checkpoint(dir, walOnly)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
@@ -56,7 +67,7 @@ func (s *Store) Checkpoint(space int32, name string) (*SpaceCheckpoint, error) {
 	return cp, nil
 }
 
-func (sp *Space) checkpoint(dir string) (*SpaceCheckpoint, error) {
+func (sp *Space) checkpoint(dir string, walOnly bool) (*SpaceCheckpoint, error) {
 	// Holding every part's write lock quiesces the space without touching
 	// the blocking-writes gate, which belongs to metad's BLOCK_ON/OFF.
 	var parts []*Part
@@ -66,19 +77,20 @@ func (sp *Space) checkpoint(dir string) (*SpaceCheckpoint, error) {
 		defer p.mu.Unlock()
 		parts = append(parts, p)
 	}
-	if err := sp.db.Flush(); err != nil {
-		return nil, fmt.Errorf("flush space %d: %w", sp.id, err)
-	}
-	// The data's and each part's WAL links are made side by side: their
-	// fsyncs then share journal commits, and the cut of a host holding
-	// many parts costs about what one part's does.
+	// The data's and each part's WAL links are made side by side, and the
+	// cut of a host holding many parts costs about what one part's does.
 	var g errgroup.Group
-	g.Go(func() error {
-		if err := sp.db.Checkpoint(filepath.Join(dir, "data")); err != nil {
-			return fmt.Errorf("checkpoint space %d: %w", sp.id, err)
+	if !walOnly {
+		if err := sp.db.Flush(); err != nil {
+			return nil, fmt.Errorf("flush space %d: %w", sp.id, err)
 		}
-		return nil
-	})
+		g.Go(func() error {
+			if err := sp.db.Checkpoint(filepath.Join(dir, "data")); err != nil {
+				return fmt.Errorf("checkpoint space %d: %w", sp.id, err)
+			}
+			return nil
+		})
+	}
 	cp := &SpaceCheckpoint{Space: sp.id, Dir: dir, Parts: make([]PartCheckpoint, len(parts))}
 	for i, p := range parts {
 		g.Go(func() error {

@@ -12,12 +12,14 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/nebula-open/nebula-br/internal/nebula/client"
 )
 
 // Admin is storaged's admin service as metad uses it.
 type Admin interface {
-	BlockingWrites(ctx context.Context, spaces []int32, on bool) error
-	CreateCheckpoint(ctx context.Context, spaces []int32, name string) ([]CheckpointInfo, error)
+	BlockingWrites(ctx context.Context, spaces []int32, on bool, o client.CutOptions) error
+	CreateCheckpoint(ctx context.Context, spaces []int32, name string, o client.CutOptions) ([]CheckpointInfo, error)
 	DropCheckpoint(ctx context.Context, spaces []int32, name string) error
 	Close() error
 }
@@ -90,6 +92,7 @@ func (m *Metad) CreateBackup(ctx context.Context, spaceNames []string, base stri
 
 	m.mu.Lock()
 	bm := &BackupMeta{Full: base == "", Base: base, ClusterID: m.st.clusterID, AllSpaces: len(spaceNames) == 0, Spaces: map[int32]*SpaceBackup{}}
+	var baseSpaces []int32
 	if base != "" {
 		rec := m.st.backups[base]
 		if rec == nil {
@@ -100,6 +103,7 @@ func (m *Metad) CreateBackup(ctx context.Context, spaceNames []string, base stri
 			m.mu.Unlock()
 			return nil, coded(codeWrongCluster, "base backup %s belongs to cluster %d, this is cluster %d", base, clusterID, m.st.clusterID)
 		}
+		baseSpaces = rec.Spaces
 	}
 	var spaces []*Space
 	if bm.AllSpaces {
@@ -194,7 +198,11 @@ func (m *Metad) CreateBackup(ctx context.Context, spaceNames []string, base stri
 		}
 		admins[h] = a
 	}
-	cut, err := m.cutWithLeaders(ctx, bm, hosts, hostSpaces, admins)
+	// An incremental backup takes only WAL, unless a space is new since its
+	// base (its data is backed up in full): the hosts then neither flush
+	// nor cut their data.
+	opts := client.CutOptions{WALOnly: base != "" && !slices.ContainsFunc(ids, func(id int32) bool { return !slices.Contains(baseSpaces, id) })}
+	cut, err := m.cutWithLeaders(ctx, bm, hosts, hostSpaces, admins, opts)
 	if err != nil {
 		m.dropCheckpoints(ctx, cut, hostSpaces, admins, bm.Name)
 		return nil, err
@@ -273,7 +281,7 @@ func (m *Metad) connectAdmin(ctx context.Context, h Addr) (Admin, error) {
 // cutCheckpoints blocks writes everywhere, cuts a checkpoint on every host
 // and unblocks each host, whatever happens. It returns the hosts that cut
 // one.
-func (m *Metad) cutCheckpoints(ctx context.Context, bm *BackupMeta, hosts []Addr, hostSpaces map[Addr][]int32, admins map[Addr]Admin) ([]Addr, error) {
+func (m *Metad) cutCheckpoints(ctx context.Context, bm *BackupMeta, hosts []Addr, hostSpaces map[Addr][]int32, admins map[Addr]Admin, opts client.CutOptions) ([]Addr, error) {
 	start := time.Now()
 	blockErrs := make([]error, len(hosts))
 	cps := make([][]CheckpointInfo, len(hosts))
@@ -289,15 +297,15 @@ func (m *Metad) cutCheckpoints(ctx context.Context, bm *BackupMeta, hosts []Addr
 	// others to block, not their sum.
 	results := parallel(len(hosts), func(i int) error {
 		h := hosts[i]
-		blockErrs[i] = admins[h].BlockingWrites(ctx, hostSpaces[h], true)
+		blockErrs[i] = admins[h].BlockingWrites(ctx, hostSpaces[h], true, opts)
 		blocking.Done()
 		if blockErrs[i] != nil {
 			return blockErrs[i]
 		}
 		var err error
-		cps[i], err = admins[h].CreateCheckpoint(ctx, hostSpaces[h], bm.Name)
+		cps[i], err = admins[h].CreateCheckpoint(ctx, hostSpaces[h], bm.Name, opts)
 		<-allBlocked
-		if uerr := admins[h].BlockingWrites(context.WithoutCancel(ctx), hostSpaces[h], false); uerr != nil {
+		if uerr := admins[h].BlockingWrites(context.WithoutCancel(ctx), hostSpaces[h], false, opts); uerr != nil {
 			m.log.Warn("unblock writes failed; they lift by themselves after the block timeout", "host", h, "err", uerr)
 		}
 		return err
@@ -335,9 +343,9 @@ var leaderWaits = []time.Duration{time.Second, 2 * time.Second, 3 * time.Second}
 // cutWithLeaders cuts the checkpoints until every part of every space is
 // listed once, by a host whose cut holds all of it; a cut that misses a
 // part is dropped, never mixed with a later one.
-func (m *Metad) cutWithLeaders(ctx context.Context, bm *BackupMeta, hosts []Addr, hostSpaces map[Addr][]int32, admins map[Addr]Admin) ([]Addr, error) {
+func (m *Metad) cutWithLeaders(ctx context.Context, bm *BackupMeta, hosts []Addr, hostSpaces map[Addr][]int32, admins map[Addr]Admin, opts client.CutOptions) ([]Addr, error) {
 	for attempt := 0; ; attempt++ {
-		cut, err := m.cutCheckpoints(ctx, bm, hosts, hostSpaces, admins)
+		cut, err := m.cutCheckpoints(ctx, bm, hosts, hostSpaces, admins, opts)
 		if err != nil {
 			return cut, err
 		}

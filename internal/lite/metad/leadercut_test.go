@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nebula-open/nebula-br/internal/nebula/client"
 )
 
 // electionAdmins are the admin services of storage hosts whose replicated
@@ -45,7 +47,7 @@ type electionAdmin struct {
 	host string
 }
 
-func (a electionAdmin) BlockingWrites(_ context.Context, _ []int32, on bool) error {
+func (a electionAdmin) BlockingWrites(_ context.Context, _ []int32, on bool, _ client.CutOptions) error {
 	if on && a.host == h3 {
 		time.Sleep(50 * time.Millisecond) // the last to block, by far
 	}
@@ -61,7 +63,7 @@ func (a electionAdmin) BlockingWrites(_ context.Context, _ []int32, on bool) err
 	return nil
 }
 
-func (a electionAdmin) CreateCheckpoint(_ context.Context, spaces []int32, name string) ([]CheckpointInfo, error) {
+func (a electionAdmin) CreateCheckpoint(_ context.Context, spaces []int32, name string, _ client.CutOptions) ([]CheckpointInfo, error) {
 	a.e.mu.Lock()
 	defer a.e.mu.Unlock()
 	n := a.e.cuts[a.host]

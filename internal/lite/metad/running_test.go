@@ -2,9 +2,11 @@ package metad
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,7 +19,7 @@ import (
 // slowAdmin is a storaged admin service whose BLOCK_ON waits for release.
 type slowAdmin struct{ release chan struct{} }
 
-func (a slowAdmin) BlockingWrites(ctx context.Context, spaces []int32, on bool) error {
+func (a slowAdmin) BlockingWrites(ctx context.Context, spaces []int32, on bool, _ client.CutOptions) error {
 	if on {
 		select {
 		case <-a.release:
@@ -28,7 +30,7 @@ func (a slowAdmin) BlockingWrites(ctx context.Context, spaces []int32, on bool) 
 	return nil
 }
 
-func (a slowAdmin) CreateCheckpoint(_ context.Context, spaces []int32, name string) ([]CheckpointInfo, error) {
+func (a slowAdmin) CreateCheckpoint(_ context.Context, spaces []int32, name string, _ client.CutOptions) ([]CheckpointInfo, error) {
 	var out []CheckpointInfo
 	for _, s := range spaces {
 		out = append(out, CheckpointInfo{SpaceID: s, DataPath: "/nowhere/" + name, Parts: map[int32]LogInfo{1: {LogID: 1, TermID: 1, CommitLogID: 1}}})
@@ -109,4 +111,74 @@ func TestBackupWhileAnotherRuns(t *testing.T) {
 	if err != nil || len(snaps) != 1 || string(snaps[0].Name) != running || snaps[0].Status != meta.SnapshotStatus_VALID {
 		t.Fatalf("snapshots after the backup: %v, %v", snaps, err)
 	}
+}
+
+// cutRecorder is a storaged admin service holding every part of every
+// space (one each), which records the options of each BLOCK_ON and cut.
+type cutRecorder struct {
+	mu   *sync.Mutex
+	cuts *[]string
+}
+
+func (a cutRecorder) record(what string, o client.CutOptions) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	*a.cuts = append(*a.cuts, fmt.Sprintf("%s wal_only=%v", what, o.WALOnly))
+}
+
+func (a cutRecorder) BlockingWrites(_ context.Context, _ []int32, on bool, o client.CutOptions) error {
+	if on {
+		a.record("block", o)
+	}
+	return nil
+}
+
+func (a cutRecorder) CreateCheckpoint(ctx context.Context, spaces []int32, name string, o client.CutOptions) ([]CheckpointInfo, error) {
+	a.record("cut", o)
+	return slowAdmin{}.CreateCheckpoint(ctx, spaces, name, o)
+}
+
+func (cutRecorder) DropCheckpoint(context.Context, []int32, string) error { return nil }
+func (cutRecorder) Close() error                                          { return nil }
+
+// An incremental backup asks the hosts for a cut of the WAL only (no flush,
+// no data), unless a space is new since its base: that one's data goes in
+// full.
+func TestIncrementalCutsWALOnly(t *testing.T) {
+	var cuts []string
+	admin := cutRecorder{mu: &sync.Mutex{}, cuts: &cuts}
+	m, err := Open(Config{Addr: Addr{Host: "127.0.0.1", Port: 1}, DataPath: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Admin: func(context.Context, Addr) (Admin, error) { return admin, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if _, err := m.Heartbeat(&Host{Addr: Addr{Host: "127.0.0.1", Port: 2}, Role: RoleStorage}, 0); err != nil {
+		t.Fatal(err)
+	}
+	space := func(name string) {
+		if _, err := m.CreateSpace(SpaceSpec{Name: name, PartitionNum: 1, VidType: propInt64}, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	backup := func(spaces []string, base string, want bool) string {
+		t.Helper()
+		cuts = nil
+		bm, err := m.CreateBackup(ctx, spaces, base, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := fmt.Sprintf("[block wal_only=%v cut wal_only=%v]", want, want)
+		if got := fmt.Sprint(cuts); got != w {
+			t.Errorf("backup of %v on base %q: the host was asked %s, want %s", spaces, base, got, w)
+		}
+		return bm.Name
+	}
+	space("s")
+	full := backup(nil, "", false)
+	incr := backup(nil, full, true)
+	space("t")
+	incr2 := backup(nil, incr, false) // t is new since incr
+	backup([]string{"s"}, incr2, true)
 }

@@ -81,16 +81,16 @@ func spaceIDs(ids []int32) []nebula.GraphSpaceID {
 	return out
 }
 
-func (a adminClient) BlockingWrites(ctx context.Context, spaces []int32, on bool) error {
+func (a adminClient) BlockingWrites(ctx context.Context, spaces []int32, on bool, o client.CutOptions) error {
 	sign := storage.EngineSignType_BLOCK_OFF
 	if on {
 		sign = storage.EngineSignType_BLOCK_ON
 	}
-	return a.c.BlockingWrites(ctx, spaceIDs(spaces), sign)
+	return a.c.BlockingWritesWith(ctx, spaceIDs(spaces), sign, o)
 }
 
-func (a adminClient) CreateCheckpoint(ctx context.Context, spaces []int32, name string) ([]CheckpointInfo, error) {
-	infos, err := a.c.CreateCheckpoint(ctx, spaceIDs(spaces), name)
+func (a adminClient) CreateCheckpoint(ctx context.Context, spaces []int32, name string, o client.CutOptions) ([]CheckpointInfo, error) {
+	infos, err := a.c.CreateCheckpointWith(ctx, spaceIDs(spaces), name, o)
 	if err != nil {
 		return nil, err
 	}

@@ -45,7 +45,11 @@ func (h adminHandler) CreateCheckpoint(ctx context.Context, req *storage.CreateC
 		go func() {
 			defer wg.Done()
 			start := time.Now()
-			cps[i], errs[i] = h.s.store.Checkpoint(int32(id), name)
+			cut := h.s.store.Checkpoint
+			if req.GetWalOnly() { // an incremental backup's: the WAL only
+				cut = h.s.store.CheckpointWAL
+			}
+			cps[i], errs[i] = cut(int32(id), name)
 			if errs[i] == nil {
 				h.s.log.Info("checkpoint cut", "space", id, "name", name, "parts", len(cps[i].Parts), "took", time.Since(start))
 			}
@@ -114,9 +118,12 @@ func (h adminHandler) BlockingWrites(ctx context.Context, req *storage.BlockingS
 		switch req.Sign {
 		case storage.EngineSignType_BLOCK_ON:
 			// Flush while writes still flow: the stall is then the cut
-			// of a near-empty memtable, whatever the data size.
-			if err := sp.Flush(); err != nil {
-				h.s.log.Warn("flush before blocking writes", "space", id, "err", err)
+			// of a near-empty memtable, whatever the data size. A cut of
+			// the WAL only flushes nothing.
+			if !req.GetWalOnly() {
+				if err := sp.Flush(); err != nil {
+					h.s.log.Warn("flush before blocking writes", "space", id, "err", err)
+				}
 			}
 			sp.Block()
 		case storage.EngineSignType_BLOCK_OFF:

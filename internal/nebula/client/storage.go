@@ -37,12 +37,35 @@ func (a *StorageAdminClient) do(ctx context.Context, method string, fn func(cont
 	})
 }
 
+// CutOptions are nebula-lite's additions to a backup's cut: fields 100 of
+// BlockingSignRequest and CreateCPRequest, which NebulaGraph's storaged
+// skips (it then cuts as for a full backup).
+type CutOptions struct {
+	// WALOnly: the backup is incremental and takes only the parts' WAL, so
+	// storaged neither flushes the memtable before the block nor cuts the
+	// data under it.
+	WALOnly bool
+}
+
+// walOnly is the optional field's value: unset unless asked for.
+func (o CutOptions) walOnly() *bool {
+	if !o.WALOnly {
+		return nil
+	}
+	return &o.WALOnly
+}
+
 // CreateCheckpoint checkpoints the given spaces under name and returns one
 // CheckpointInfo per space and data path.
 func (a *StorageAdminClient) CreateCheckpoint(ctx context.Context, spaceIDs []nebula.GraphSpaceID, name string) ([]*nebula.CheckpointInfo, error) {
+	return a.CreateCheckpointWith(ctx, spaceIDs, name, CutOptions{})
+}
+
+// CreateCheckpointWith is CreateCheckpoint with nebula-lite's options.
+func (a *StorageAdminClient) CreateCheckpointWith(ctx context.Context, spaceIDs []nebula.GraphSpaceID, name string, o CutOptions) ([]*nebula.CheckpointInfo, error) {
 	var resp *storage.CreateCPResp
 	err := a.do(ctx, "createCheckpoint", func(ctx context.Context, c *storage.StorageAdminServiceClient) (err error) {
-		resp, err = c.CreateCheckpoint(ctx, &storage.CreateCPRequest{SpaceIds: spaceIDs, Name: []byte(name)})
+		resp, err = c.CreateCheckpoint(ctx, &storage.CreateCPRequest{SpaceIds: spaceIDs, Name: []byte(name), WalOnly: o.walOnly()})
 		return err
 	})
 	if err != nil {
@@ -69,9 +92,14 @@ func (a *StorageAdminClient) DropCheckpoint(ctx context.Context, spaceIDs []nebu
 
 // BlockingWrites turns write blocking on or off for the given spaces.
 func (a *StorageAdminClient) BlockingWrites(ctx context.Context, spaceIDs []nebula.GraphSpaceID, sign storage.EngineSignType) error {
+	return a.BlockingWritesWith(ctx, spaceIDs, sign, CutOptions{})
+}
+
+// BlockingWritesWith is BlockingWrites with nebula-lite's options.
+func (a *StorageAdminClient) BlockingWritesWith(ctx context.Context, spaceIDs []nebula.GraphSpaceID, sign storage.EngineSignType, o CutOptions) error {
 	var resp *storage.BlockingSignResp
 	err := a.do(ctx, "blockingWrites", func(ctx context.Context, c *storage.StorageAdminServiceClient) (err error) {
-		resp, err = c.BlockingWrites(ctx, &storage.BlockingSignRequest{SpaceIds: spaceIDs, Sign: sign})
+		resp, err = c.BlockingWrites(ctx, &storage.BlockingSignRequest{SpaceIds: spaceIDs, Sign: sign, WalOnly: o.walOnly()})
 		return err
 	})
 	if err != nil {

@@ -55,6 +55,10 @@ struct KVRemoveRequest {
 struct CreateCPRequest {
     1: list<common.GraphSpaceID> space_ids,
     2: binary                    name,
+    // nebula-lite's addition (NebulaGraph's storaged skips it): an
+    // incremental backup's cut, which takes only the parts' WAL, not the
+    // data.
+    100: optional bool           wal_only,
 }
 
 struct CreateCPResp {
@@ -79,6 +83,9 @@ enum EngineSignType {
 struct BlockingSignRequest {
     1: list<common.GraphSpaceID> space_ids,
     2: required EngineSignType   sign,
+    // nebula-lite's addition, as CreateCPRequest's: the cut to follow takes
+    // only the WAL, so BLOCK_ON does not flush the memtable first.
+    100: optional bool           wal_only,
 }
 
 struct BlockingSignResp {

@@ -1863,9 +1863,12 @@ func (p *KVRemoveRequest) String() string {
 // Attributes:
 //   - SpaceIds
 //   - Name
+//   - WalOnly
 type CreateCPRequest struct {
 	SpaceIds []nebula.GraphSpaceID `thrift:"space_ids,1" db:"space_ids" json:"space_ids"`
 	Name     []byte                `thrift:"name,2" db:"name" json:"name"`
+	// unused fields # 3 to 99
+	WalOnly *bool `thrift:"wal_only,100" db:"wal_only" json:"wal_only,omitempty"`
 }
 
 func NewCreateCPRequest() *CreateCPRequest {
@@ -1879,6 +1882,19 @@ func (p *CreateCPRequest) GetSpaceIds() []nebula.GraphSpaceID {
 func (p *CreateCPRequest) GetName() []byte {
 	return p.Name
 }
+
+var CreateCPRequest_WalOnly_DEFAULT bool
+
+func (p *CreateCPRequest) GetWalOnly() bool {
+	if !p.IsSetWalOnly() {
+		return CreateCPRequest_WalOnly_DEFAULT
+	}
+	return *p.WalOnly
+}
+func (p *CreateCPRequest) IsSetWalOnly() bool {
+	return p.WalOnly != nil
+}
+
 func (p *CreateCPRequest) Read(ctx context.Context, iprot thrift.TProtocol) error {
 	if _, err := iprot.ReadStructBegin(ctx); err != nil {
 		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
@@ -1906,6 +1922,16 @@ func (p *CreateCPRequest) Read(ctx context.Context, iprot thrift.TProtocol) erro
 		case 2:
 			if fieldTypeId == thrift.STRING {
 				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 100:
+			if fieldTypeId == thrift.BOOL {
+				if err := p.ReadField100(ctx, iprot); err != nil {
 					return err
 				}
 			} else {
@@ -1960,6 +1986,15 @@ func (p *CreateCPRequest) ReadField2(ctx context.Context, iprot thrift.TProtocol
 	return nil
 }
 
+func (p *CreateCPRequest) ReadField100(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBool(ctx); err != nil {
+		return thrift.PrependError("error reading field 100: ", err)
+	} else {
+		p.WalOnly = &v
+	}
+	return nil
+}
+
 func (p *CreateCPRequest) Write(ctx context.Context, oprot thrift.TProtocol) error {
 	if err := oprot.WriteStructBegin(ctx, "CreateCPRequest"); err != nil {
 		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
@@ -1969,6 +2004,9 @@ func (p *CreateCPRequest) Write(ctx context.Context, oprot thrift.TProtocol) err
 			return err
 		}
 		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField100(ctx, oprot); err != nil {
 			return err
 		}
 	}
@@ -2015,6 +2053,21 @@ func (p *CreateCPRequest) writeField2(ctx context.Context, oprot thrift.TProtoco
 	return err
 }
 
+func (p *CreateCPRequest) writeField100(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetWalOnly() {
+		if err := oprot.WriteFieldBegin(ctx, "wal_only", thrift.BOOL, 100); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 100:wal_only: ", p), err)
+		}
+		if err := oprot.WriteBool(ctx, bool(*p.WalOnly)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.wal_only (100) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 100:wal_only: ", p), err)
+		}
+	}
+	return err
+}
+
 func (p *CreateCPRequest) Equals(other *CreateCPRequest) bool {
 	if p == other {
 		return true
@@ -2032,6 +2085,14 @@ func (p *CreateCPRequest) Equals(other *CreateCPRequest) bool {
 	}
 	if bytes.Compare(p.Name, other.Name) != 0 {
 		return false
+	}
+	if p.WalOnly != other.WalOnly {
+		if p.WalOnly == nil || other.WalOnly == nil {
+			return false
+		}
+		if (*p.WalOnly) != (*other.WalOnly) {
+			return false
+		}
 	}
 	return true
 }
@@ -2522,9 +2583,12 @@ func (p *DropCPResp) String() string {
 // Attributes:
 //   - SpaceIds
 //   - Sign
+//   - WalOnly
 type BlockingSignRequest struct {
 	SpaceIds []nebula.GraphSpaceID `thrift:"space_ids,1" db:"space_ids" json:"space_ids"`
 	Sign     EngineSignType        `thrift:"sign,2,required" db:"sign" json:"sign"`
+	// unused fields # 3 to 99
+	WalOnly *bool `thrift:"wal_only,100" db:"wal_only" json:"wal_only,omitempty"`
 }
 
 func NewBlockingSignRequest() *BlockingSignRequest {
@@ -2538,6 +2602,19 @@ func (p *BlockingSignRequest) GetSpaceIds() []nebula.GraphSpaceID {
 func (p *BlockingSignRequest) GetSign() EngineSignType {
 	return p.Sign
 }
+
+var BlockingSignRequest_WalOnly_DEFAULT bool
+
+func (p *BlockingSignRequest) GetWalOnly() bool {
+	if !p.IsSetWalOnly() {
+		return BlockingSignRequest_WalOnly_DEFAULT
+	}
+	return *p.WalOnly
+}
+func (p *BlockingSignRequest) IsSetWalOnly() bool {
+	return p.WalOnly != nil
+}
+
 func (p *BlockingSignRequest) Read(ctx context.Context, iprot thrift.TProtocol) error {
 	if _, err := iprot.ReadStructBegin(ctx); err != nil {
 		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
@@ -2570,6 +2647,16 @@ func (p *BlockingSignRequest) Read(ctx context.Context, iprot thrift.TProtocol) 
 					return err
 				}
 				issetSign = true
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 100:
+			if fieldTypeId == thrift.BOOL {
+				if err := p.ReadField100(ctx, iprot); err != nil {
+					return err
+				}
 			} else {
 				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
 					return err
@@ -2626,6 +2713,15 @@ func (p *BlockingSignRequest) ReadField2(ctx context.Context, iprot thrift.TProt
 	return nil
 }
 
+func (p *BlockingSignRequest) ReadField100(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBool(ctx); err != nil {
+		return thrift.PrependError("error reading field 100: ", err)
+	} else {
+		p.WalOnly = &v
+	}
+	return nil
+}
+
 func (p *BlockingSignRequest) Write(ctx context.Context, oprot thrift.TProtocol) error {
 	if err := oprot.WriteStructBegin(ctx, "BlockingSignRequest"); err != nil {
 		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
@@ -2635,6 +2731,9 @@ func (p *BlockingSignRequest) Write(ctx context.Context, oprot thrift.TProtocol)
 			return err
 		}
 		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField100(ctx, oprot); err != nil {
 			return err
 		}
 	}
@@ -2681,6 +2780,21 @@ func (p *BlockingSignRequest) writeField2(ctx context.Context, oprot thrift.TPro
 	return err
 }
 
+func (p *BlockingSignRequest) writeField100(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetWalOnly() {
+		if err := oprot.WriteFieldBegin(ctx, "wal_only", thrift.BOOL, 100); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 100:wal_only: ", p), err)
+		}
+		if err := oprot.WriteBool(ctx, bool(*p.WalOnly)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.wal_only (100) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 100:wal_only: ", p), err)
+		}
+	}
+	return err
+}
+
 func (p *BlockingSignRequest) Equals(other *BlockingSignRequest) bool {
 	if p == other {
 		return true
@@ -2698,6 +2812,14 @@ func (p *BlockingSignRequest) Equals(other *BlockingSignRequest) bool {
 	}
 	if p.Sign != other.Sign {
 		return false
+	}
+	if p.WalOnly != other.WalOnly {
+		if p.WalOnly == nil || other.WalOnly == nil {
+			return false
+		}
+		if (*p.WalOnly) != (*other.WalOnly) {
+			return false
+		}
 	}
 	return true
 }
