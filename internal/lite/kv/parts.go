@@ -383,21 +383,12 @@ func buildFromParts(spaceDir, partsDir string, ids []int32, applied map[int32]ui
 // table with keys outside the part's range (another part's data, or the
 // applied ids') or with range deletions.
 func checkPartSST(path string, id int32) (bool, error) {
-	f, err := os.Open(path)
+	r, err := openTable(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
 	if err != nil {
 		return false, fmt.Errorf("import parts: %w", err)
-	}
-	readable, err := sstable.NewSimpleReadable(f)
-	if err != nil {
-		f.Close()
-		return false, fmt.Errorf("import parts: %s: %w", path, err)
-	}
-	r, err := sstable.NewReader(readable, sstable.ReaderOptions{})
-	if err != nil {
-		return false, fmt.Errorf("import parts: %s: %w", path, err)
 	}
 	defer r.Close()
 	if r.Properties.NumRangeDeletions > 0 || r.Properties.NumRangeKeys() > 0 {

@@ -104,20 +104,42 @@ func (r *tableReaders) reader(t pebble.SSTableInfo) (*sstable.Reader, error) {
 	if rd := r.open[path]; rd != nil {
 		return rd, nil
 	}
-	f, err := os.Open(path)
+	rd, err := openTable(path)
 	if err != nil {
 		return nil, fmt.Errorf("export parts: %w", err)
+	}
+	r.open[path] = rd
+	return rd, nil
+}
+
+// iter opens an iterator over the table as stored.
+func (r *tableReaders) iter(t pebble.SSTableInfo) (sstable.Iterator, error) {
+	rd, err := r.reader(t)
+	if err != nil {
+		return nil, err
+	}
+	it, err := rd.NewIter(nil, nil)
+	if err != nil {
+		return nil, fmt.Errorf("export parts: %s: %w", r.path(t), err)
+	}
+	return it, nil
+}
+
+// openTable opens a table file for reading.
+func openTable(path string) (*sstable.Reader, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
 	}
 	readable, err := sstable.NewSimpleReadable(f)
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("export parts: %s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	rd, err := sstable.NewReader(readable, sstable.ReaderOptions{})
 	if err != nil {
-		return nil, fmt.Errorf("export parts: %s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	r.open[path] = rd
 	return rd, nil
 }
 
@@ -131,13 +153,9 @@ func (r *tableReaders) close() {
 // keys as puts at sequence number 0: what Pebble's ingest checks (a table
 // cut from a flush stores its keys' own numbers, and is rewritten).
 func (r *tableReaders) zeroSeqNumBounds(t pebble.SSTableInfo) (bool, error) {
-	rd, err := r.reader(t)
+	it, err := r.iter(t)
 	if err != nil {
 		return false, err
-	}
-	it, err := rd.NewIter(nil, nil)
-	if err != nil {
-		return false, fmt.Errorf("export parts: %s: %w", r.path(t), err)
 	}
 	defer it.Close()
 	zeroPut := func(k *pebble.InternalKey) bool {
@@ -156,13 +174,9 @@ func (r *tableReaders) holdsKeyIn(t pebble.SSTableInfo, lo, hi []byte) (bool, er
 	if p := t.Properties; p == nil || p.NumRangeDeletions > 0 || p.NumRangeKeys() > 0 {
 		return true, nil
 	}
-	rd, err := r.reader(t)
+	it, err := r.iter(t)
 	if err != nil {
 		return false, err
-	}
-	it, err := rd.NewIter(nil, nil)
-	if err != nil {
-		return false, fmt.Errorf("export parts: %s: %w", r.path(t), err)
 	}
 	defer it.Close()
 	key, _ := it.SeekGE(lo, 0)
