@@ -27,7 +27,8 @@ var linkFile = os.Link
 // writes are blocked, and an fsync under other I/O can take tens of
 // milliseconds, each of them a stall. Unless every append is fsynced
 // (Options.Sync: then the seal has nothing left to write), the sealed file
-// is fsynced in the background, as Rotate would have.
+// is fsynced in the background, as Rotate would have, and every later
+// fsync of the WAL waits for it.
 func (w *WAL) LinkInto(dir string) ([]string, error) {
 	w.rmMu.Lock() // CleanTTL must not delete what is being linked
 	defer w.rmMu.Unlock()
@@ -43,10 +44,11 @@ func (w *WAL) LinkInto(dir string) ([]string, error) {
 		return nil, err
 	}
 	files := slices.Clone(w.files)
-	w.wmu.Unlock()
 	if sealing {
+		w.sealing.Add(1)
 		go w.syncSealed(files[len(files)-1].Path)
 	}
+	w.wmu.Unlock()
 
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("wal: %w", err)

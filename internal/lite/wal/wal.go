@@ -61,6 +61,13 @@ type WAL struct {
 	buf   []byte   // encoding buffer, reused
 	err   error    // sticky: a failure that leaves the file state unknown
 
+	// Files sealed without an fsync (LinkInto) are fsynced in the
+	// background; every later fsync waits for those first, so a file is
+	// never durable before the ones it follows. sealMu guards sealErr.
+	sealing sync.WaitGroup
+	sealMu  sync.Mutex
+	sealErr error
+
 	// mu guards the published view. Writers change it with wmu and mu
 	// held, so a writer may read it with wmu alone.
 	mu     sync.Mutex
@@ -339,6 +346,11 @@ func (w *WAL) sealFile(sync bool) error {
 	w.f = nil
 	path := w.files[len(w.files)-1].Path
 	if sync {
+		if err := w.waitSealed(); err != nil {
+			f.Close()
+			w.err = err
+			return w.err
+		}
 		if err := f.Sync(); err != nil {
 			f.Close()
 			w.err = fmt.Errorf("wal: fsync %s: %w (the WAL must be reopened)", path, err)
@@ -357,21 +369,34 @@ func (w *WAL) sealFile(sync bool) error {
 	return nil
 }
 
-// syncSealed fsyncs a file sealed without it. A failure poisons the WAL as
-// a failed fsync on append does; a file removed meanwhile needs none.
+// syncSealed fsyncs a file sealed without it (sealing counts it). A
+// failure poisons the WAL at its next fsync, as a failed fsync on append
+// does; a file removed meanwhile needs none.
 func (w *WAL) syncSealed(path string) {
+	defer w.sealing.Done()
 	f, err := os.Open(path)
 	if err == nil {
-		err = f.Sync()
+		err = syncSealedFile(f)
 		f.Close()
 	}
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		w.wmu.Lock()
-		if w.err == nil {
-			w.err = fmt.Errorf("wal: fsync %s: %w (the WAL must be reopened)", path, err)
+		w.sealMu.Lock()
+		if w.sealErr == nil {
+			w.sealErr = fmt.Errorf("wal: fsync %s: %w (the WAL must be reopened)", path, err)
 		}
-		w.wmu.Unlock()
+		w.sealMu.Unlock()
 	}
+}
+
+// syncSealedFile is the background fsync (tests delay or fail it).
+var syncSealedFile = (*os.File).Sync
+
+// waitSealed waits for the background fsyncs of sealed files.
+func (w *WAL) waitSealed() error {
+	w.sealing.Wait()
+	w.sealMu.Lock()
+	defer w.sealMu.Unlock()
+	return w.sealErr
 }
 
 // Rotate seals the current file: it is fsynced and never written again, and
@@ -404,6 +429,14 @@ func (w *WAL) Sync() error {
 	}
 	if err != nil || f == nil {
 		return err
+	}
+	if err := w.waitSealed(); err != nil {
+		w.wmu.Lock()
+		defer w.wmu.Unlock()
+		if w.err == nil {
+			w.err = err
+		}
+		return w.err
 	}
 	if err := f.Sync(); err != nil && !errors.Is(err, os.ErrClosed) { // closed: sealed (and fsynced) meanwhile
 		w.wmu.Lock()
@@ -584,6 +617,8 @@ func (w *WAL) Close() error {
 	var err error
 	if w.f != nil {
 		err = w.seal()
+	} else {
+		err = w.waitSealed()
 	}
 	w.mu.Lock()
 	w.closed = true
