@@ -410,12 +410,18 @@ func brBenchAt(t *testing.T, srv *miniotest.Server, bucket, size string) sizeRun
 		}
 	}
 
-	// The stall writers see while the cluster cuts a checkpoint as a
-	// backup does (BLOCK_ON, which flushes first, the checkpoint, BLOCK_OFF),
-	// and the slowest host's checkpoint under the block.
+	// The stall writers see while metad cuts a full backup's snapshot
+	// (BLOCK_ON on every host, which flushes first, each host's checkpoint
+	// as soon as it is blocked, BLOCK_OFF once every host is), and the
+	// slowest host's checkpoint under the block.
 	r.stall = worstWrite(t, graph(t, src), "b", "p(name, n)", func() {
-		r.cut = cutHosts(t, src.StorageAddrs(), res.SpaceID, "BENCH_CUT")
+		bm, err := m.CreateBackup(ctx, nil, "", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.DropSnapshot(ctx, []string{string(bm.BackupName)})
 	})
+	r.cut = cutHosts(t, src.StorageAddrs(), res.SpaceID, "BENCH_CUT")
 
 	mc, err := srv.Client()
 	if err != nil {
