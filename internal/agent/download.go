@@ -15,6 +15,7 @@ import (
 
 	"github.com/nebula-open/nebula-br/internal/agent/pb"
 	"github.com/nebula-open/nebula-br/internal/objstore"
+	"github.com/nebula-open/nebula-br/internal/writeback"
 )
 
 // DownloadFile fetches the listed objects under prefix into target_path,
@@ -113,7 +114,7 @@ func (t *transfer) get(ctx context.Context, j job, verifyCRC bool) (*pb.FileSum,
 			os.Remove(tmp.Name())
 		}
 	}()
-	cw := &countingWriter{w: tmp, done: &t.bytesDone}
+	cw := &countingWriter{w: writeback.New(tmp), done: &t.bytesDone}
 	buf := copyBufs.Get().(*[]byte)
 	_, err = io.CopyBuffer(writerOnly{cw}, t.s.limiter.reader(ctx, body), *buf)
 	copyBufs.Put(buf)

@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+
+	"github.com/nebula-open/nebula-br/internal/writeback"
 )
 
 // tmpPrefix names the temporary files of unfinished Puts (and Check's probe);
@@ -70,12 +72,13 @@ func (s *localStore) Put(ctx context.Context, key string, r io.Reader, size int6
 		}
 	}()
 	src := &ctxReader{ctx: ctx, r: r}
+	dstw := writeback.New(f) // the fsync below then has little left
 	var n int64
 	if size >= 0 {
 		// Read one byte past size to notice a reader that is too long.
-		n, err = io.Copy(f, io.LimitReader(src, size+1))
+		n, err = io.Copy(dstw, io.LimitReader(src, size+1))
 	} else {
-		n, err = io.Copy(f, src)
+		n, err = io.Copy(dstw, src)
 	}
 	if err != nil {
 		return fmt.Errorf("put %q in %s: %w", key, s.URI(), err)
