@@ -135,6 +135,9 @@ func (sp *Space) Flush() error {
 	return err
 }
 
+// MemtableBytes is how much the memtables hold: what a flush would write.
+func (sp *Space) MemtableBytes() uint64 { return sp.db.Metrics().MemTable.Size }
+
 // Block holds new writes to the space until Unblock (or the block TTL);
 // it returns once writes already in flight have finished.
 func (sp *Space) Block() { sp.gate.block() }

@@ -18,6 +18,9 @@ import (
 
 // Admin is storaged's admin service as metad uses it.
 type Admin interface {
+	// PrepareCut does what BLOCK_ON does before blocking (flush, WAL
+	// fsync), writes still flowing.
+	PrepareCut(ctx context.Context, spaces []int32) error
 	BlockingWrites(ctx context.Context, spaces []int32, on bool, o client.CutOptions) error
 	CreateCheckpoint(ctx context.Context, spaces []int32, name string, o client.CutOptions) ([]CheckpointInfo, error)
 	DropCheckpoint(ctx context.Context, spaces []int32, name string) error
@@ -283,6 +286,16 @@ func (m *Metad) connectAdmin(ctx context.Context, h Addr) (Admin, error) {
 // one.
 func (m *Metad) cutCheckpoints(ctx context.Context, bm *BackupMeta, hosts []Addr, hostSpaces map[Addr][]int32, admins map[Addr]Admin, opts client.CutOptions) ([]Addr, error) {
 	start := time.Now()
+	if !opts.WALOnly {
+		// Every host flushes first, writes still flowing: BLOCK_ON then has
+		// little to flush, and no host blocked early waits for another's
+		// flush under the block.
+		for i, err := range parallel(len(hosts), func(i int) error { return admins[hosts[i]].PrepareCut(ctx, hostSpaces[hosts[i]]) }) {
+			if err != nil {
+				m.log.Warn("prepare the cut: the host flushes under the block instead", "host", hosts[i], "err", err)
+			}
+		}
+	}
 	blockErrs := make([]error, len(hosts))
 	cps := make([][]CheckpointInfo, len(hosts))
 	var blocking sync.WaitGroup

@@ -19,6 +19,8 @@ import (
 // slowAdmin is a storaged admin service whose BLOCK_ON waits for release.
 type slowAdmin struct{ release chan struct{} }
 
+func (slowAdmin) PrepareCut(context.Context, []int32) error { return nil }
+
 func (a slowAdmin) BlockingWrites(ctx context.Context, spaces []int32, on bool, _ client.CutOptions) error {
 	if on {
 		select {
@@ -126,6 +128,11 @@ func (a cutRecorder) record(what string, o client.CutOptions) {
 	*a.cuts = append(*a.cuts, fmt.Sprintf("%s wal_only=%v", what, o.WALOnly))
 }
 
+func (a cutRecorder) PrepareCut(context.Context, []int32) error {
+	a.record("prepare", client.CutOptions{})
+	return nil
+}
+
 func (a cutRecorder) BlockingWrites(_ context.Context, _ []int32, on bool, o client.CutOptions) error {
 	if on {
 		a.record("block", o)
@@ -143,7 +150,7 @@ func (cutRecorder) Close() error                                          { retu
 
 // An incremental backup asks the hosts for a cut of the WAL only (no flush,
 // no data), unless a space is new since its base: that one's data goes in
-// full.
+// full. A full cut is prepared (every host flushes) before any host blocks.
 func TestIncrementalCutsWALOnly(t *testing.T) {
 	var cuts []string
 	admin := cutRecorder{mu: &sync.Mutex{}, cuts: &cuts}
@@ -170,6 +177,9 @@ func TestIncrementalCutsWALOnly(t *testing.T) {
 			t.Fatal(err)
 		}
 		w := fmt.Sprintf("[block wal_only=%v cut wal_only=%v]", want, want)
+		if !want { // a full cut flushes first, writes still flowing
+			w = "[prepare wal_only=false block wal_only=false cut wal_only=false]"
+		}
 		if got := fmt.Sprint(cuts); got != w {
 			t.Errorf("backup of %v on base %q: the host was asked %s, want %s", spaces, base, got, w)
 		}

@@ -115,26 +115,38 @@ func (h adminHandler) BlockingWrites(ctx context.Context, req *storage.BlockingS
 		if sp == nil {
 			continue // nothing on this host to hold
 		}
-		switch req.Sign {
-		case storage.EngineSignType_BLOCK_ON:
-			// Flush while writes still flow: the stall is then the cut
-			// of a near-empty memtable, whatever the data size. A cut of
-			// the WAL only flushes nothing.
-			if !req.GetWalOnly() {
+		switch {
+		case req.Sign == storage.EngineSignType_BLOCK_ON && req.GetPrepareOnly():
+			// metad's first round, every host side by side: flush while
+			// writes still flow, so that the cut's own flush is small.
+			if err := sp.Flush(); err != nil {
+				h.s.log.Warn("flush before a cut", "space", id, "err", err)
+			}
+		case req.Sign == storage.EngineSignType_BLOCK_ON:
+			// Without that round (a client other than our metad), or if much
+			// was written since, flush first here. Below prepareFlushBytes a
+			// flush costs its fsyncs whether here or under the block, and
+			// here it would only keep the host from blocking while others
+			// are blocked already. A cut of the WAL only flushes nothing.
+			if !req.GetWalOnly() && sp.MemtableBytes() > prepareFlushBytes {
 				if err := sp.Flush(); err != nil {
 					h.s.log.Warn("flush before blocking writes", "space", id, "err", err)
 				}
 			}
 			sp.Block()
-		case storage.EngineSignType_BLOCK_OFF:
+		case req.Sign == storage.EngineSignType_BLOCK_OFF:
 			sp.Unblock()
 		default:
 			resp.Code = nebula.ErrorCode_E_INVALID_PARM
 		}
 	}
-	h.s.log.Info("blocking writes", "spaces", req.SpaceIds, "sign", req.Sign)
+	h.s.log.Info("blocking writes", "spaces", req.SpaceIds, "sign", req.Sign, "prepare_only", req.GetPrepareOnly())
 	return resp, nil
 }
+
+// prepareFlushBytes is the memtable size above which BLOCK_ON flushes
+// before blocking.
+const prepareFlushBytes = 4 << 20
 
 // validName keeps checkpoint names from escaping the checkpoints directory.
 func validName(name string) bool {

@@ -108,6 +108,23 @@ func (a *StorageAdminClient) BlockingWritesWith(ctx context.Context, spaceIDs []
 	return checkCode("storage", "blockingWrites", resp.Code, nil, nil)
 }
 
+// PrepareCut asks the storaged to do what BLOCK_ON does before blocking
+// (flush the memtable, fsync the WAL) without blocking: the first round of
+// nebula-lite's metad (field 101 of BlockingSignRequest, which NebulaGraph's
+// storaged skips: it would block).
+func (a *StorageAdminClient) PrepareCut(ctx context.Context, spaceIDs []nebula.GraphSpaceID) error {
+	var resp *storage.BlockingSignResp
+	prepare := true
+	err := a.do(ctx, "blockingWrites", func(ctx context.Context, c *storage.StorageAdminServiceClient) (err error) {
+		resp, err = c.BlockingWrites(ctx, &storage.BlockingSignRequest{SpaceIds: spaceIDs, Sign: storage.EngineSignType_BLOCK_ON, PrepareOnly: &prepare})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return checkCode("storage", "blockingWrites", resp.Code, nil, nil)
+}
+
 // LiteStorageClient talks to nebula-lite's LiteStorageService (graphd ->
 // storaged key/value calls). Safe for concurrent use.
 type LiteStorageClient struct {

@@ -86,6 +86,11 @@ struct BlockingSignRequest {
     // nebula-lite's addition, as CreateCPRequest's: the cut to follow takes
     // only the WAL, so BLOCK_ON does not flush the memtable first.
     100: optional bool           wal_only,
+    // nebula-lite's addition: with BLOCK_ON, only what BLOCK_ON does before
+    // blocking (flush the memtable, fsync the WAL), writes still flowing:
+    // metad's first round, so that no host blocked early waits for another
+    // host's flush.
+    101: optional bool           prepare_only,
 }
 
 struct BlockingSignResp {

@@ -2584,11 +2584,13 @@ func (p *DropCPResp) String() string {
 //   - SpaceIds
 //   - Sign
 //   - WalOnly
+//   - PrepareOnly
 type BlockingSignRequest struct {
 	SpaceIds []nebula.GraphSpaceID `thrift:"space_ids,1" db:"space_ids" json:"space_ids"`
 	Sign     EngineSignType        `thrift:"sign,2,required" db:"sign" json:"sign"`
 	// unused fields # 3 to 99
-	WalOnly *bool `thrift:"wal_only,100" db:"wal_only" json:"wal_only,omitempty"`
+	WalOnly     *bool `thrift:"wal_only,100" db:"wal_only" json:"wal_only,omitempty"`
+	PrepareOnly *bool `thrift:"prepare_only,101" db:"prepare_only" json:"prepare_only,omitempty"`
 }
 
 func NewBlockingSignRequest() *BlockingSignRequest {
@@ -2611,8 +2613,21 @@ func (p *BlockingSignRequest) GetWalOnly() bool {
 	}
 	return *p.WalOnly
 }
+
+var BlockingSignRequest_PrepareOnly_DEFAULT bool
+
+func (p *BlockingSignRequest) GetPrepareOnly() bool {
+	if !p.IsSetPrepareOnly() {
+		return BlockingSignRequest_PrepareOnly_DEFAULT
+	}
+	return *p.PrepareOnly
+}
 func (p *BlockingSignRequest) IsSetWalOnly() bool {
 	return p.WalOnly != nil
+}
+
+func (p *BlockingSignRequest) IsSetPrepareOnly() bool {
+	return p.PrepareOnly != nil
 }
 
 func (p *BlockingSignRequest) Read(ctx context.Context, iprot thrift.TProtocol) error {
@@ -2655,6 +2670,16 @@ func (p *BlockingSignRequest) Read(ctx context.Context, iprot thrift.TProtocol) 
 		case 100:
 			if fieldTypeId == thrift.BOOL {
 				if err := p.ReadField100(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 101:
+			if fieldTypeId == thrift.BOOL {
+				if err := p.ReadField101(ctx, iprot); err != nil {
 					return err
 				}
 			} else {
@@ -2722,6 +2747,15 @@ func (p *BlockingSignRequest) ReadField100(ctx context.Context, iprot thrift.TPr
 	return nil
 }
 
+func (p *BlockingSignRequest) ReadField101(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBool(ctx); err != nil {
+		return thrift.PrependError("error reading field 101: ", err)
+	} else {
+		p.PrepareOnly = &v
+	}
+	return nil
+}
+
 func (p *BlockingSignRequest) Write(ctx context.Context, oprot thrift.TProtocol) error {
 	if err := oprot.WriteStructBegin(ctx, "BlockingSignRequest"); err != nil {
 		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
@@ -2734,6 +2768,9 @@ func (p *BlockingSignRequest) Write(ctx context.Context, oprot thrift.TProtocol)
 			return err
 		}
 		if err := p.writeField100(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField101(ctx, oprot); err != nil {
 			return err
 		}
 	}
@@ -2795,6 +2832,21 @@ func (p *BlockingSignRequest) writeField100(ctx context.Context, oprot thrift.TP
 	return err
 }
 
+func (p *BlockingSignRequest) writeField101(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetPrepareOnly() {
+		if err := oprot.WriteFieldBegin(ctx, "prepare_only", thrift.BOOL, 101); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 101:prepare_only: ", p), err)
+		}
+		if err := oprot.WriteBool(ctx, bool(*p.PrepareOnly)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.prepare_only (101) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 101:prepare_only: ", p), err)
+		}
+	}
+	return err
+}
+
 func (p *BlockingSignRequest) Equals(other *BlockingSignRequest) bool {
 	if p == other {
 		return true
@@ -2818,6 +2870,14 @@ func (p *BlockingSignRequest) Equals(other *BlockingSignRequest) bool {
 			return false
 		}
 		if (*p.WalOnly) != (*other.WalOnly) {
+			return false
+		}
+	}
+	if p.PrepareOnly != other.PrepareOnly {
+		if p.PrepareOnly == nil || other.PrepareOnly == nil {
+			return false
+		}
+		if (*p.PrepareOnly) != (*other.PrepareOnly) {
 			return false
 		}
 	}
