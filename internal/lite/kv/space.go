@@ -47,13 +47,19 @@ func spaceOptions() *pebble.Options {
 
 const tableBlockSize = 8 << 10
 
-// spaceFS is the file system under every space's Pebble (tests wrap it).
-var spaceFS = vfs.Default
+// Test seams: the file system under every space's Pebble (tests wrap it),
+// and whether Pebble compacts on its own (a test of which tables a cut
+// holds turns it off).
+var (
+	spaceFS              = vfs.Default
+	spaceAutoCompactions = true
+)
 
 func openSpace(s *Store, id int32) (*Space, error) {
 	dir := s.SpaceDir(id)
 	o := spaceOptions()
 	o.FS = checkpointFS{FS: spaceFS, root: filepath.Join(dir, "checkpoints")}
+	o.DisableAutomaticCompactions = !spaceAutoCompactions
 	db, err := pebble.Open(filepath.Join(dir, "data"), o)
 	if err != nil {
 		return nil, fmt.Errorf("open space %d: %w", id, err)
