@@ -14,9 +14,9 @@ import (
 
 // wholeTable is a table of a checkpoint that the export takes as it is
 // stored (a hard link) instead of rewriting its keys: all of them lie in
-// one part, no other table of the checkpoint overlaps them, and the table
-// ingests as is (every key a put at sequence number 0, as an ingested
-// table or a bottom-level compaction's output stores them).
+// one part, no other table of the checkpoint holds a key in its range, and
+// the table ingests as is (every key a put at sequence number 0, as an
+// ingested table or a bottom-level compaction's output stores them).
 type wholeTable struct {
 	part              int32
 	path              string
