@@ -49,7 +49,7 @@ func TestPrepareCutLeavesWritesFlowing(t *testing.T) {
 		}()
 		return done
 	}
-	if err := admin.PrepareCut(ctx, spaces); err != nil {
+	if err := admin.BlockingWritesWith(ctx, spaces, storage.EngineSignType_BLOCK_ON, client.CutOptions{PrepareOnly: true}); err != nil {
 		t.Fatal(err)
 	}
 	select {

@@ -18,9 +18,6 @@ import (
 
 // Admin is storaged's admin service as metad uses it.
 type Admin interface {
-	// PrepareCut does what BLOCK_ON does before blocking (flush, WAL
-	// fsync), writes still flowing.
-	PrepareCut(ctx context.Context, spaces []int32) error
 	BlockingWrites(ctx context.Context, spaces []int32, on bool, o client.CutOptions) error
 	CreateCheckpoint(ctx context.Context, spaces []int32, name string, o client.CutOptions) ([]CheckpointInfo, error)
 	DropCheckpoint(ctx context.Context, spaces []int32, name string) error
@@ -290,7 +287,8 @@ func (m *Metad) cutCheckpoints(ctx context.Context, bm *BackupMeta, hosts []Addr
 		// Every host flushes first, writes still flowing: BLOCK_ON then has
 		// little to flush, and no host blocked early waits for another's
 		// flush under the block.
-		for i, err := range parallel(len(hosts), func(i int) error { return admins[hosts[i]].PrepareCut(ctx, hostSpaces[hosts[i]]) }) {
+		prepare := client.CutOptions{PrepareOnly: true}
+		for i, err := range parallel(len(hosts), func(i int) error { return admins[hosts[i]].BlockingWrites(ctx, hostSpaces[hosts[i]], true, prepare) }) {
 			if err != nil {
 				m.log.Warn("prepare the cut: the host flushes under the block instead", "host", hosts[i], "err", err)
 			}

@@ -47,9 +47,10 @@ type electionAdmin struct {
 	host string
 }
 
-func (electionAdmin) PrepareCut(context.Context, []int32) error { return nil }
-
-func (a electionAdmin) BlockingWrites(_ context.Context, _ []int32, on bool, _ client.CutOptions) error {
+func (a electionAdmin) BlockingWrites(_ context.Context, _ []int32, on bool, o client.CutOptions) error {
+	if o.PrepareOnly {
+		return nil // a flush, writes still flowing
+	}
 	if on && a.host == h3 {
 		time.Sleep(50 * time.Millisecond) // the last to block, by far
 	}

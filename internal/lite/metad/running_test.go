@@ -19,10 +19,8 @@ import (
 // slowAdmin is a storaged admin service whose BLOCK_ON waits for release.
 type slowAdmin struct{ release chan struct{} }
 
-func (slowAdmin) PrepareCut(context.Context, []int32) error { return nil }
-
-func (a slowAdmin) BlockingWrites(ctx context.Context, spaces []int32, on bool, _ client.CutOptions) error {
-	if on {
+func (a slowAdmin) BlockingWrites(ctx context.Context, spaces []int32, on bool, o client.CutOptions) error {
+	if on && !o.PrepareOnly {
 		select {
 		case <-a.release:
 		case <-ctx.Done():
@@ -128,13 +126,11 @@ func (a cutRecorder) record(what string, o client.CutOptions) {
 	*a.cuts = append(*a.cuts, fmt.Sprintf("%s wal_only=%v", what, o.WALOnly))
 }
 
-func (a cutRecorder) PrepareCut(context.Context, []int32) error {
-	a.record("prepare", client.CutOptions{})
-	return nil
-}
-
 func (a cutRecorder) BlockingWrites(_ context.Context, _ []int32, on bool, o client.CutOptions) error {
-	if on {
+	switch {
+	case o.PrepareOnly:
+		a.record("prepare", o)
+	case on:
 		a.record("block", o)
 	}
 	return nil

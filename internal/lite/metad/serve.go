@@ -81,10 +81,6 @@ func spaceIDs(ids []int32) []nebula.GraphSpaceID {
 	return out
 }
 
-func (a adminClient) PrepareCut(ctx context.Context, spaces []int32) error {
-	return a.c.PrepareCut(ctx, spaceIDs(spaces))
-}
-
 func (a adminClient) BlockingWrites(ctx context.Context, spaces []int32, on bool, o client.CutOptions) error {
 	sign := storage.EngineSignType_BLOCK_OFF
 	if on {

@@ -37,22 +37,26 @@ func (a *StorageAdminClient) do(ctx context.Context, method string, fn func(cont
 	})
 }
 
-// CutOptions are nebula-lite's additions to a backup's cut: fields 100 of
-// BlockingSignRequest and CreateCPRequest, which NebulaGraph's storaged
-// skips (it then cuts as for a full backup).
+// CutOptions are nebula-lite's additions to a backup's cut: fields 100 and
+// 101 of BlockingSignRequest and field 100 of CreateCPRequest, which
+// NebulaGraph's storaged skips (it then cuts as for a full backup).
 type CutOptions struct {
 	// WALOnly: the backup is incremental and takes only the parts' WAL, so
 	// storaged neither flushes the memtable before the block nor cuts the
 	// data under it.
 	WALOnly bool
+	// PrepareOnly, with BLOCK_ON: only what BLOCK_ON does before blocking
+	// (flush the memtable, fsync the WAL), writes still flowing: the first
+	// round of nebula-lite's metad. NebulaGraph's storaged would block.
+	PrepareOnly bool
 }
 
-// walOnly is the optional field's value: unset unless asked for.
-func (o CutOptions) walOnly() *bool {
-	if !o.WALOnly {
+// optional is an optional field's value: unset unless asked for.
+func optional(b bool) *bool {
+	if !b {
 		return nil
 	}
-	return &o.WALOnly
+	return &b
 }
 
 // CreateCheckpoint checkpoints the given spaces under name and returns one
@@ -65,7 +69,7 @@ func (a *StorageAdminClient) CreateCheckpoint(ctx context.Context, spaceIDs []ne
 func (a *StorageAdminClient) CreateCheckpointWith(ctx context.Context, spaceIDs []nebula.GraphSpaceID, name string, o CutOptions) ([]*nebula.CheckpointInfo, error) {
 	var resp *storage.CreateCPResp
 	err := a.do(ctx, "createCheckpoint", func(ctx context.Context, c *storage.StorageAdminServiceClient) (err error) {
-		resp, err = c.CreateCheckpoint(ctx, &storage.CreateCPRequest{SpaceIds: spaceIDs, Name: []byte(name), WalOnly: o.walOnly()})
+		resp, err = c.CreateCheckpoint(ctx, &storage.CreateCPRequest{SpaceIds: spaceIDs, Name: []byte(name), WalOnly: optional(o.WALOnly)})
 		return err
 	})
 	if err != nil {
@@ -99,24 +103,8 @@ func (a *StorageAdminClient) BlockingWrites(ctx context.Context, spaceIDs []nebu
 func (a *StorageAdminClient) BlockingWritesWith(ctx context.Context, spaceIDs []nebula.GraphSpaceID, sign storage.EngineSignType, o CutOptions) error {
 	var resp *storage.BlockingSignResp
 	err := a.do(ctx, "blockingWrites", func(ctx context.Context, c *storage.StorageAdminServiceClient) (err error) {
-		resp, err = c.BlockingWrites(ctx, &storage.BlockingSignRequest{SpaceIds: spaceIDs, Sign: sign, WalOnly: o.walOnly()})
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	return checkCode("storage", "blockingWrites", resp.Code, nil, nil)
-}
-
-// PrepareCut asks the storaged to do what BLOCK_ON does before blocking
-// (flush the memtable, fsync the WAL) without blocking: the first round of
-// nebula-lite's metad (field 101 of BlockingSignRequest, which NebulaGraph's
-// storaged skips: it would block).
-func (a *StorageAdminClient) PrepareCut(ctx context.Context, spaceIDs []nebula.GraphSpaceID) error {
-	var resp *storage.BlockingSignResp
-	prepare := true
-	err := a.do(ctx, "blockingWrites", func(ctx context.Context, c *storage.StorageAdminServiceClient) (err error) {
-		resp, err = c.BlockingWrites(ctx, &storage.BlockingSignRequest{SpaceIds: spaceIDs, Sign: storage.EngineSignType_BLOCK_ON, PrepareOnly: &prepare})
+		resp, err = c.BlockingWrites(ctx, &storage.BlockingSignRequest{SpaceIds: spaceIDs, Sign: sign,
+			WalOnly: optional(o.WALOnly), PrepareOnly: optional(o.PrepareOnly)})
 		return err
 	})
 	if err != nil {
